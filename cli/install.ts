@@ -1,0 +1,7 @@
+// `qlora-lab install`: not built yet (see the open issues).
+import { UnavailableError } from "../lib/errors.js";
+
+/** Placeholder until this subcommand is built. */
+export async function install(_argv: string[]): Promise<number> {
+  throw new UnavailableError("qlora-lab install", "expected this command to exist, got a placeholder. It is not built yet.");
+}

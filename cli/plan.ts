@@ -1,0 +1,7 @@
+// `qlora-lab plan`: not built yet (see the open issues).
+import { UnavailableError } from "../lib/errors.js";
+
+/** Placeholder until this subcommand is built. */
+export async function plan(_argv: string[]): Promise<number> {
+  throw new UnavailableError("qlora-lab plan", "expected this command to exist, got a placeholder. It is not built yet.");
+}

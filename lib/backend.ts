@@ -1,0 +1,110 @@
+// The one place that picks the TensorFlow.js backend: tfjs-node-gpu, then tfjs-node, then wasm,
+// then cpu, unless QLORA_LAB_BACKEND (wasm | cpu | tensorflow) forces one.
+import * as tf from "@tensorflow/tfjs-core";
+import { InvalidArgumentError, UnavailableError, expected } from "./errors.js";
+
+/** Backends as users name them: `tensorflow` is libtensorflow through tfjs-node(-gpu). */
+export type BackendChoice = "tensorflow" | "wasm" | "cpu";
+
+/** One candidate the resolver considered and why it was or was not used. */
+export interface BackendCandidate {
+  /** npm package that provides the backend. */
+  package: string;
+  /** TF.js backend name it registers. */
+  backend: string;
+  /** "active", or why it was skipped. */
+  outcome: "active" | "skipped";
+  reason: string;
+}
+
+/** What the resolver did: the active backend and the fate of every candidate. */
+export interface BackendReport {
+  active: string;
+  forcedBy?: string;
+  candidates: BackendCandidate[];
+}
+
+/** Options for {@link resolveBackend}. */
+export interface ResolveBackendOptions {
+  /** Force a backend; defaults to the QLORA_LAB_BACKEND environment variable. */
+  force?: BackendChoice;
+  /** Environment to read QLORA_LAB_BACKEND from (tests pass their own). */
+  env?: Record<string, string | undefined>;
+}
+
+const CANDIDATES: ReadonlyArray<{ package: string; backend: string; choice: BackendChoice }> = [
+  { package: "@tensorflow/tfjs-node-gpu", backend: "tensorflow", choice: "tensorflow" },
+  { package: "@tensorflow/tfjs-node", backend: "tensorflow", choice: "tensorflow" },
+  { package: "@tensorflow/tfjs-backend-wasm", backend: "wasm", choice: "wasm" },
+  { package: "@tensorflow/tfjs-backend-cpu", backend: "cpu", choice: "cpu" },
+];
+
+const CHOICES: readonly BackendChoice[] = ["tensorflow", "wasm", "cpu"];
+
+/** Reads and validates QLORA_LAB_BACKEND (or `force`); undefined means "pick the fastest". */
+export function backendOverride(options: ResolveBackendOptions = {}): BackendChoice | undefined {
+  const raw = options.force ?? (options.env ?? process.env).QLORA_LAB_BACKEND;
+  if (raw === undefined || raw === "") return undefined;
+  const choice = raw.trim().toLowerCase();
+  if (!CHOICES.includes(choice as BackendChoice)) {
+    throw new InvalidArgumentError("resolveBackend", expected(`QLORA_LAB_BACKEND to be one of ${CHOICES.join(", ")}`, JSON.stringify(raw)));
+  }
+  return choice as BackendChoice;
+}
+
+/**
+ * Activates the fastest TF.js backend that loads here and reports why the others were skipped.
+ * Safe to call repeatedly: a backend that is already active is kept.
+ */
+export async function resolveBackend(options: ResolveBackendOptions = {}): Promise<BackendReport> {
+  const forced = backendOverride(options);
+  const candidates: BackendCandidate[] = [];
+  let active: string | undefined;
+  for (const candidate of CANDIDATES) {
+    const record = (outcome: BackendCandidate["outcome"], reason: string) =>
+      candidates.push({ package: candidate.package, backend: candidate.backend, outcome, reason });
+    if (active !== undefined) {
+      record("skipped", `a faster backend (${active}) is active`);
+      continue;
+    }
+    if (forced !== undefined && forced !== candidate.choice) {
+      record("skipped", `QLORA_LAB_BACKEND=${forced}`);
+      continue;
+    }
+    try {
+      await import(candidate.package);
+    } catch (error) {
+      record("skipped", describeImportFailure(error));
+      continue;
+    }
+    try {
+      if (tf.getBackend() !== candidate.backend || tf.findBackend(candidate.backend) === null) {
+        const ok = await tf.setBackend(candidate.backend);
+        if (!ok) throw new Error("setBackend returned false");
+      }
+      await tf.ready();
+      active = candidate.backend;
+      record("active", forced ? `forced by QLORA_LAB_BACKEND=${forced}` : "first candidate that loaded");
+    } catch (error) {
+      record("skipped", `failed to initialise: ${(error as Error).message}`);
+    }
+  }
+  if (active === undefined) {
+    const tried = candidates.map((c) => `${c.package}: ${c.reason}`).join("; ");
+    throw new UnavailableError("resolveBackend", expected(forced ? `backend "${forced}" to load` : "one TF.js backend to load", tried, forced ? "Unset QLORA_LAB_BACKEND to let qlora-lab choose." : "Reinstall qlora-lab's dependencies."));
+  }
+  return { active, forcedBy: forced ? `QLORA_LAB_BACKEND=${forced}` : undefined, candidates };
+}
+
+/** One line a person can read: "wasm (tfjs-node: not installed; ...)". */
+export function formatBackendReport(report: BackendReport): string {
+  const skipped = report.candidates.filter((c) => c.outcome === "skipped").map((c) => `${c.package.replace("@tensorflow/", "")}: ${c.reason}`);
+  return `${report.active}${skipped.length ? ` (skipped ${skipped.join("; ")})` : ""}`;
+}
+
+function describeImportFailure(error: unknown): string {
+  const code = (error as { code?: string }).code;
+  if (code === "ERR_MODULE_NOT_FOUND" || code === "MODULE_NOT_FOUND") return "not installed";
+  const message = (error as Error).message ?? String(error);
+  return `failed to load: ${message.split("\n")[0]}`;
+}

@@ -1,0 +1,12 @@
+// qlora-lab's public surface: everything a notebook cell or a plain Node script can use.
+// Grouped by concept; each group is its own folder under lib/.
+
+// Errors
+export { QloraLabError, InvalidArgumentError, TensorError, FileFormatError, UnavailableError } from "./errors.js";
+
+// Backend
+export { resolveBackend, formatBackendReport, type BackendReport, type BackendChoice, type BackendCandidate } from "./backend.js";
+
+// File formats
+export { SafetensorsFile, writeSafetensors, encodeSafetensors, type SafetensorsTensor, type SafetensorsEntry, type SafetensorsDtype } from "./io/safetensors.js";
+export { writeFileAtomic } from "./io/atomic_write.js";
