@@ -10,3 +10,12 @@ export { resolveBackend, formatBackendReport, type BackendReport, type BackendCh
 // File formats
 export { SafetensorsFile, writeSafetensors, encodeSafetensors, type SafetensorsTensor, type SafetensorsEntry, type SafetensorsDtype } from "./io/safetensors.js";
 export { writeFileAtomic } from "./io/atomic_write.js";
+
+// One group per concept folder.
+export * from "./quant/index.js";
+export * from "./model/index.js";
+export * from "./lora/index.js";
+export * from "./optim/index.js";
+export * from "./memory/index.js";
+export * from "./train/index.js";
+export * from "./viz/index.js";

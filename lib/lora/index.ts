@@ -1,0 +1,2 @@
+// lib/lora's public surface (grouped, explicit exports).
+export {};

@@ -1,0 +1,2 @@
+// lib/memory's public surface.
+export { MEMORY_CATEGORIES, type MemoryCategory, type MemoryItem, type MemoryReporter } from "./types.js";

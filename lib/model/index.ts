@@ -1,0 +1,2 @@
+// lib/model's public surface.
+export { DenseLinear, type Linear } from "./linear.js";

@@ -1,0 +1,52 @@
+// The one linear abstraction every projection of the decoder goes through, so lib/lora can wrap
+// any of them and lib/quant can stand in a 4-bit base. Weights use PyTorch's [out, in] orientation.
+import * as tf from "@tensorflow/tfjs-core";
+import type { MemoryItem, MemoryReporter } from "../memory/types.js";
+
+/** y = x W^T for x: [N, in] -> y: [N, out]. Implemented by dense, 4-bit and LoRA layers. */
+export interface Linear extends MemoryReporter {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** x: [N, in] -> [N, out]. */
+  apply(x: tf.Tensor2D): tf.Tensor2D;
+  /** The variables this layer trains; empty for a frozen base. */
+  trainableVariables(): tf.Variable[];
+  /** The weight as a float32 [out, in] tensor (a new tensor the caller disposes). */
+  denseWeight(): tf.Tensor2D;
+  dispose(): void;
+}
+
+/** A float32 linear layer; frozen (a plain tensor) unless `trainable` makes it a variable. */
+export class DenseLinear implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: tf.Tensor2D; // [out, in]
+
+  constructor(
+    weight: tf.Tensor2D,
+    readonly options: { name: string; trainable?: boolean },
+  ) {
+    [this.outFeatures, this.inFeatures] = weight.shape;
+    this.weight = options.trainable ? tf.variable(weight, true, options.name) : tf.keep(weight);
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.matMul(x, this.weight, false, true); // [N, in] x [out, in]^T -> [N, out]
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return this.weight instanceof tf.Variable ? [this.weight] : [];
+  }
+
+  denseWeight(): tf.Tensor2D {
+    return tf.clone(this.weight);
+  }
+
+  memoryItems(): MemoryItem[] {
+    return [{ category: "base_dense", bytes: this.weight.size * 4, owner: this.options.name, onBackend: true }];
+  }
+
+  dispose(): void {
+    this.weight.dispose();
+  }
+}

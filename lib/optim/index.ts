@@ -1,0 +1,2 @@
+// lib/optim's public surface (grouped, explicit exports).
+export {};

@@ -1,0 +1,2 @@
+// lib/quant's public surface (grouped, explicit exports).
+export {};

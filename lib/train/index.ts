@@ -1,0 +1,2 @@
+// lib/train's public surface.
+export type { StepRecord, EvalRecord } from "./records.js";

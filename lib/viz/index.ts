@@ -1,0 +1,2 @@
+// lib/viz's public surface (grouped, explicit exports).
+export {};
