@@ -1,2 +1,2 @@
-// lib/optim's public surface (grouped, explicit exports).
-export {};
+// lib/optim's public surface.
+export type { Optimizer, OptimizerState, NamedVariable } from "./optimizer.js";
