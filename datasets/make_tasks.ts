@@ -105,6 +105,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     const dir = new URL(`./tasks/${spec.name}/`, import.meta.url).pathname;
     writeFileAtomic(`${dir}train.jsonl`, toJsonl(train));
     writeFileAtomic(`${dir}eval.jsonl`, toJsonl(evalSet));
+    const maxNewTokens = Math.max(...evalSet.map((e) => e.response.split(" ").length)) + 2;
+    const card = { name: spec.name, description: spec.description, metric: "exact_match", maxNewTokens, seed: spec.seed, train: train.length, eval: evalSet.length };
+    writeFileAtomic(`${dir}task.json`, JSON.stringify(card, null, 2) + "\n");
     console.log(`datasets/tasks/${spec.name}: ${train.length} train, ${evalSet.length} eval — ${spec.description}`);
   }
 }

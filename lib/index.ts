@@ -18,4 +18,5 @@ export * from "./lora/index.js";
 export * from "./optim/index.js";
 export * from "./memory/index.js";
 export * from "./train/index.js";
+export * from "./data/index.js";
 export * from "./viz/index.js";
