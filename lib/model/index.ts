@@ -1,2 +1,20 @@
-// lib/model's public surface.
+// lib/model's public surface: the LLaMA decoder, its blocks, loaders, generation and tokenizers.
 export { DenseLinear, type Linear } from "./linear.js";
+export { configFromHf, configToHf, defaultLlamaConfig, headDim, llamaConfig, validateLlamaConfig, type LlamaConfig } from "./config.js";
+export { LlamaModel, BLOCK_LINEARS, expectedWeightShapes, type LlamaModelOptions, type Trainability } from "./llama.js";
+export { initLlamaModel } from "./init.js";
+export { loadModel, saveModel, readCheckpoint, detectModelFormat, type ModelFormat } from "./load_model.js";
+export { readHfFolder, readHfConfig, type LoadedWeights } from "./hf_loader.js";
+export { readLlama2c, adjacentToHalfRows } from "./llama2c_loader.js";
+export { KvCache } from "./kv_cache.js";
+export { generateTokens, type GenerateOptions, type GenerateResult, type DecodingModel } from "./generate.js";
+export { sampleToken, seededRandom, argmax, validateSamplingOptions, type SamplingOptions } from "./sampling.js";
+export { rmsNorm } from "./rms_norm.js";
+export { applyRope, ropeTables, type RopeTables } from "./rope.js";
+export { groupedAttention, causalMask, splitQueryHeads, splitKvHeads, mergeHeads } from "./attention.js";
+export { swiglu } from "./mlp.js";
+export { embeddingLookup } from "./embedding.js";
+export { maskedCrossEntropy } from "./loss.js";
+export { loadTokenizer, findTokenizerFor, type Tokenizer } from "./tokenizer.js";
+export { Llama2cTokenizer } from "./llama2c_tokenizer.js";
+export { HfTokenizer } from "./hf_tokenizer.js";

@@ -27,7 +27,9 @@ export class DenseLinear implements Linear {
     readonly options: { name: string; trainable?: boolean },
   ) {
     [this.outFeatures, this.inFeatures] = weight.shape;
-    this.weight = options.trainable ? tf.variable(weight, true, options.name) : tf.keep(weight);
+    // The variable keeps TF.js's own unique name: names are global to the engine, and two models
+    // loaded side by side share module paths. `options.name` is the module path for reports.
+    this.weight = options.trainable ? tf.variable(weight, true) : tf.keep(weight);
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
