@@ -1,2 +1,2 @@
 // lib/memory's public surface.
-export { MEMORY_CATEGORIES, type MemoryCategory, type MemoryItem, type MemoryReporter } from "./types.js";
+export { MEMORY_CATEGORIES, type MemoryCategory, type MemoryItem, type MemoryLocation, type MemoryReporter } from "./types.js";

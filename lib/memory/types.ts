@@ -34,7 +34,12 @@ export interface MemoryItem {
   owner?: string;
   /** True when the bytes live in TF.js backend tensors (and so count in tf.memory().numBytes). */
   onBackend: boolean;
+  /** Where the bytes are: backend tensors, host memory (typed arrays), or a file on disk. */
+  location?: MemoryLocation;
 }
+
+/** Where a block of bytes lives. */
+export type MemoryLocation = "backend" | "host" | "disk";
 
 /** Implemented by everything that owns tensors or buffers: layers, models, optimizers. */
 export interface MemoryReporter {

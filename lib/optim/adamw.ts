@@ -7,7 +7,9 @@ import { adamwStep } from "./adamw_math.js";
 import { concatSlots, float32Codec, type MomentCodec, type StateSlots } from "./moment_codec.js";
 import type { NamedVariable, Optimizer, OptimizerState } from "./optimizer.js";
 import type { PagingRecord, StatePlacement } from "./placement.js";
+import { PagedPlacement } from "./paged_placement.js";
 import { ResidentPlacement } from "./resident_placement.js";
+import { Blockwise8bitCodec, STATE_8BIT_BLOCK } from "./state_8bit.js";
 import { resolveStateOption, type OptimizerStateOption, type ResolvedStateOption } from "./state_options.js";
 
 /** Options for {@link AdamW}; the learning rate is given per step to applyGradients. */
@@ -43,6 +45,7 @@ export class AdamW implements Optimizer {
   /** The validated state form. */
   readonly state: ResolvedStateOption;
   private readonly placement: StatePlacement;
+  private readonly codec8bit: Blockwise8bitCodec | undefined;
   private readonly steps = new Map<string, number>();
   private readonly sizes = new Map<string, number>();
   private readonly history: PagingRecord[] = [];
@@ -64,6 +67,11 @@ export class AdamW implements Optimizer {
     this.weightDecay = weightDecay;
     this.state = resolveStateOption(options.state);
     this.placement = createPlacement(this.state);
+    const s = this.state;
+    this.codec8bit = s.kind === "8bit" || s.kind === "paged-8bit" ? new Blockwise8bitCodec() : undefined;
+    if (s.kind === "paged-8bit" && this.codec8bit!.elementsPerPage(s.pageBytes) === 0) {
+      throw new InvalidArgumentError("AdamW", expected(`state.pageBytes to hold one 8-bit block (${this.codec8bit!.payloadBytes(STATE_8BIT_BLOCK)} bytes)`, s.pageBytes));
+    }
   }
 
   get stepCount(): number {
@@ -77,7 +85,7 @@ export class AdamW implements Optimizer {
 
   /** The codec a parameter of n elements uses (8-bit forms keep small tensors in float32). */
   private codecFor(n: number): MomentCodec {
-    return codecForState(this.state, n);
+    return this.codec8bit && this.state.kind !== "resident" && this.state.kind !== "paged" && n >= this.state.minElements ? this.codec8bit : float32Codec;
   }
 
   private chunksOf(name: string, n: number): Chunk[] {
@@ -164,7 +172,8 @@ export class AdamW implements Optimizer {
       const n = (slot.m ?? slot.m_codes)?.length;
       if (n === undefined) throw new InvalidArgumentError("AdamW.loadState", expected(`slots m/v or m_codes/v_codes for "${name}"`, Object.keys(slot).join(", ")));
       const codec = this.codecFor(n);
-      for (const c of this.chunksOf(name, n)) this.placement.putHost(c.key, codec.fromSlots(slot, c.start, c.len), name);
+      const usable = codec === float32Codec && slot.m_codes ? (this.codec8bit ?? new Blockwise8bitCodec()).dequantizeSlots(slot) : slot;
+      for (const c of this.chunksOf(name, n)) this.placement.putHost(c.key, codec.fromSlots(usable, c.start, c.len), name);
       this.sizes.set(name, n);
       this.steps.set(name, slot.step ? slot.step[0]! : state.stepCount);
     }
@@ -181,10 +190,7 @@ export class AdamW implements Optimizer {
   }
 }
 
-function codecForState(state: ResolvedStateOption, _n: number): MomentCodec {
-  return float32Codec;
-}
-
 function createPlacement(state: ResolvedStateOption): StatePlacement {
+  if (state.kind === "paged" || state.kind === "paged-8bit") return new PagedPlacement(state);
   return new ResidentPlacement();
 }

@@ -15,3 +15,5 @@ export {
   type ResolvedStateOption,
 } from "./state_options.js";
 export type { PagingRecord } from "./placement.js";
+export { PagedPlacement, type PagedPlacementOptions } from "./paged_placement.js";
+export { Blockwise8bitCodec, STATE_8BIT_BLOCK } from "./state_8bit.js";
