@@ -1,2 +1,26 @@
 // lib/lora's public surface (grouped, explicit exports).
-export {};
+
+// Configuration (PEFT field names) and target-module rules.
+export { defaultLoraConfig, validateLoraConfig, loraScaling, rankAndAlphaFor, LLAMA_DEFAULT_TARGET_MODULES } from "./config.js";
+export type { LoraConfig, LoraInit, ValidateLoraConfigOptions } from "./config.js";
+export { isTargetModule, selectTargetModules, layerIndexOf, matchesModuleName } from "./target_modules.js";
+export type { SelectTargetOptions } from "./target_modules.js";
+
+// The delta, the layer, initialisation.
+export { loraDelta } from "./delta.js";
+export type { LoraFactors } from "./delta.js";
+export { LoraLinear, LoraAdapter } from "./lora_linear.js";
+export type { LoraAdapterSpec } from "./lora_linear.js";
+export { initLoraValues, moduleSeed } from "./init.js";
+
+// Models with adapters.
+export { LoraModel, toLoraModel, freezeBase, PEFT_PREFIX } from "./lora_model.js";
+export type { AdaptableModel, AddAdapterOptions, ToLoraModelOptions } from "./lora_model.js";
+
+// PEFT adapter folders.
+export { saveAdapter, loadAdapter, readAdapterConfig, peftConfigJson, ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from "./adapter_io.js";
+export type { SaveAdapterOptions, LoadAdapterOptions, SavedAdapter } from "./adapter_io.js";
+
+// Parameter counts.
+export { countParameters, formatParameterCount } from "./count.js";
+export type { ParameterCount, ParameterGroup, ParamBytes } from "./count.js";
