@@ -13,7 +13,7 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
       value: tf.gather(tableIn, idsIn), // [N, C]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const savedIds = saved[0] as tf.Tensor1D;
-        const oneHot = tf.oneHot(savedIds, vocab, 1, 0, "float32"); // [N, V]
+        const oneHot = tf.cast(tf.oneHot(savedIds, vocab), "float32"); // [N, V] (wasm's float32 OneHot is wrong, so cast)
         const dTable = tf.matMul(oneHot, dy as tf.Tensor2D, true, false); // [V, N] x [N, C] -> [V, C]
         return [dTable, tf.zerosLike(savedIds)];
       },

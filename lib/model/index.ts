@@ -18,3 +18,4 @@ export { maskedCrossEntropy } from "./loss.js";
 export { loadTokenizer, findTokenizerFor, type Tokenizer } from "./tokenizer.js";
 export { Llama2cTokenizer } from "./llama2c_tokenizer.js";
 export { HfTokenizer } from "./hf_tokenizer.js";
+export { registerAllGradients } from "./register_gradients.js";

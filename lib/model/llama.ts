@@ -15,6 +15,7 @@ import { KvCache } from "./kv_cache.js";
 import { DenseLinear, type Linear } from "./linear.js";
 import { maskedCrossEntropy } from "./loss.js";
 import { swiglu } from "./mlp.js";
+import { registerAllGradients } from "./register_gradients.js";
 import { rmsNorm } from "./rms_norm.js";
 import { applyRope, ropeTables } from "./rope.js";
 
@@ -64,6 +65,7 @@ export class LlamaModel implements MemoryReporter {
   /** Builds a model from float32 weights keyed by Hugging Face parameter names (see expectedWeightShapes). */
   constructor(config: LlamaConfig, weights: ReadonlyMap<string, Float32Array>, options: LlamaModelOptions = {}) {
     this.config = validateLlamaConfig({ ...config }, "LlamaModel");
+    registerAllGradients(); // so forward and loss are differentiable on every backend
     const trainable = (options.trainable ?? "none") === "all";
     const shapes = expectedWeightShapes(this.config);
     for (const [name, shape] of shapes) {

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
   return tf.tidy(() => {
     const logProbs = tf.logSoftmax(logits); // [N, V]
-    const oneHot = tf.oneHot(targets, logits.shape[1], 1, 0, "float32"); // [N, V]
+    const oneHot = tf.cast(tf.oneHot(targets, logits.shape[1]), "float32"); // [N, V] (wasm's float32 OneHot is wrong, so cast)
     const nll = tf.neg(tf.sum(tf.mul(logProbs, oneHot), -1)); // [N]
     const counted = tf.maximum(tf.sum(mask), 1); // avoid 0/0 when every position is ignored
     return tf.div(tf.sum(tf.mul(nll, mask)), counted) as tf.Scalar;
