@@ -22,7 +22,10 @@ export interface TinyModel {
 export function makeTinyModel(prefix: string, dims: number[], batch: number, seed = 1): TinyModel {
   const layers = dims.slice(1).map((out, i) => {
     const inp = dims[i]!;
-    return tf.tidy(() => new DenseLinear(tf.tensor2d(seededNormal(out * inp, seed + i, { std: 1 / Math.sqrt(inp) }), [out, inp]), { name: `${prefix}.layers.${i}`, trainable: true }));
+    const init = tf.tensor2d(seededNormal(out * inp, seed + i, { std: 1 / Math.sqrt(inp) }), [out, inp]);
+    const layer = new DenseLinear(init, { name: `${prefix}.layers.${i}`, trainable: true });
+    init.dispose(); // the variable holds its own reference
+    return layer;
   });
   const x = tf.tensor2d(seededNormal(batch * dims[0]!, seed + 100), [batch, dims[0]!]);
   const teacher = tf.tensor2d(seededNormal(dims.at(-1)! * dims[0]!, seed + 200, { std: 1 / Math.sqrt(dims[0]!) }), [dims.at(-1)!, dims[0]!]);
