@@ -6,7 +6,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 export interface CodeSearch {
   /** Code values in ascending order. */
   sorted: Float32Array;
-  /** `order[k]` is the code (index into the unsorted book) of `sorted[k]`. */
+  /** `order[k]` is the code (index into the unsorted book) of `sorted[k]`; the lowest such code for repeated values. */
   order: Uint8Array;
   /** `midpoints[k] = f32((sorted[k] + sorted[k + 1]) / 2)`, length `sorted.length - 1`. */
   midpoints: Float32Array;
@@ -23,6 +23,8 @@ export function prepareCodeSearch(code: ArrayLike<number>, where = "prepareCodeS
   indices.sort((a, b) => code[a]! - code[b]! || a - b);
   const sorted = new Float32Array(indices.map((i) => code[i]!));
   const order = new Uint8Array(indices);
+  // Equal values (FP4's 0 and -0, INT4's spare 0) all answer with the lowest code, as argmin does.
+  for (let k = 1; k < order.length; k++) if (sorted[k] === sorted[k - 1]) order[k] = order[k - 1]!;
   const midpoints = new Float32Array(sorted.length - 1);
   // f32(a + b) / 2 equals f32((a + b) / 2): halving is exact, so one rounding either way.
   for (let k = 0; k < midpoints.length; k++) midpoints[k] = (sorted[k]! + sorted[k + 1]!) / 2;

@@ -1,5 +1,20 @@
 // lib/quant's public surface (grouped, explicit exports).
 
+// Code books (NF4, FP4, INT4, user books).
+export { CODEBOOKS, QUANT_TYPES, codeBook, identifyCodeBook } from "./codebooks.js";
+export type { QuantType, CodeBook } from "./codebooks.js";
+
+// Blockwise 4-bit kernels and double quantization.
+export { BLOCKSIZES, validateBlocksize, quantizeBlockwise4bit, dequantizeBlockwise4bit } from "./blockwise_4bit.js";
+export type { Packed4bit, Blockwise4bitOptions } from "./blockwise_4bit.js";
+export { NESTED_BLOCKSIZE, doubleQuantize, dequantizeAbsmax } from "./double_quant.js";
+export type { NestedAbsmax } from "./double_quant.js";
+
+// The quantized tensor and the 4-bit base linear.
+export { QuantizedTensor, quantize4bit, defaultQuantize4bitOptions, defaultZeroBlockByte } from "./quantized_tensor.js";
+export type { Quantize4bitOptions, QuantState4bit } from "./quantized_tensor.js";
+export { QuantizedLinear } from "./quantized_linear.js";
+
 // Dynamic 8-bit maps and blockwise 8-bit quantization (double quantization, 8-bit optimizer state).
 export { createDynamicMap, signedDynamicMap, unsignedDynamicMap, quantizeBlockwise8bit, dequantizeBlockwise8bit } from "./dynamic_map.js";
 export type { DynamicMapOptions, Blockwise8bit } from "./dynamic_map.js";

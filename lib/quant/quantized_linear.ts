@@ -1,0 +1,63 @@
+// A frozen 4-bit base Linear (QLoRA paper section 3): y = x dequant(W)^T. The dequantized weight
+// lives only while the forward runs and is rebuilt in the backward for the input gradient.
+import * as tf from "@tensorflow/tfjs-core";
+import { TensorError, expected } from "../errors.js";
+import type { MemoryItem } from "../memory/types.js";
+import type { Linear } from "../model/linear.js";
+import type { QuantizedTensor } from "./quantized_tensor.js";
+
+/** A Linear whose [out, in] weight is a {@link QuantizedTensor}; it has no trainable variables. */
+export class QuantizedLinear implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly name: string;
+
+  constructor(
+    readonly weight: QuantizedTensor,
+    options: { name: string },
+  ) {
+    if (weight.shape.length !== 2) throw new TensorError("QuantizedLinear", expected("a 2-D [out, in] weight", `shape [${weight.shape.join(", ")}]`, `Layer "${options.name}".`));
+    [this.outFeatures, this.inFeatures] = weight.shape as [number, number];
+    this.name = options.name;
+  }
+
+  /** x: [N, in] -> [N, out]; gradient flows to x only. */
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new TensorError(`QuantizedLinear(${this.name}).apply`, expected(`x of shape [N, ${this.inFeatures}]`, `[${x.shape.join(", ")}]`));
+    }
+    const forward = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+      const input = args[0] as tf.Tensor2D;
+      const w = this.weight.dequantize() as tf.Tensor2D; // [out, in], transient
+      const value = tf.matMul(input, w, false, true); // [N, in] x [out, in]^T -> [N, out]
+      w.dispose();
+      const gradFunc = (dy: tf.Tensor) => {
+        const wAgain = this.weight.dequantize() as tf.Tensor2D; // recomputed, not kept from the forward
+        const dx = tf.matMul(dy as tf.Tensor2D, wAgain); // [N, out] x [out, in] -> [N, in]
+        wAgain.dispose();
+        return dx;
+      };
+      return { value, gradFunc };
+    });
+    return forward(x) as tf.Tensor2D;
+  }
+
+  /** Nothing: the 4-bit base is frozen. */
+  trainableVariables(): tf.Variable[] {
+    return [];
+  }
+
+  /** The dequantized [out, in] weight (a new tensor the caller disposes). */
+  denseWeight(): tf.Tensor2D {
+    return this.weight.dequantize() as tf.Tensor2D;
+  }
+
+  /** The packed codes and quantization constants, owned by this layer's name. */
+  memoryItems(): MemoryItem[] {
+    return this.weight.memoryItems(this.name);
+  }
+
+  dispose(): void {
+    this.weight.dispose();
+  }
+}

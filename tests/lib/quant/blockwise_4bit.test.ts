@@ -1,0 +1,88 @@
+// 4-bit quantization against bitsandbytes' own bytes (bnb-4bit-vectors.json): packed codes, absmax,
+// dequantized values, the tie rule, the tail block and the zero block.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { CODEBOOKS, codeBook, identifyCodeBook } from "../../../lib/quant/codebooks.js";
+import { quantize4bit } from "../../../lib/quant/quantized_tensor.js";
+
+const vectors = JSON.parse(readFileSync(new URL("../../../../shared/reference/bnb-4bit-vectors.json", import.meta.url), "utf8"));
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+/** The deterministic input of the vectors: x_i = (((i*37) % 128) - 64)/64 * (1 + floor(i/64)). */
+function detInput(): Float32Array {
+  assert.match(vectors.det_input_formula, /\(\(\(i\*37\) % 128\) - 64\)\/64 \* \(1 \+ floor\(i\/64\)\), i=0\.\.255/);
+  return Float32Array.from({ length: 256 }, (_, i) => ((((i * 37) % 128) - 64) / 64) * (1 + Math.floor(i / 64)));
+}
+
+test("code books are bitsandbytes' tables as float32", () => {
+  for (const type of ["nf4", "fp4"] as const) {
+    const want = new Float32Array(vectors[type]);
+    const got = codeBook(type).values;
+    for (let i = 0; i < 16; i++) assert.ok(Object.is(got[i], want[i]) || got[i] === want[i], `${type}[${i}]`);
+    assert.equal(identifyCodeBook(vectors[type]), type);
+  }
+  assert.equal(CODEBOOKS.int4.length, 16);
+  assert.equal(identifyCodeBook(CODEBOOKS.int4), "int4");
+  assert.equal(codeBook(Array.from({ length: 16 }, (_, i) => i / 15)).name, "custom");
+  assert.throws(() => codeBook([0, 1]), /16 code values/);
+  assert.throws(() => codeBook(Array.from({ length: 16 }, (_, i) => i)), /\[-1, 1\]/);
+});
+
+for (const type of ["nf4", "fp4"] as const) {
+  test(`${type}: packed bytes, absmax and dequantized values equal bitsandbytes'`, () => {
+    const q = quantize4bit(detInput(), [4, 64], { quantType: type, blocksize: 64 });
+    assert.equal(hex(q.packed), vectors[`det_${type}_packed_hex`]);
+    assert.deepEqual([...q.scales()], vectors.det_nf4_absmax);
+    const y = q.dequantizeToArray();
+    const want = new Float32Array(vectors[`det_${type}_dequant_first16`]);
+    for (let i = 0; i < 16; i++) assert.equal(y[i], want[i], `value ${i}`);
+  });
+}
+
+test("a value exactly on a midpoint takes the lower code (tie_test)", () => {
+  const q = quantize4bit(new Float32Array(vectors.tie_test.input), [4]);
+  assert.equal(hex(q.packed), vectors.tie_test.packed_hex);
+});
+
+test("tail block keeps its own absmax (remainder_test, n = 70, blocksize 64)", () => {
+  const r = vectors.remainder_test;
+  const x = Float32Array.from({ length: r.n }, (_, i) => i + 1);
+  const q = quantize4bit(x, [r.n]);
+  assert.deepEqual([...q.scales()], r.absmax);
+  assert.equal(q.packed.length, r.packed_len);
+  assert.equal(hex(q.packed), r.packed_hex);
+});
+
+test("zero block: 0x77 by default (CPU backend), 0x00 on request (CUDA); both read back as zeros", () => {
+  const x = new Float32Array(128);
+  x.fill(0.5, 64);
+  const cpu = quantize4bit(x, [128]);
+  assert.equal(hex(cpu.packed.subarray(0, 4)), vectors.zero_block_default_backend_packed_hex_first4);
+  const cuda = quantize4bit(x, [128], { zeroBlockByte: 0x00 });
+  assert.equal(hex(cuda.packed.subarray(0, 32)), "00".repeat(32));
+  for (const q of [cpu, cuda]) {
+    const y = q.dequantizeToArray();
+    for (let i = 0; i < 64; i++) assert.equal(Math.abs(y[i]!), 0);
+    assert.equal(y[64], 0.5);
+  }
+});
+
+test("odd length pads one 0.0 into the low nibble of the last byte; first element in the high nibble", () => {
+  const q = quantize4bit(new Float32Array([1, -1, 1]), [3]);
+  assert.equal(hex(q.packed), "f0f7");
+  assert.deepEqual([...q.dequantizeToArray()], [1, -1, 1]);
+});
+
+test("fp4 maps through the sorted code order; int4 and user books round-trip their own code values", () => {
+  const fp4 = quantize4bit(new Float32Array(CODEBOOKS.fp4), [16], { quantType: "fp4", blocksize: 32 });
+  const y = fp4.dequantizeToArray();
+  for (let i = 0; i < 16; i++) assert.ok(y[i] === Math.fround(CODEBOOKS.fp4[i]!), `fp4 code ${i}`); // -0 reads back as 0
+  const int4 = quantize4bit(Float32Array.from({ length: 15 }, (_, i) => (i - 7) / 7), [15], { quantType: "int4", blocksize: 32 });
+  assert.deepEqual([...int4.dequantizeToArray()], Array.from({ length: 15 }, (_, i) => Math.fround((i - 7) / 7)));
+  // A user book with two nearly equal values still quantizes exactly (the fallback search path).
+  const book = [-1, -0.5, -0.25, -0.1, -0.05, 0, 0.0001, 0.0002, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1];
+  const custom = quantize4bit(new Float32Array(book), [16], { code: book, blocksize: 32 });
+  assert.equal(custom.quantType, "custom");
+  assert.deepEqual([...custom.dequantizeToArray()], book.map(Math.fround));
+});

@@ -1,0 +1,99 @@
+// QuantizedTensor: bitsandbytes' published error figures on seeded randn, double-quantization cost,
+// resident bits per value, invariants (per-block bound, idempotence), bad inputs and tensor leaks.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { resolveBackend } from "../../../lib/backend.js";
+import { TensorError, InvalidArgumentError } from "../../../lib/errors.js";
+import { codeBook } from "../../../lib/quant/codebooks.js";
+import { quantize4bit } from "../../../lib/quant/quantized_tensor.js";
+import { seededNormal } from "../../../lib/quant/random_normal.js";
+
+const X = seededNormal(1024 * 1024, 42);
+
+function meanAbsError(x: Float32Array, y: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += Math.abs(x[i]! - y[i]!);
+  return sum / x.length;
+}
+
+test("seeded N(0,1) 1024x1024, blocksize 64: mean |error| within 1 % of bitsandbytes (NF4 0.072798, FP4 0.096543); DQ adds <= 0.2 %", () => {
+  for (const [type, published] of [["nf4", 0.072798], ["fp4", 0.096543]] as const) {
+    const plain = meanAbsError(X, quantize4bit(X, [1024, 1024], { quantType: type }).dequantizeToArray());
+    assert.ok(Math.abs(plain / published - 1) < 0.01, `${type}: ${plain} vs ${published}`);
+    const dq = meanAbsError(X, quantize4bit(X, [1024, 1024], { quantType: type, doubleQuant: true }).dequantizeToArray());
+    assert.ok(dq >= plain && dq / plain - 1 <= 0.002, `${type} DQ: ${dq} vs ${plain}`);
+  }
+});
+
+test("resident bytes: 4.5 bits/param without DQ, within 1 % of 4.127 with DQ (counted from the buffers held)", () => {
+  const big = new Float32Array(2048 * 2048).fill(0.25);
+  const plain = quantize4bit(big, [2048, 2048]);
+  const dq = quantize4bit(big, [2048, 2048], { doubleQuant: true });
+  assert.ok(Math.abs(plain.bitsPerParam() / 4.5 - 1) < 0.01, `${plain.bitsPerParam()}`);
+  assert.ok(Math.abs(dq.bitsPerParam() / 4.127 - 1) < 0.01, `${dq.bitsPerParam()}`);
+  const held = dq.packed.byteLength + dq.nested!.codes.byteLength + dq.nested!.nestedAbsmax.byteLength + dq.nested!.nestedMap.byteLength + dq.code.byteLength + 4;
+  assert.equal(dq.residentBytes(), held);
+  const items = dq.memoryItems();
+  assert.deepEqual(items.map((i) => [i.category, i.onBackend]), [["base_packed", false], ["quant_constants", false]]);
+  assert.equal(items[0]!.bytes, 2048 * 2048 / 2);
+});
+
+test("invariant: every error is at most half the widest code gap times the block's absmax", () => {
+  const x = X.subarray(0, 64 * 256);
+  for (const type of ["nf4", "fp4", "int4"] as const) {
+    const code = [...codeBook(type).values].sort((a, b) => a - b);
+    let widest = 0;
+    for (let k = 1; k < code.length; k++) widest = Math.max(widest, code[k]! - code[k - 1]!);
+    const q = quantize4bit(x, [x.length], { quantType: type });
+    const y = q.dequantizeToArray();
+    const scales = q.scales();
+    for (let i = 0; i < x.length; i++) {
+      const bound = (widest / 2) * scales[Math.floor(i / 64)]! * (1 + 1e-6);
+      assert.ok(Math.abs(x[i]! - y[i]!) <= bound, `${type} element ${i}`);
+    }
+  }
+});
+
+test("invariant: quantize(dequantize(q)) reproduces q exactly (packed bytes and scales)", () => {
+  const x = X.subarray(0, 64 * 100 + 10);
+  for (const type of ["nf4", "fp4", "int4"] as const) {
+    for (const doubleQuant of [false, true]) {
+      const q = quantize4bit(x, [x.length], { quantType: type, doubleQuant });
+      const again = quantize4bit(q.dequantizeToArray(), [x.length], { quantType: type });
+      assert.deepEqual(again.packed, q.packed, `${type} dq=${doubleQuant}`);
+      assert.deepEqual(again.scales(), q.scales());
+    }
+  }
+});
+
+test("bad inputs name the tensor and what is wrong", () => {
+  const x = new Float32Array(256).fill(1);
+  x[130] = NaN;
+  assert.throws(() => quantize4bit(x, [256], { name: "w" }), (e: Error) => e instanceof TensorError && /"w"/.test(e.message) && /element 130 \(block 2 /.test(e.message));
+  x[130] = -Infinity;
+  assert.throws(() => quantize4bit(x, [256], { name: "w" }), /-Infinity at element 130 \(block 2/);
+  assert.throws(() => quantize4bit(new Float32Array(64), [64], { blocksize: 48 }), (e: Error) => e instanceof InvalidArgumentError && /blocksize/.test(e.message));
+  assert.throws(() => quantize4bit(new Float32Array(64), [64], { blocksize: 8192 }), /blocksize/);
+  assert.throws(() => quantize4bit(new Int32Array(64) as unknown as Float32Array, [64], { name: "ids" }), (e: Error) => e instanceof TensorError && /Float32Array for "ids"/.test(e.message) && /Int32Array/.test(e.message));
+  assert.throws(() => quantize4bit(new Float32Array(0), [0, 4], { name: "empty" }), /non-empty tensor for "empty"/);
+  assert.throws(() => quantize4bit(new Float32Array(6), [2, 4]), /8 values/);
+  assert.throws(() => quantize4bit(new Float32Array(6), [6], { zeroBlockByte: 300 }), /zeroBlockByte/);
+});
+
+test("dequantize() gives a float32 tensor of the shape on the backend, without leaks; dispose() blocks later use", async () => {
+  await resolveBackend();
+  const before = tf.memory().numTensors;
+  const x = X.subarray(0, 96 * 64);
+  const q = quantize4bit(x, [96, 64], { doubleQuant: true, name: "layer" });
+  const t = q.dequantize();
+  assert.deepEqual(t.shape, [96, 64]);
+  assert.equal(t.dtype, "float32");
+  assert.deepEqual(t.dataSync(), q.dequantizeToArray());
+  t.dispose();
+  assert.equal(tf.memory().numTensors, before);
+  assert.match(String(q), /nf4\+DQ, \[96, 64\], blocksize 64/);
+  q.dispose();
+  assert.throws(() => q.dequantizeToArray(), /disposed/);
+  assert.deepEqual(q.memoryItems(), []);
+});
