@@ -106,9 +106,9 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
       }
     }
   }
-  if (raw.peft_type !== undefined && raw.peft_type !== "LORA") throw new InvalidArgumentError(where, expected('peft_type "LORA"', raw.peft_type, "Only LoRA adapters are supported."));
+  if (raw.peft_type !== undefined && raw.peft_type !== "LORA") throw new InvalidArgumentError(where, expected('peft_type "LORA"', describeValue(raw.peft_type), "Only LoRA adapters are supported."));
   for (const feature of UNSUPPORTED_FEATURES) {
-    if (!feature.off(raw[feature.key])) throw new InvalidArgumentError(where, expected(`${feature.key} to be ${feature.allowed}`, raw[feature.key], feature.hint));
+    if (!feature.off(raw[feature.key])) throw new InvalidArgumentError(where, expected(`${feature.key} to be ${feature.allowed}`, describeValue(raw[feature.key]), feature.hint));
   }
   const pick = <K extends keyof LoraConfig>(key: K): LoraConfig[K] => (raw[key] === undefined ? structuredClone(defaultLoraConfig[key]) : (raw[key] as LoraConfig[K]));
   const config: LoraConfig = {
@@ -128,38 +128,38 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
     inference_mode: pick("inference_mode"),
     task_type: pick("task_type"),
   };
-  if (!Number.isInteger(config.r) || config.r <= 0) throw new InvalidArgumentError(where, expected("r to be a positive integer", config.r, "Typical ranks are 4 to 64."));
-  if (typeof config.lora_alpha !== "number" || !Number.isFinite(config.lora_alpha)) throw new InvalidArgumentError(where, expected("lora_alpha to be a finite number", config.lora_alpha));
-  if (typeof config.lora_dropout !== "number" || !(config.lora_dropout >= 0 && config.lora_dropout < 1)) throw new InvalidArgumentError(where, expected("lora_dropout in [0, 1)", config.lora_dropout));
+  if (!Number.isInteger(config.r) || config.r <= 0) throw new InvalidArgumentError(where, expected("r to be a positive integer", describeValue(config.r), "Typical ranks are 4 to 64."));
+  if (typeof config.lora_alpha !== "number" || !Number.isFinite(config.lora_alpha)) throw new InvalidArgumentError(where, expected("lora_alpha to be a finite number", describeValue(config.lora_alpha)));
+  if (typeof config.lora_dropout !== "number" || !(config.lora_dropout >= 0 && config.lora_dropout < 1)) throw new InvalidArgumentError(where, expected("lora_dropout in [0, 1)", describeValue(config.lora_dropout)));
   checkModuleSpec(where, "target_modules", config.target_modules, true);
   checkModuleSpec(where, "exclude_modules", config.exclude_modules, false);
   if (config.layers_to_transform !== null) {
     const layers = Array.isArray(config.layers_to_transform) ? config.layers_to_transform : [config.layers_to_transform];
-    if (!layers.every((l) => Number.isInteger(l) && l >= 0)) throw new InvalidArgumentError(where, expected("layers_to_transform to be null, a layer index, or a list of layer indices (non-negative integers)", config.layers_to_transform));
+    if (!layers.every((l) => Number.isInteger(l) && l >= 0)) throw new InvalidArgumentError(where, expected("layers_to_transform to be null, a layer index, or a list of layer indices (non-negative integers)", describeValue(config.layers_to_transform)));
   }
   if (config.layers_pattern !== null) {
     const patterns = Array.isArray(config.layers_pattern) ? config.layers_pattern : [config.layers_pattern];
-    if (!patterns.every((p) => typeof p === "string" && p.length > 0)) throw new InvalidArgumentError(where, expected("layers_pattern to be null, a name or a list of names (e.g. \"layers\")", config.layers_pattern));
+    if (!patterns.every((p) => typeof p === "string" && p.length > 0)) throw new InvalidArgumentError(where, expected("layers_pattern to be null, a name or a list of names (e.g. \"layers\")", describeValue(config.layers_pattern)));
   }
-  if (typeof config.use_rslora !== "boolean") throw new InvalidArgumentError(where, expected("use_rslora to be true or false", config.use_rslora));
+  if (typeof config.use_rslora !== "boolean") throw new InvalidArgumentError(where, expected("use_rslora to be true or false", describeValue(config.use_rslora)));
   const init = config.init_lora_weights;
   if (!(init === true || init === false || init === "gaussian" || (options.forLoading && typeof init === "string"))) {
-    throw new InvalidArgumentError(where, expected('init_lora_weights to be true (kaiming-uniform A, B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0) or false (A and B random)', init, "PiSSA, OLoRA, LoftQ, EVA and CorDA initialisations are not implemented."));
+    throw new InvalidArgumentError(where, expected('init_lora_weights to be true (kaiming-uniform A, B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0) or false (A and B random)', describeValue(init), "PiSSA, OLoRA, LoftQ, EVA and CorDA initialisations are not implemented."));
   }
-  if (config.bias !== "none") throw new InvalidArgumentError(where, expected('bias to be "none"', config.bias, 'qlora-lab\'s linears have no bias, so "all" and "lora_only" are not implemented.'));
+  if (config.bias !== "none") throw new InvalidArgumentError(where, expected('bias to be "none"', describeValue(config.bias), 'qlora-lab\'s linears have no bias, so "all" and "lora_only" are not implemented.'));
   for (const key of ["rank_pattern", "alpha_pattern"] as const) {
     const pattern = config[key];
-    if (pattern === null || typeof pattern !== "object" || Array.isArray(pattern)) throw new InvalidArgumentError(where, expected(`${key} to be an object {module pattern: number}`, pattern));
+    if (pattern === null || typeof pattern !== "object" || Array.isArray(pattern)) throw new InvalidArgumentError(where, expected(`${key} to be an object {module pattern: number}`, describeValue(pattern)));
     for (const [name, value] of Object.entries(pattern)) {
       const ok = key === "rank_pattern" ? Number.isInteger(value) && value > 0 : typeof value === "number" && Number.isFinite(value);
-      if (!ok) throw new InvalidArgumentError(where, expected(`${key}["${name}"] to be ${key === "rank_pattern" ? "a positive integer" : "a finite number"}`, value));
+      if (!ok) throw new InvalidArgumentError(where, expected(`${key}["${name}"] to be ${key === "rank_pattern" ? "a positive integer" : "a finite number"}`, describeValue(value)));
       compilePattern(where, `${key} key`, name);
     }
   }
-  if (config.base_model_name_or_path !== null && typeof config.base_model_name_or_path !== "string") throw new InvalidArgumentError(where, expected("base_model_name_or_path to be a string or null", config.base_model_name_or_path));
-  if (typeof config.inference_mode !== "boolean") throw new InvalidArgumentError(where, expected("inference_mode to be true or false", config.inference_mode));
+  if (config.base_model_name_or_path !== null && typeof config.base_model_name_or_path !== "string") throw new InvalidArgumentError(where, expected("base_model_name_or_path to be a string or null", describeValue(config.base_model_name_or_path)));
+  if (typeof config.inference_mode !== "boolean") throw new InvalidArgumentError(where, expected("inference_mode to be true or false", describeValue(config.inference_mode)));
   if (config.task_type !== "CAUSAL_LM" && !(options.forLoading && (config.task_type === null || config.task_type === undefined))) {
-    throw new InvalidArgumentError(where, expected('task_type "CAUSAL_LM"', config.task_type, "qlora-lab adapts causal language models."));
+    throw new InvalidArgumentError(where, expected('task_type "CAUSAL_LM"', describeValue(config.task_type), "qlora-lab adapts causal language models."));
   }
   config.task_type = "CAUSAL_LM";
   return config;
@@ -197,7 +197,7 @@ export function compilePattern(where: string, field: string, source: string): Re
 function checkModuleSpec(where: string, field: string, value: unknown, allowAllLinear: boolean): void {
   if (value === null) return;
   if (typeof value === "string") {
-    if (value === "all-linear" && !allowAllLinear) throw new InvalidArgumentError(where, expected(`${field} to be a list of names or a regex`, value));
+    if (value === "all-linear" && !allowAllLinear) throw new InvalidArgumentError(where, expected(`${field} to be a list of names or a regex`, describeValue(value)));
     if (value !== "all-linear") compilePattern(where, field, value);
     return;
   }
