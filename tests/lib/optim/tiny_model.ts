@@ -13,8 +13,8 @@ export interface TinyModel {
   x: tf.Tensor2D; // [B, dims[0]]
   y: tf.Tensor2D; // [B, dims.at(-1)]
   loss(): tf.Scalar;
-  /** Loss and d loss / d W for every layer, keyed by parameter name (new tensors). */
-  lossAndGrads(): { loss: tf.Scalar; grads: Record<string, tf.Tensor> };
+  /** Loss and d loss / d W for every layer, keyed by parameter name (new tensors); rows [start, start + size) of the data, default all. */
+  lossAndGrads(rows?: { start: number; size: number }): { loss: tf.Scalar; grads: Record<string, tf.Tensor> };
   dispose(): void;
 }
 
@@ -29,11 +29,14 @@ export function makeTinyModel(prefix: string, dims: number[], batch: number, see
   });
   const x = tf.tensor2d(seededNormal(batch * dims[0]!, seed + 100), [batch, dims[0]!]);
   const teacher = tf.tensor2d(seededNormal(dims.at(-1)! * dims[0]!, seed + 200, { std: 1 / Math.sqrt(dims[0]!) }), [dims.at(-1)!, dims[0]!]);
-  const y = tf.tidy(() => tf.sin(tf.matMul(x, teacher, false, true))) as tf.Tensor2D;
+  // sin(3 x T^T) plus noise: a target the model cannot fit exactly, so losses level off above zero.
+  const noise = tf.tensor2d(seededNormal(batch * dims.at(-1)!, seed + 300, { std: 0.3 }), [batch, dims.at(-1)!]);
+  const y = tf.tidy(() => tf.add(tf.sin(tf.mul(tf.matMul(x, teacher, false, true), 3)), noise)) as tf.Tensor2D;
+  noise.dispose();
   teacher.dispose();
   // hs[i] is the input of layer i; the last entry is the output.
-  const forward = () => {
-    const hs: tf.Tensor2D[] = [x];
+  const forward = (input: tf.Tensor2D = x) => {
+    const hs: tf.Tensor2D[] = [input];
     layers.forEach((layer, i) => {
       const z = layer.apply(hs[i]!); // [B, out]
       hs.push(i < layers.length - 1 ? tf.tanh(z) : z);
@@ -46,10 +49,11 @@ export function makeTinyModel(prefix: string, dims: number[], batch: number, see
     x,
     y,
     loss: () => tf.tidy(() => tf.mean(tf.square(tf.sub(forward().at(-1)!, y)))) as tf.Scalar,
-    lossAndGrads: () =>
+    lossAndGrads: (rows) =>
       tf.tidy(() => {
-        const hs = forward();
-        const diff = tf.sub(hs.at(-1)!, y); // [B, O]
+        const [xs, ys] = rows ? [tf.slice(x, [rows.start, 0], [rows.size, -1]), tf.slice(y, [rows.start, 0], [rows.size, -1])] : [x, y];
+        const hs = forward(xs);
+        const diff = tf.sub(hs.at(-1)!, ys); // [B, O]
         const loss = tf.mean(tf.square(diff)) as tf.Scalar;
         const grads: Record<string, tf.Tensor> = {};
         let dz = tf.mul(diff, 2 / diff.size) as tf.Tensor2D; // d loss / d z_last
@@ -70,8 +74,8 @@ export function makeTinyModel(prefix: string, dims: number[], batch: number, see
 }
 
 /** One training step: hand-written gradients, then the optimizer; returns the loss before the update. */
-export function trainStep(model: TinyModel, optimizer: Optimizer, lr: number): number {
-  const { loss, grads } = model.lossAndGrads();
+export function trainStep(model: TinyModel, optimizer: Optimizer, lr: number, rows?: { start: number; size: number }): number {
+  const { loss, grads } = model.lossAndGrads(rows);
   optimizer.applyGradients(model.params, grads, lr);
   const value = loss.dataSync()[0]!;
   tf.dispose([loss, ...Object.values(grads)]);
