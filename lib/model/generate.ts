@@ -8,12 +8,15 @@ import { sampleToken, seededRandom, validateSamplingOptions, type SamplingOption
 
 /** Options for generation; temperature 0 (the default) is greedy decoding. */
 export interface GenerateOptions extends SamplingOptions {
-  /** Tokens to generate at most (default 256); generation also stops at the model's context length. */
+  /** Tokens to generate at most (default 256); generation also stops when prompt + output fill the context. */
   maxNewTokens?: number;
   /** 32-bit seed for sampling; a random one is drawn (and reported) when absent. */
   seed?: number;
-  /** Stop when this id is produced (default: the config's eosTokenId); null never stops early. */
-  eosTokenId?: number | null;
+  /**
+   * Stop when one of these ids is produced. Default: the config's EOS and BOS ids (a BOS mid-stream
+   * starts a new document; llama2.c's run.c stops there too). null never stops early.
+   */
+  eosTokenId?: number | readonly number[] | null;
   /** Called with each new token id as soon as it is chosen; may return a promise (awaited). */
   onToken?: (id: number, index: number) => void | Promise<void>;
   /** Aborts generation between tokens (the result then has stoppedBy "aborted"). */
@@ -23,7 +26,7 @@ export interface GenerateOptions extends SamplingOptions {
 /** What generate returns. */
 export interface GenerateResult {
   promptIds: number[];
-  /** New tokens, excluding a final EOS. */
+  /** New tokens, excluding the stop token. */
   ids: number[];
   stoppedBy: "eos" | "max_new_tokens" | "context_length" | "aborted";
   /** The seed the sampler used (pass it back to reproduce a sampled run). */
@@ -54,7 +57,7 @@ export async function generateTokens(model: DecodingModel, promptIds: number[], 
   validateSamplingOptions(options, where);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(where, expected("an integer seed", seed));
-  const eos = options.eosTokenId === undefined ? model.config.eosTokenId : options.eosTokenId;
+  const stopIds = new Set(options.eosTokenId === undefined ? [model.config.eosTokenId, model.config.bosTokenId] : options.eosTokenId === null ? [] : typeof options.eosTokenId === "number" ? [options.eosTokenId] : options.eosTokenId);
   const random = seededRandom(seed);
 
   const started = performance.now();
@@ -68,7 +71,7 @@ export async function generateTokens(model: DecodingModel, promptIds: number[], 
         stoppedBy = "aborted";
         break;
       }
-      if (cache.length + input.length > maxPositionEmbeddings) {
+      if (promptIds.length + ids.length >= maxPositionEmbeddings) {
         stoppedBy = "context_length";
         break;
       }
@@ -76,7 +79,7 @@ export async function generateTokens(model: DecodingModel, promptIds: number[], 
       const values = await logits.data();
       logits.dispose();
       const next = sampleToken(values, options, random);
-      if (eos !== null && next === eos) {
+      if (stopIds.has(next)) {
         stoppedBy = "eos";
         break;
       }
