@@ -1,2 +1,12 @@
 // lib/memory's public surface.
 export { MEMORY_CATEGORIES, type MemoryCategory, type MemoryItem, type MemoryLocation, type MemoryReporter } from "./types.js";
+export {
+  MemoryLedger,
+  tensorReporter,
+  bytesOfTensor,
+  type CategoryBytes,
+  type LedgerPoint,
+  type OwnerBytes,
+  type Reconciliation,
+  type SnapshotExtras,
+} from "./ledger.js";
