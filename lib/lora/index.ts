@@ -24,3 +24,11 @@ export type { SaveAdapterOptions, LoadAdapterOptions, SavedAdapter } from "./ada
 // Parameter counts.
 export { countParameters, formatParameterCount } from "./count.js";
 export type { ParameterCount, ParameterGroup, ParamBytes } from "./count.js";
+
+// QLoRA: the 4-bit base.
+export { toQloraModel, quantizeBaseLinears, defaultQloraQuantOptions } from "./qlora.js";
+export type { QloraQuantOptions, QloraQuantization } from "./qlora.js";
+
+// Merging.
+export { mergeAndUnload, requantizeMerge } from "./merge.js";
+export type { MergeStrategy, MergeOptions, MergeResult, MergeLayerReport, RequantizeMetrics } from "./merge.js";

@@ -212,6 +212,18 @@ export class LoraModel<M extends AdaptableModel = AdaptableModel> implements Mem
     this.applyState();
   }
 
+  /**
+   * Removes every LoRA layer without merging (PEFT's unload): each linear gets its base back and
+   * the adapters are freed. Returns the plain model; this LoraModel has no adapters afterwards.
+   */
+  unload(): M {
+    for (const [path, layer] of this.loraLayers()) this.model.setLinear(path, layer.releaseBase());
+    this.records.clear();
+    this.active = null;
+    this.disabled = false;
+    return this.model;
+  }
+
   /** Dropout on (training) or off (evaluation, generation); off by default. */
   setTraining(training: boolean): void {
     this.isTraining = training;

@@ -6,7 +6,7 @@ import { DenseLinear } from "../../../lib/model/linear.js";
 import { LoraAdapter, LoraLinear } from "../../../lib/lora/lora_linear.js";
 import { loraDelta } from "../../../lib/lora/delta.js";
 import { initLoraValues } from "../../../lib/lora/init.js";
-import { seededNormal } from "../../../lib/quant/random_normal.js";
+import { QuantizedLinear, quantize4bit, seededNormal } from "../../../lib/quant/index.js";
 import { registerAllGradients } from "../../../lib/model/register_gradients.js";
 
 // Float32 gradients and finite differences on the cpu backend, as the reference implementation.
@@ -93,7 +93,7 @@ test("gradients of A and B match central finite differences (dense base, float32
   assert.deepEqual(Object.keys(grads).sort(), [adapter.loraA.name, adapter.loraB.name].sort());
   for (const v of [adapter.loraA, adapter.loraB]) {
     const analytic = grads[v.name]!.dataSync();
-    const values = v.dataSync().slice();
+    const values = (v.dataSync() as Float32Array).slice();
     const eps = 1e-2; // L is linear in A for fixed B (and vice versa): central differences are exact up to rounding
     let worst = 0;
     let scale = 0;
@@ -155,4 +155,43 @@ test("the base gets no gradient; only the active adapter trains; dropout touches
   assert.throws(() => layer.addAdapter(new LoraAdapter("bad", { r: 2, alpha: 2, scaling: 1, dropout: 0 }, { a: new Float32Array(2 * 5), b: new Float32Array(8 * 2), inFeatures: 5, outFeatures: 8 })), /lora_A \[r, 6\] and lora_B \[8, r\], got lora_A \[2, 5\]/);
   tf.dispose([x, yTrain, yBase, t1, t2, e1, e2, off]);
   layer.dispose();
+});
+
+test("gradients of A, B and the input match finite differences over a 4-bit base (NF4, double quantization, cpu)", () => {
+  const before = tf.memory().numTensors;
+  const [out, inF] = [4, 64];
+  const q = quantize4bit(seededNormal(out * inF, 30, { std: 0.5 }), [out, inF], { quantType: "nf4", doubleQuant: true });
+  const layer = new LoraLinear(new QuantizedLinear(q, { name: "m" }), "m");
+  const adapter = adapterOn(layer, "default", 3, 6, false, 31);
+  const x = tf.tidy(() => tf.variable(tf.tensor2d(seededNormal(5 * inF, 32), [5, inF])));
+  const probe = tf.tensor2d(seededNormal(5 * out, 33), [5, out]);
+  const lossFn = () => tf.sum(tf.mul(layer.apply(x), probe)) as tf.Scalar;
+  assert.deepEqual(layer.trainableVariables(), [adapter.loraA, adapter.loraB], "the 4-bit base contributes no variables");
+  const { value, grads } = tf.variableGrads(lossFn, [adapter.loraA, adapter.loraB, x]);
+  for (const v of [adapter.loraA, adapter.loraB, x]) {
+    const analytic = grads[v.name]!.dataSync();
+    const values = (v.dataSync() as Float32Array).slice();
+    const eps = 1e-2; // L is linear in each of A, B, x separately
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < values.length; i++) {
+      const at = (delta: number) => {
+        const moved = values.slice();
+        moved[i] = values[i]! + delta;
+        assignValues(v, moved);
+        return tf.tidy(() => lossFn().dataSync()[0]!);
+      };
+      const numeric = (at(eps) - at(-eps)) / (2 * eps);
+      worst = Math.max(worst, Math.abs(numeric - analytic[i]!));
+      scale = Math.max(scale, Math.abs(analytic[i]!));
+      assignValues(v, values);
+    }
+    assert.ok(scale > 0.1, "non-trivial gradient");
+    assert.ok(worst < 1e-3 * scale, `${v === x ? "x" : v === adapter.loraA ? "A" : "B"}: max |numeric - analytic| ${worst} vs scale ${scale}`);
+  }
+  // LoRA on a 4-bit base never merges silently.
+  assert.throws(() => layer.merge(), /expected a dense float32 base to merge into, got a QuantizedLinear base\. For a 4-bit base call mergeAndUnload\(model, \{ strategy \}\) with strategy "separate" .* "float32" .* "requantize"/);
+  tf.dispose([x, probe, value, ...Object.values(grads)]);
+  layer.dispose();
+  assert.equal(tf.memory().numTensors, before, "no tensor leaks");
 });
