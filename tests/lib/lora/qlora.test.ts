@@ -1,0 +1,130 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { resolveBackend } from "../../../lib/backend.js";
+import { loadModel } from "../../../lib/model/index.js";
+import { DenseLinear } from "../../../lib/model/linear.js";
+import { QuantizedLinear, quantize4bit, seededNormal } from "../../../lib/quant/index.js";
+import { LoraLinear } from "../../../lib/lora/lora_linear.js";
+import { toQloraModel } from "../../../lib/lora/qlora.js";
+import { mergeAndUnload, requantizeMerge } from "../../../lib/lora/merge.js";
+import { loraDelta } from "../../../lib/lora/delta.js";
+import { countParameters } from "../../../lib/lora/count.js";
+
+const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;
+const IDS = [[1, 403, 407, 261, 378, 430, 267, 310, 285, 261, 400]];
+
+before(async () => {
+  await resolveBackend();
+});
+
+function logits(model: { forward(ids: tf.Tensor2D): tf.Tensor3D }): Float32Array {
+  return tf.tidy(() => model.forward(tf.tensor2d(IDS, undefined, "int32")).dataSync() as Float32Array);
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+/** The reference a QLoRA model must reproduce: the same model with each linear's dequantized weight as a dense float32 layer. */
+async function dequantizedReference(quant: { quantType: "nf4" | "fp4"; doubleQuant: boolean }) {
+  const ref = await loadModel(HF_MODEL);
+  for (const [path, linear] of ref.linears()) {
+    const w = linear.denseWeight();
+    const q = quantize4bit(w.dataSync() as Float32Array, [...w.shape], { ...quant, blocksize: 64 });
+    w.dispose();
+    ref.setLinear(path, new DenseLinear(q.dequantize() as tf.Tensor2D, { name: path })).dispose();
+  }
+  return ref;
+}
+
+for (const quant of [{ quantType: "nf4", doubleQuant: true }, { quantType: "fp4", doubleQuant: false }] as const) {
+  test(`toQloraModel (${quant.quantType}${quant.doubleQuant ? "+DQ" : ""}): B = 0 gives exactly the dequantized base's logits; only 4-bit weights stay resident`, async () => {
+    const ref = await dequantizedReference(quant);
+    const expectedLogits = logits(ref);
+    ref.dispose();
+    const model = await loadModel(HF_MODEL);
+    const full = logits(model);
+    const lora = toQloraModel(model, { target_modules: "all-linear", r: 4 }, quant);
+    assert.equal(lora.quantization.modules.length, 35);
+    assert.ok([...lora.loraLayers().values()].every((l) => l.base instanceof QuantizedLinear));
+    assert.deepEqual(logits(lora), expectedLogits, "bit-identical to the dequantized float32 model");
+    assert.ok(maxAbsDiff(expectedLogits, full) > 1e-3, "quantization does change the model");
+    // Nothing float32 is held for the linears: codes and scales only (in host memory), plus LoRA factors.
+    const items = lora.memoryItems();
+    const linearOwners = new Set(lora.loraLayers().keys());
+    assert.ok(!items.some((i) => i.category === "base_dense" && linearOwners.has(i.owner ?? "")), "no dense linear weights");
+    const packed = items.filter((i) => i.category === "base_packed").reduce((s, i) => s + i.bytes, 0);
+    assert.equal(packed, 227_200 / 2 - 5 * 128 / 2, "half a byte per linear weight");
+    // A forward leaves no dequantized weight behind.
+    const tensorsBefore = tf.memory().numTensors;
+    const bytesBefore = tf.memory().numBytes;
+    logits(lora);
+    assert.equal(tf.memory().numTensors, tensorsBefore);
+    assert.equal(tf.memory().numBytes, bytesBefore);
+    const count = countParameters(lora);
+    assert.equal(count.total.params - count.trainable.params, 260_032, "4-bit weights count as parameters, not bytes");
+    assert.ok(count.groups.some((g) => g.group === "base linears (4-bit)" && g.params === 227_200 - 640));
+    lora.dispose();
+  });
+}
+
+test("merging into a 4-bit base: never silent; float32 copy is exact; requantize reports per layer", async () => {
+  const model = await loadModel(HF_MODEL);
+  const lora = toQloraModel(model, { target_modules: ["q_proj", "down_proj"], r: 4, init_lora_weights: false }, { quantType: "nf4", doubleQuant: true }, { seed: 3 });
+  const separate = logits(lora);
+  assert.throws(() => mergeAndUnload(lora), /expected an explicit strategy for a 4-bit base: "separate", "float32" or "requantize", got none\. 10 adapted layer\(s\) have a 4-bit base/);
+  assert.throws(() => lora.mergeAdapter(), /expected a dense float32 base to merge into, got a QuantizedLinear base/);
+  const kept = mergeAndUnload(lora, { strategy: "separate" });
+  assert.equal(kept.layers.length, 10);
+  assert.ok(model.linears().get("model.layers.0.self_attn.q_proj") instanceof LoraLinear, "separate keeps the adapter");
+  assert.deepEqual(logits(lora), separate);
+  // Two copies of the same QLoRA model: one merged into float32, one requantized.
+  const model2 = await loadModel(HF_MODEL);
+  const lora2 = toQloraModel(model2, { target_modules: ["q_proj", "down_proj"], r: 4, init_lora_weights: false }, { quantType: "nf4", doubleQuant: true }, { seed: 3 });
+  assert.deepEqual(logits(lora2), separate, "seeded: identical adapters");
+  const f32 = mergeAndUnload(lora, { strategy: "float32" });
+  assert.ok(model.linears().get("model.layers.0.self_attn.q_proj") instanceof DenseLinear);
+  assert.ok(model.linears().get("model.layers.0.self_attn.k_proj") instanceof QuantizedLinear, "unadapted layers stay 4-bit");
+  assert.ok(maxAbsDiff(logits(model), separate) < 1e-4, `float32 merge vs separate ${maxAbsDiff(logits(model), separate)}`);
+  assert.equal(f32.layers[0]!.requantize, undefined);
+  const rq = mergeAndUnload(lora2, { strategy: "requantize" });
+  assert.ok(model2.linears().get("model.layers.0.self_attn.q_proj") instanceof QuantizedLinear, "requantized layers are 4-bit again");
+  assert.equal(rq.layers.length, 10);
+  for (const layer of rq.layers) {
+    const m = layer.requantize!;
+    assert.ok(m.rho > 0 && m.survival > -0.5 && m.survival < 1.5 && m.outputError > 0, JSON.stringify(layer));
+  }
+  const requantized = logits(model2);
+  assert.ok(maxAbsDiff(requantized, separate) > maxAbsDiff(logits(model), separate), "requantization is lossy, the float32 merge is not");
+  model.dispose();
+  model2.dispose();
+});
+
+test("requantized NF4 merge: a rank-16 delta of 1% of the weight's norm is mostly lost, one of 20% mostly kept (W ~ N(0, 0.02^2), 1024x1024)", () => {
+  const n = 1024;
+  const q = quantize4bit(seededNormal(n * n, 1, { std: 0.02 }), [n, n], { quantType: "nf4" });
+  const wHat = q.dequantizeToArray();
+  const wNorm = Math.sqrt(wHat.reduce((s, v) => s + v * v, 0));
+  const before = tf.memory().numTensors;
+  const unit = tf.tidy(() => {
+    const a = tf.tensor2d(seededNormal(16 * n, 2), [16, n]);
+    const b = tf.tensor2d(seededNormal(n * 16, 3), [n, 16]);
+    return loraDelta({ loraA: a, loraB: b, scaling: 1 }).dataSync() as Float32Array; // rank 16
+  });
+  const unitNorm = Math.sqrt(unit.reduce((s, v) => s + v * v, 0));
+  const survival = (rho: number) => {
+    const delta = unit.map((v) => (v * rho * wNorm) / unitNorm);
+    return requantizeMerge(q, delta).metrics;
+  };
+  const small = survival(0.01);
+  const large = survival(0.2);
+  assert.ok(Math.abs(small.rho - 0.01) < 1e-4 && Math.abs(large.rho - 0.2) < 1e-3);
+  assert.ok(small.survival < 0.05, `rho 0.01: ${small.survival} of the delta survives (published: about 1 %)`);
+  assert.ok(small.deltaOutputError > 0.9, "the merged delta's effect on outputs is mostly error");
+  assert.ok(large.survival > 0.95 && large.survival < 1.05, `rho 0.20: ${large.survival} survives (published: about 99 %)`);
+  assert.ok(large.deltaOutputError < 0.6);
+  assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+});
