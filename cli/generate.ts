@@ -1,7 +1,109 @@
-// `qlora-lab generate`: not built yet (see the open issues).
-import { UnavailableError } from "../lib/errors.js";
+// `qlora-lab generate`: load a model (HF folder or llama2.c .bin), optionally a PEFT LoRA adapter,
+// and write text from a prompt, streaming tokens as they come (or one JSON record with --json).
+import { parseArgs } from "node:util";
+import { resolveBackend } from "../lib/backend.js";
+import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
+import { detectModelFormat, findTokenizerFor, loadModel, loadTokenizer, type LlamaModel } from "../lib/model/index.js";
 
-/** Placeholder until this subcommand is built. */
-export async function generate(_argv: string[]): Promise<number> {
-  throw new UnavailableError("qlora-lab generate", "expected this command to exist, got a placeholder. It is not built yet.");
+const USAGE = `Usage: qlora-lab generate --model PATH --prompt TEXT [options]
+
+Options:
+  --model PATH          Hugging Face folder (config.json + model.safetensors) or llama2.c .bin
+  --tokenizer PATH      tokenizer.json or llama2.c tokenizer .bin (default: found beside the model)
+  --adapter DIR         PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)
+  --prompt TEXT         text to continue ("" starts from BOS alone)
+  --max-new-tokens N    tokens to generate at most (default 256)
+  --temperature T       0 = greedy (default 0)
+  --top-k K             sample from the K most likely tokens (default 0 = all)
+  --top-p P             nucleus sampling threshold in (0, 1] (default 1)
+  --seed S              seed for sampling (default: random, printed with --json)
+  --json                print one JSON object: promptIds, ids (generated), text (generated),
+                        fullText (prompt + generated), stoppedBy, seed, tokensPerSecond
+  -h, --help            show this help`;
+
+/** Runs `qlora-lab generate`; returns the exit code. */
+export async function generate(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      tokenizer: { type: "string" },
+      adapter: { type: "string" },
+      prompt: { type: "string" },
+      "max-new-tokens": { type: "string" },
+      temperature: { type: "string" },
+      "top-k": { type: "string" },
+      "top-p": { type: "string" },
+      seed: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const where = "qlora-lab generate";
+  if (!values.model) throw new InvalidArgumentError(where, expected("--model PATH", "nothing", "Run with --help for usage."));
+  if (values.prompt === undefined) throw new InvalidArgumentError(where, expected("--prompt TEXT", "nothing", 'Use --prompt "" to start from BOS alone.'));
+  const number = (flag: string, raw: string | undefined, integer: boolean): number | undefined => {
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(value) || (integer && !Number.isInteger(value))) throw new InvalidArgumentError(where, expected(`--${flag} to be ${integer ? "an integer" : "a number"}`, raw));
+    return value;
+  };
+  const options = {
+    maxNewTokens: number("max-new-tokens", values["max-new-tokens"], true),
+    temperature: number("temperature", values.temperature, false),
+    topK: number("top-k", values["top-k"], true),
+    topP: number("top-p", values["top-p"], false),
+    seed: number("seed", values.seed, true),
+  };
+
+  await resolveBackend();
+  detectModelFormat(values.model); // a missing model is reported before a missing tokenizer
+  const tokenizerPath = values.tokenizer ?? findTokenizerFor(values.model);
+  if (!tokenizerPath) throw new FileFormatError(values.model, expected("a tokenizer beside the model (tokenizer.json, tokenizer.bin or tok*.bin)", "none", "Pass --tokenizer PATH."));
+  const tokenizer = await loadTokenizer(tokenizerPath);
+  const model = await loadModel(values.model);
+  try {
+    if (values.adapter) await attachAdapter(model, values.adapter);
+    const promptIds = tokenizer.encode(values.prompt, { bos: true });
+    let printed = "";
+    const generated: number[] = [];
+    const result = await model.generate(promptIds, {
+      ...options,
+      onToken: values.json
+        ? undefined
+        : (id) => {
+            // Decode the whole continuation each time so multi-byte characters print once complete.
+            generated.push(id);
+            const text = tokenizer.decode([...promptIds, ...generated]);
+            if (text.length > printed.length && !text.endsWith("\uFFFD")) {
+              process.stdout.write(text.slice(printed.length));
+              printed = text;
+            }
+          },
+    });
+    const fullText = tokenizer.decode([...promptIds, ...result.ids]);
+    const promptText = tokenizer.decode(promptIds);
+    if (values.json) {
+      const text = fullText.startsWith(promptText) ? fullText.slice(promptText.length) : tokenizer.decode(result.ids);
+      console.log(JSON.stringify({ promptIds, ids: result.ids, text, fullText, stoppedBy: result.stoppedBy, seed: result.seed, tokensPerSecond: Number(result.tokensPerSecond.toFixed(2)) }));
+    } else {
+      if (fullText.length > printed.length) process.stdout.write(fullText.slice(printed.length));
+      process.stdout.write("\n");
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** The --adapter hook: applies a PEFT LoRA adapter through lib/lora's loadAdapter (layers are swapped in place). */
+async function attachAdapter(model: LlamaModel, dir: string): Promise<void> {
+  const lora = (await import("../lib/lora/index.js")) as { loadAdapter?: (model: LlamaModel, dir: string) => unknown };
+  if (typeof lora.loadAdapter !== "function") throw new InvalidArgumentError("qlora-lab generate", expected("lib/lora to export loadAdapter for --adapter", "none"));
+  lora.loadAdapter(model, dir);
 }
