@@ -1,0 +1,312 @@
+// The fine-tuning loop: AdamW through the Optimizer contract, gradient accumulation, clipping by
+// global norm, LR schedules, periodic evaluation, plain records to callbacks, interruption between
+// steps (stop(), AbortSignal, SIGINT), atomic checkpoints and exact resume. Defaults follow the
+// QLoRA paper's recipe (Dettmers et al. 2023, appendix B): max grad norm 0.3, warmup ratio 0.03,
+// constant schedule, no weight decay.
+import * as tf from "@tensorflow/tfjs-core";
+import { InvalidArgumentError, expected } from "../errors.js";
+import type { Example } from "../data/examples.js";
+import { MEMORY_CATEGORIES, type MemoryCategory, type MemoryItem } from "../memory/types.js";
+import { AdamW, type AdamWOptions } from "../optim/adamw.js";
+import { clipByGlobalNorm } from "../optim/clip.js";
+import type { NamedVariable, Optimizer } from "../optim/optimizer.js";
+import { lrSchedule, type ScheduleKind } from "../optim/schedule.js";
+import { EpochSampler, makeBatch, packExamples, tokenizeExamples, type Batch, type BatchTokenizer, type TokenSequence } from "./batching.js";
+import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
+import { evaluateLoss, type MetricFn } from "./evaluate.js";
+import type { GeneratingModel, TrainableModel } from "./model_contract.js";
+import type { EvalRecord, StepRecord } from "./records.js";
+
+/** Receives records as the run goes (lib/viz's liveLossChart is one). */
+export interface TrainCallbacks {
+  onStep?(record: StepRecord): void | Promise<void>;
+  onEval?(record: EvalRecord): void | Promise<void>;
+  finish?(result: TrainResult): void | Promise<void>;
+}
+
+/** Held-out evaluation during a run. */
+export interface EvalOptions {
+  examples: readonly Example[];
+  /** Evaluate every N steps (default: only before and after the run). */
+  every?: number;
+  /** Evaluate before the first step (default true). */
+  atStart?: boolean;
+  batchSize?: number;
+  /** A task metric (e.g. exactMatch(...)) computed at each evaluation. */
+  metric?: MetricFn;
+}
+
+/** Where and how often checkpoints are written. */
+export interface CheckpointOptions {
+  dir: string;
+  /** Every N optimizer steps (and when the run is stopped). */
+  every: number;
+  /** Checkpoints to keep (default 2). */
+  keep?: number;
+}
+
+/** Options for {@link train}. */
+export interface TrainOptions {
+  tokenizer: BatchTokenizer;
+  /** Optimizer steps to reach (a resumed run continues to the same total). */
+  steps: number;
+  /** Name on every record (default "run"). */
+  run?: string;
+  /** Sequences per micro-batch (default 8). */
+  batchSize?: number;
+  /** Micro-batches per optimizer step (default 1). */
+  gradientAccumulationSteps?: number;
+  /** Tokens per sequence at most (default 128). */
+  maxLength?: number;
+  /** Pack examples end to end into full windows (pretraining; default false: one example per row, padded). */
+  packing?: boolean;
+  /** Peak learning rate (default 2e-4, the QLoRA recipe for 7B-13B; small models like 1e-3). */
+  lr?: number;
+  /** Default "constant". */
+  schedule?: ScheduleKind;
+  /** Warmup as a fraction of steps (default 0.03). */
+  warmupRatio?: number;
+  /** Clip the global gradient norm to this (default 0.3); null disables clipping. */
+  maxGradNorm?: number | null;
+  /** Decoupled weight decay of the default AdamW (default 0). */
+  weightDecay?: number;
+  /** State form of the default AdamW: "resident" (default), "paged", "8bit", "paged-8bit" or options. */
+  optimizerState?: AdamWOptions["state"];
+  /** Use this optimizer instead of a new AdamW (it is not disposed by train). */
+  optimizer?: Optimizer;
+  /** Seeds the data order (default 0). */
+  seed?: number;
+  eval?: EvalOptions;
+  callbacks?: TrainCallbacks | readonly TrainCallbacks[];
+  /** Stops the run between steps when aborted. */
+  signal?: AbortSignal;
+  /** Stop between steps on Ctrl-C / kernel interrupt (default true). */
+  stopOnSigint?: boolean;
+  checkpoint?: CheckpointOptions;
+  /** A checkpoint folder (or a checkpoint dir with latest.json) to continue from. */
+  resumeFrom?: string;
+  /** Attach resident bytes by category to each step record (default true). */
+  recordMemory?: boolean;
+}
+
+/** What a run did. */
+export interface TrainResult {
+  run: string;
+  /** Every step record (a resumed run includes the ones before the checkpoint). */
+  steps: StepRecord[];
+  evals: EvalRecord[];
+  /** Optimizer steps completed. */
+  stepsDone: number;
+  /** True when stop(), the signal or SIGINT ended the run early. */
+  stopped: boolean;
+  /** Mean training throughput of this session (real tokens per second). */
+  tokensPerSecond: number;
+  seconds: number;
+  /** Peak resident bytes per category seen at step ends. */
+  peakMemory: Partial<Record<MemoryCategory, number>>;
+  /** The last checkpoint written, if any. */
+  checkpoint?: string;
+}
+
+/** A running training job: await it for the result, or call stop() to end it after the current step. */
+export interface TrainRun extends Promise<TrainResult> {
+  stop(): void;
+}
+
+/**
+ * Trains `model`'s trainable variables on `dataset` (prompt/response or text examples).
+ * Returns a promise with a stop() method; the model stays usable after a stop.
+ */
+export function train(model: TrainableModel, dataset: readonly Example[], options: TrainOptions): TrainRun {
+  const controller = new AbortController();
+  const promise = runTraining(model, dataset, options, controller.signal) as TrainRun;
+  promise.stop = () => controller.abort();
+  return promise;
+}
+
+/** Sums memory items by category. */
+export function memoryByCategory(items: readonly MemoryItem[]): Partial<Record<MemoryCategory, number>> {
+  const out: Partial<Record<MemoryCategory, number>> = {};
+  for (const item of items) out[item.category] = (out[item.category] ?? 0) + item.bytes;
+  return out;
+}
+
+function validate(options: TrainOptions, dataset: readonly Example[]): void {
+  const fn = "train";
+  const positiveInt = (what: string, v: number | undefined) => {
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new InvalidArgumentError(fn, expected(`${what} to be a positive integer`, v));
+  };
+  positiveInt("steps", options.steps);
+  positiveInt("batchSize", options.batchSize);
+  positiveInt("gradientAccumulationSteps", options.gradientAccumulationSteps);
+  positiveInt("eval.every", options.eval?.every);
+  positiveInt("checkpoint.every", options.checkpoint?.every);
+  if (options.lr !== undefined && !(Number.isFinite(options.lr) && options.lr > 0)) throw new InvalidArgumentError(fn, expected("lr > 0", options.lr));
+  if (options.maxGradNorm != null && !(options.maxGradNorm > 0)) throw new InvalidArgumentError(fn, expected("maxGradNorm > 0 or null", options.maxGradNorm));
+  if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError(fn, expected("a non-empty array of examples", dataset, "Load data with loadDataset(path) or loadTask(name).train."));
+  if (!options.tokenizer) throw new InvalidArgumentError(fn, expected("options.tokenizer", "undefined", "Pass the model's tokenizer (loadTokenizer(path))."));
+}
+
+async function runTraining(model: TrainableModel, dataset: readonly Example[], options: TrainOptions, stopSignal: AbortSignal): Promise<TrainResult> {
+  validate(options, dataset);
+  const run = options.run ?? "run";
+  const totalSteps = options.steps;
+  const batchSize = options.batchSize ?? 8;
+  const accumulation = options.gradientAccumulationSteps ?? 1;
+  const maxLength = options.maxLength ?? 128;
+  const seed = options.seed ?? 0;
+  const maxGradNorm = options.maxGradNorm === undefined ? 0.3 : options.maxGradNorm;
+  const schedule = lrSchedule({ kind: options.schedule ?? "constant", lr: options.lr ?? 2e-4, totalSteps, warmupRatio: options.warmupRatio ?? 0.03 });
+  const callbacks = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? (options.callbacks as TrainCallbacks[]) : [options.callbacks as TrainCallbacks];
+  const recordMemory = options.recordMemory ?? true;
+
+  const params: NamedVariable[] = model.trainableVariables();
+  if (params.length === 0) throw new InvalidArgumentError("train", expected("a model with trainable variables", "none", "Wrap it with toLoraModel/toQloraModel, or load it with trainable: \"all\"."));
+  const byTfName = new Map(params.map((p) => [p.variable.name, p.name]));
+  const ownsOptimizer = options.optimizer === undefined;
+  const optimizer = options.optimizer ?? new AdamW({ weightDecay: options.weightDecay ?? 0, state: options.optimizerState });
+
+  const sequences: TokenSequence[] = options.packing ? packExamples(dataset, options.tokenizer, maxLength) : tokenizeExamples(dataset, options.tokenizer, maxLength);
+  const sampler = new EpochSampler(sequences.length, seed);
+  const steps: StepRecord[] = [];
+  const evals: EvalRecord[] = [];
+  let step = 0;
+  if (options.resumeFrom !== undefined) {
+    const state = loadCheckpoint(resolveCheckpoint(options.resumeFrom), params, optimizer);
+    step = state.step;
+    sampler.state = { ...state.sampler };
+    steps.push(...state.steps);
+    evals.push(...state.evals);
+  }
+
+  let interrupted = false;
+  const onAbort = () => (interrupted = true);
+  const onSigint = () => (interrupted = true);
+  stopSignal.addEventListener("abort", onAbort);
+  options.signal?.addEventListener("abort", onAbort);
+  if (options.signal?.aborted) interrupted = true;
+  if (options.stopOnSigint ?? true) process.on("SIGINT", onSigint);
+
+  const started = performance.now();
+  const elapsedBase = steps.length ? steps[steps.length - 1]!.elapsedMs : 0;
+  const elapsed = () => elapsedBase + performance.now() - started;
+  const peakMemory: Partial<Record<MemoryCategory, number>> = {};
+  let sessionTokens = 0;
+  let sessionTrainMs = 0;
+  let lastCheckpoint: string | undefined;
+  let lastCheckpointStep = -1;
+
+  const evaluate = async () => {
+    const ev = options.eval!;
+    const lossResult = await evaluateLoss(model, ev.examples, { tokenizer: options.tokenizer, batchSize: ev.batchSize, maxLength });
+    const metric = ev.metric ? await ev.metric(model as GeneratingModel) : undefined;
+    const record: EvalRecord = { run, step, loss: lossResult.loss, perplexity: lossResult.perplexity, elapsedMs: elapsed(), ...(metric ? { metric: metric.value, metricName: metric.name } : {}) };
+    evals.push(record);
+    for (const c of callbacks) await c.onEval?.(record);
+  };
+  const checkpointNow = async () => {
+    const ck = options.checkpoint!;
+    const state: TrainerState = { format: "qlora-lab-checkpoint", version: 1, run, step, seed, sampler: { ...sampler.state }, totalSteps, optimizer: { kind: "", stepCount: optimizer.stepCount }, steps, evals };
+    lastCheckpoint = await saveCheckpoint(ck.dir, params, optimizer, state, ck.keep ?? 2);
+    lastCheckpointStep = step;
+  };
+
+  try {
+    if (options.eval && (options.eval.atStart ?? true) && step === 0 && !interrupted) await evaluate();
+    while (step < totalSteps && !interrupted) {
+      const t0 = performance.now();
+      const lr = schedule(step);
+      const micro: Batch[] = [];
+      for (let k = 0; k < accumulation; k++) micro.push(makeBatch(sampler.next(batchSize).map((i) => sequences[i]!), options.tokenizer.eosId));
+      const counted = micro.reduce((s, b) => s + b.countedTokens, 0);
+      const tokens = micro.reduce((s, b) => s + b.tokens, 0);
+      const baseBytes = tf.memory().numBytes;
+      let activationBytes = 0;
+      let grads: Record<string, tf.Tensor> = {};
+      let lossSum = 0;
+      for (const batch of micro) {
+        if (batch.countedTokens === 0) continue;
+        // Each micro-batch's mean loss is weighted by its share of counted tokens, so the
+        // accumulated gradient is that of the mean over the whole effective batch.
+        const weight = batch.countedTokens / counted;
+        const shape: [number, number] = [batch.batchSize, batch.time];
+        const x = tf.tensor2d(batch.inputIds, shape, "int32");
+        const y = tf.tensor2d(batch.targets, shape, "int32");
+        const m = tf.tensor2d(batch.mask, shape, "float32");
+        const { value, grads: g } = tf.variableGrads(() => {
+          const loss = tf.mul(model.loss(x, y, m), weight) as tf.Scalar;
+          activationBytes = Math.max(activationBytes, tf.memory().numBytes - baseBytes);
+          return loss;
+        }, params.map((p) => p.variable));
+        x.dispose();
+        y.dispose();
+        m.dispose();
+        lossSum += (await value.data())[0]!;
+        value.dispose();
+        for (const [tfName, tensor] of Object.entries(g)) {
+          const name = byTfName.get(tfName)!;
+          const previous = grads[name];
+          if (previous) {
+            grads[name] = tf.add(previous, tensor);
+            previous.dispose();
+            tensor.dispose();
+          } else grads[name] = tensor;
+        }
+      }
+      const gradientBytes = Object.values(grads).reduce((s, t) => s + t.size * 4, 0);
+      let gradNorm: number;
+      if (maxGradNorm !== null) {
+        const clipped = clipByGlobalNorm(grads, maxGradNorm);
+        for (const t of Object.values(grads)) t.dispose();
+        grads = clipped.grads;
+        gradNorm = clipped.norm;
+      } else {
+        gradNorm = tf.tidy(() => Math.sqrt(Object.values(grads).reduce((s, t) => s + tf.sum(tf.square(t)).dataSync()[0]!, 0)));
+      }
+      optimizer.applyGradients(params, grads, lr);
+      for (const t of Object.values(grads)) t.dispose();
+      step++;
+      const ms = performance.now() - t0;
+      sessionTokens += tokens;
+      sessionTrainMs += ms;
+      const record: StepRecord = { run, step, loss: lossSum, lr, gradNorm, tokensPerSecond: (tokens / ms) * 1000, elapsedMs: elapsed() };
+      if (recordMemory) {
+        const memory = memoryByCategory([...(model.memoryItems?.() ?? []), ...optimizer.memoryItems()]);
+        memory.gradients = gradientBytes;
+        memory.activations = Math.max(0, activationBytes);
+        record.memory = memory;
+        for (const category of MEMORY_CATEGORIES) {
+          const bytes = memory[category];
+          if (bytes !== undefined) peakMemory[category] = Math.max(peakMemory[category] ?? 0, bytes);
+        }
+      }
+      steps.push(record);
+      for (const c of callbacks) await c.onStep?.(record);
+      if (options.eval?.every && step % options.eval.every === 0 && step < totalSteps) await evaluate();
+      if (options.checkpoint && step % options.checkpoint.every === 0) await checkpointNow();
+      // A macrotask between steps lets an interrupt (SIGINT, a kernel message, stop()) land.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (options.eval && step === totalSteps && !interrupted && evals[evals.length - 1]?.step !== step) await evaluate();
+    // A stopped run leaves a checkpoint of exactly where it stopped, so resume continues from there.
+    if (options.checkpoint && interrupted && lastCheckpointStep !== step) await checkpointNow();
+  } finally {
+    stopSignal.removeEventListener("abort", onAbort);
+    options.signal?.removeEventListener("abort", onAbort);
+    process.off("SIGINT", onSigint);
+    if (ownsOptimizer) optimizer.dispose();
+  }
+  const result: TrainResult = {
+    run,
+    steps,
+    evals,
+    stepsDone: step,
+    stopped: interrupted && step < totalSteps,
+    tokensPerSecond: sessionTrainMs > 0 ? (sessionTokens / sessionTrainMs) * 1000 : 0,
+    seconds: (performance.now() - started) / 1000,
+    peakMemory,
+    ...(lastCheckpoint ? { checkpoint: lastCheckpoint } : {}),
+  };
+  for (const c of callbacks) await c.finish?.(result);
+  return result;
+}
