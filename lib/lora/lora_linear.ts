@@ -170,7 +170,7 @@ export class LoraLinear implements Linear {
     });
   }
 
-  /** The active adapter's A and B (empty when disabled, merged or none is active). */
+  /** The active adapter's A and B (empty when disabled, merged, frozen or none is active). */
   trainableVariables(): tf.Variable[] {
     return this.namedTrainableVariables().map((v) => v.variable);
   }
@@ -178,7 +178,7 @@ export class LoraLinear implements Linear {
   /** The active adapter's A and B named "<path>.lora_A.weight" / "<path>.lora_B.weight". */
   namedTrainableVariables(): NamedVariable[] {
     const adapter = this.contributing();
-    if (!adapter) return [];
+    if (!adapter || !adapter.loraA.trainable) return [];
     return [
       { name: `${this.path}.lora_A.weight`, variable: adapter.loraA },
       { name: `${this.path}.lora_B.weight`, variable: adapter.loraB },

@@ -27,6 +27,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 }
 
 test("toLoraModel on stories260K: q/v adapters by default, PEFT parameter names, B = 0 gives the base logits exactly", async () => {
+  const empty = tf.memory().numTensors;
   const model = await loadModel(HF_MODEL);
   const base = logits(model);
   const before = tf.memory().numTensors;
@@ -49,7 +50,14 @@ test("toLoraModel on stories260K: q/v adapters by default, PEFT parameter names,
   assert.equal(count.total.params, 260_032 + count.trainable.params, "stories260K: 32,768 embedding + 5 x 45,440 per block + 64 final norm");
   assert.match(formatParameterCount(count), /^trainable params: 8,960 \|\| all params: 268,992 \|\| trainable%: 3\.3310$/);
   assert.equal(tf.memory().numTensors - before, 20, "exactly the 20 LoRA factors were added");
+  // Generation goes through the adapted linears; with B = 0 it writes what the base writes.
+  const generated = await lora.generate([1], { maxNewTokens: 12 });
+  const reference = await lora.withAdaptersDisabled(() => model.generate([1], { maxNewTokens: 12 }));
+  assert.equal(generated.ids.length, 12);
+  assert.deepEqual(generated.ids, reference.ids);
+  assert.equal(tf.memory().numTensors, before + 20, "generation leaves no tensors behind");
   lora.dispose();
+  assert.equal(tf.memory().numTensors, empty, "dispose frees the base and the adapters");
 });
 
 test("several adapters: add, switch, disable (base output), delete; merge/unmerge and merge-and-unload on the dense base", async () => {
