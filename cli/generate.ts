@@ -101,9 +101,8 @@ export async function generate(argv: string[]): Promise<number> {
   }
 }
 
-/** The --adapter hook: applies a PEFT LoRA adapter through lib/lora's loadAdapter (layers are swapped in place). */
+/** The --adapter hook: applies a PEFT LoRA adapter with lib/lora's loadAdapter (the model's linears are swapped in place). */
 async function attachAdapter(model: LlamaModel, dir: string): Promise<void> {
-  const lora = (await import("../lib/lora/index.js")) as { loadAdapter?: (model: LlamaModel, dir: string) => unknown };
-  if (typeof lora.loadAdapter !== "function") throw new InvalidArgumentError("qlora-lab generate", expected("lib/lora to export loadAdapter for --adapter", "none"));
-  lora.loadAdapter(model, dir);
+  const { loadAdapter } = await import("../lib/lora/index.js");
+  loadAdapter(model, dir);
 }
