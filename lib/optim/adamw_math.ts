@@ -30,12 +30,27 @@ export function adamwStep(param: tf.Tensor1D, grad: tf.Tensor1D, m: tf.Tensor1D,
   const biasCorrection1 = 1 - s.beta1 ** s.step;
   const biasCorrection2Sqrt = Math.sqrt(1 - s.beta2 ** s.step);
   const stepSize = s.lr / biasCorrection1;
+  // Each intermediate is released as soon as it is used, so an update holds about 4 extra [n] tensors at
+  // once instead of a dozen (the tidy only collects the scalar constants).
   return tf.tidy(() => {
+    const use = <T extends tf.Tensor>(result: T, ...done: tf.Tensor[]): T => {
+      for (const t of done) t.dispose();
+      return result;
+    };
+    const gm = tf.sub(grad, m);
+    const mStep = use(tf.mul(gm, 1 - s.beta1), gm);
+    const mNew = use(tf.add(m, mStep), mStep) as tf.Tensor1D; // torch: exp_avg.lerp_(g, 1 - b1)
+    const vDecay = tf.mul(v, s.beta2);
+    const gScaled = tf.mul(grad, 1 - s.beta2);
+    const gSquare = use(tf.mul(gScaled, grad), gScaled);
+    const vNew = use(tf.add(vDecay, gSquare), vDecay, gSquare) as tf.Tensor1D; // addcmul_(g, g, 1 - b2)
+    const root = tf.sqrt(vNew);
+    const scaled = use(tf.div(root, biasCorrection2Sqrt), root);
+    const denom = use(tf.add(scaled, s.eps), scaled);
+    const ratio = use(tf.div(mNew, denom), denom);
+    const update = use(tf.mul(ratio, -stepSize), ratio);
     const decayed = s.weightDecay === 0 ? param : tf.mul(param, 1 - s.lr * s.weightDecay); // [n]
-    const mNew = tf.add(m, tf.mul(tf.sub(grad, m), 1 - s.beta1)); // torch: exp_avg.lerp_(g, 1 - b1)
-    const vNew = tf.add(tf.mul(v, s.beta2), tf.mul(tf.mul(grad, 1 - s.beta2), grad)); // addcmul_(g, g, 1 - b2)
-    const denom = tf.add(tf.div(tf.sqrt(vNew), biasCorrection2Sqrt), s.eps);
-    const paramNew = tf.add(decayed, tf.mul(tf.div(mNew, denom), -stepSize)); // addcdiv_(m, denom, -step_size)
-    return { param: paramNew as tf.Tensor1D, m: mNew as tf.Tensor1D, v: vNew as tf.Tensor1D };
+    const paramNew = use(tf.add(decayed, update), update, ...(decayed === param ? [] : [decayed])) as tf.Tensor1D; // addcdiv_(m, denom, -step_size)
+    return { param: paramNew, m: mNew, v: vNew };
   });
 }

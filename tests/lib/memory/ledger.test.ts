@@ -2,31 +2,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
-import { MEMORY_CATEGORIES, MemoryLedger, tensorReporter, type LedgerPoint } from "../../../lib/memory/index.js";
+import { MEMORY_CATEGORIES, MemoryLedger, tensorReporter } from "../../../lib/memory/index.js";
 import { AdamW, type OptimizerStateOption } from "../../../lib/optim/index.js";
-import { makeTinyModel, type TinyModel } from "../optim/tiny_model.js";
+import { makeTinyModel } from "../optim/tiny_model.js";
+import { ledgerStep } from "./ledger_step.js";
 
 const DIMS = [32, 96, 96, 16];
 const PARAMS = 32 * 96 + 96 * 96 + 96 * 16;
-
-/** One instrumented training step: start, forward+backward (activations transient), optimizer (temporaries), end. */
-export async function ledgerStep(ledger: MemoryLedger, model: TinyModel, opt: AdamW, step: number): Promise<LedgerPoint[]> {
-  const points = [ledger.snapshot("start", { step })];
-  const fb = await ledger.measure("forward+backward", () => model.lossAndGrads({ start: 0, size: 64 }), {
-    transientCategory: "activations",
-    extras: (r) => ({ gradients: r.grads, tensors: { temporaries: [r.loss] }, step }),
-  });
-  points.push(fb.peak, fb.end);
-  const { loss, grads } = fb.result;
-  const up = await ledger.measure("optimizer", () => opt.applyGradients(model.params, grads, 1e-3), {
-    transientCategory: "temporaries",
-    extras: () => ({ gradients: grads, tensors: { temporaries: [loss] }, step }),
-  });
-  points.push(up.peak, up.end);
-  tf.dispose([loss, ...Object.values(grads)]);
-  points.push(ledger.snapshot("end", { step }));
-  return points;
-}
 
 function build(tag: string, state: OptimizerStateOption) {
   const model = makeTinyModel(tag, DIMS, 64, 3);

@@ -1,0 +1,295 @@
+// The memory planner: bytes per component of a LoRA / QLoRA fine-tune of a LLaMA-family model, each
+// with the formula behind it (QLoRA paper section 2-3; activations after Korthikanti et al. 2022,
+// "Reducing Activation Recomputation", s*b*h*(34 + 5*a*s/h) bytes per layer in 16-bit).
+import { InvalidArgumentError, expected } from "../errors.js";
+import { DEFAULT_8BIT_MIN_ELEMENTS } from "../optim/state_options.js";
+import { blockLinears, llamaPreset, shapeFromHfConfig, type LinearShape, type LlamaShape } from "./llama_presets.js";
+import type { MemoryCategory } from "./types.js";
+
+/** Element types the planner knows, with their byte sizes. */
+export type PlanDtype = "fp32" | "bf16" | "fp16";
+const DTYPE_BYTES: Record<PlanDtype, number> = { fp32: 4, bf16: 2, fp16: 2 };
+
+/** What is being trained and how. */
+export interface PlanSetup {
+  /** lora: 16-bit (or fp32) frozen base + adapters; qlora: 4-bit base + adapters; full: every weight trains. */
+  method: "lora" | "qlora" | "full";
+  /** LoRA rank (default 16). */
+  r?: number;
+  /** "all-linear" (every block linear, not lm_head; the default) or module suffixes like ["q_proj", "v_proj"]. */
+  targetModules?: "all-linear" | readonly string[];
+  batch?: number;
+  seqLen?: number;
+  gradientCheckpointing?: boolean;
+  optimizer?: { bits?: 32 | 8; paged?: boolean };
+  /** dtype of unquantized base weights (default bf16; fp32 for the small models trained on TF.js). */
+  baseDtype?: PlanDtype;
+  /** dtype activations are computed in (default bf16). */
+  computeDtype?: PlanDtype;
+  /** dtype of LoRA weights and their gradients (default fp32). */
+  loraDtype?: PlanDtype;
+  /** QLoRA: 4-bit data type (sizes are equal for nf4 and fp4), block size and double quantization. */
+  quantType?: "nf4" | "fp4";
+  blocksize?: number;
+  doubleQuant?: boolean;
+  /** "cuda": add the CUDA context / allocator overhead term; "tfjs": none (TF.js counts tensors only). */
+  runtime?: "cuda" | "tfjs";
+}
+
+/** A setup with every default filled in. */
+export type ResolvedPlanSetup = Required<Omit<PlanSetup, "optimizer" | "targetModules">> & { optimizer: { bits: 32 | 8; paged: boolean }; targetModules: "all-linear" | readonly string[] };
+
+/** One line of the plan. */
+export interface PlanComponent {
+  name: string;
+  category: MemoryCategory | "runtime";
+  bytes: number;
+  /** The formula, with the numbers put in. */
+  formula: string;
+  /** True when paging may move these bytes to host memory under pressure (paged optimizer state). */
+  pageable?: boolean;
+}
+
+/** The plan for one model and setup. */
+export interface MemoryPlan {
+  model: string;
+  shape: LlamaShape;
+  setup: ResolvedPlanSetup;
+  parameters: { total: number; quantizedLinear: number; trainable: number };
+  components: PlanComponent[];
+  /** Sum of all components. */
+  totalBytes: number;
+  /** totalBytes minus pageable state: what must fit on the device. */
+  requiredBytes: number;
+}
+
+/** GPU sizes `fitsGpus` reports, in GB as GPUs are sold (binary: an "80 GB" A100 holds 80 GiB = 81920 MiB). */
+export const GPU_SIZES_GB = [12, 16, 24, 48, 80] as const;
+
+/**
+ * Runtime overhead on CUDA, modelled, not measured: a CUDA context with kernels and cuBLAS workspace
+ * (about 0.5-1 GB on recent GPUs/drivers; we take 0.75 GiB) plus 5% of tensor bytes for the caching
+ * allocator's fragmentation and rounding.
+ */
+export const CUDA_CONTEXT_BYTES = 0.75 * 2 ** 30;
+/** Fraction of tensor bytes added for allocator fragmentation on CUDA. */
+export const CUDA_FRAGMENTATION = 0.05;
+
+/** Defaults: the common recipe (bf16 base for LoRA, NF4 + DQ for QLoRA, r = 16 on all linear layers, batch 1, seq 512, checkpointing, AdamW 32-bit). */
+export const DEFAULT_PLAN_SETUP: Omit<ResolvedPlanSetup, "method"> = {
+  r: 16,
+  targetModules: "all-linear",
+  batch: 1,
+  seqLen: 512,
+  gradientCheckpointing: true,
+  optimizer: { bits: 32, paged: false },
+  baseDtype: "bf16",
+  computeDtype: "bf16",
+  loraDtype: "fp32",
+  quantType: "nf4",
+  blocksize: 64,
+  doubleQuant: true,
+  runtime: "cuda",
+};
+
+/** Validates a setup and fills defaults. */
+export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
+  const fn = "planMemory";
+  if (!setup || !["lora", "qlora", "full"].includes(setup.method)) throw new InvalidArgumentError(fn, expected('setup.method "lora", "qlora" or "full"', setup?.method));
+  const s: ResolvedPlanSetup = { ...DEFAULT_PLAN_SETUP, ...stripUndefined(setup), optimizer: { ...DEFAULT_PLAN_SETUP.optimizer, ...stripUndefined(setup.optimizer ?? {}) } } as ResolvedPlanSetup;
+  const positiveInt = (what: string, v: number) => {
+    if (!(Number.isInteger(v) && v > 0)) throw new InvalidArgumentError(fn, expected(`${what} to be a positive integer`, v));
+  };
+  positiveInt("r", s.r);
+  positiveInt("batch", s.batch);
+  positiveInt("seqLen", s.seqLen);
+  positiveInt("blocksize", s.blocksize);
+  for (const [what, v] of [["baseDtype", s.baseDtype], ["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
+    if (!(v in DTYPE_BYTES)) throw new InvalidArgumentError(fn, expected(`${what} fp32, bf16 or fp16`, v));
+  }
+  if (s.optimizer.bits !== 32 && s.optimizer.bits !== 8) throw new InvalidArgumentError(fn, expected("optimizer.bits 32 or 8", s.optimizer.bits));
+  if (s.runtime !== "cuda" && s.runtime !== "tfjs") throw new InvalidArgumentError(fn, expected('runtime "cuda" or "tfjs"', s.runtime));
+  if (s.targetModules !== "all-linear" && (!Array.isArray(s.targetModules) || s.targetModules.length === 0)) {
+    throw new InvalidArgumentError(fn, expected('targetModules "all-linear" or a non-empty list of module names', s.targetModules));
+  }
+  return s;
+}
+
+/** A model to plan for: a preset name ("7b", "llama2-70b", ...), a config.json object, or a shape. */
+export type PlanModel = string | Record<string, unknown> | LlamaShape;
+
+/** Resolves a preset name, HF config object or shape to a shape. */
+export function resolveShape(model: PlanModel): LlamaShape {
+  if (typeof model === "string") return llamaPreset(model);
+  if ("hiddenSize" in model) return model as LlamaShape;
+  return shapeFromHfConfig(model as Record<string, unknown>);
+}
+
+/** Bytes per component of fine-tuning `model` with `setup`, each with its formula. */
+export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
+  const shape = resolveShape(model);
+  const s = resolvePlanSetup(setup);
+  const { hiddenSize: h, numLayers: L, vocabSize: V, numHeads: a } = shape;
+  const linears = blockLinears(shape);
+  const targets = s.targetModules === "all-linear" ? linears : linears.filter((l) => (s.targetModules as readonly string[]).some((t) => l.module === t || l.module.endsWith(t)));
+  if (s.method !== "full" && targets.length === 0) {
+    throw new InvalidArgumentError("planMemory", expected(`targetModules naming block linears (${linears.map((l) => l.module).join(", ")})`, s.targetModules));
+  }
+  const perLayerLinear = sum(linears.map((l) => l.outFeatures * l.inFeatures));
+  const pLin = L * perLayerLinear;
+  const embed = V * h;
+  const head = shape.tieWordEmbeddings ? 0 : V * h;
+  const norms = (2 * L + 1) * h;
+  const pOther = embed + head + norms;
+  const baseBytes = DTYPE_BYTES[s.baseDtype];
+  const cb = DTYPE_BYTES[s.computeDtype];
+  const lb = DTYPE_BYTES[s.loraDtype];
+  const components: PlanComponent[] = [];
+  const add = (c: PlanComponent) => components.push(c);
+  const fmt = (n: number) => n.toLocaleString("en-US");
+
+  if (s.method === "qlora") {
+    add({ name: `${s.quantType} codes`, category: "base_packed", bytes: L * sum(linears.map((l) => Math.ceil((l.outFeatures * l.inFeatures) / 2))), formula: `P_lin / 2 = ${fmt(pLin)} / 2` });
+    const perTensor = (n: number) => {
+      const nb = Math.ceil(n / s.blocksize);
+      return s.doubleQuant ? nb + 4 * Math.ceil(nb / 256) + 4 * (16 + 256 + 1) : 4 * nb + 4 * 16;
+    };
+    add({
+      name: s.doubleQuant ? "scales (double-quantized)" : "scales (float32 absmax)",
+      category: "quant_constants",
+      bytes: L * sum(linears.map((l) => perTensor(l.outFeatures * l.inFeatures))),
+      formula: s.doubleQuant
+        ? `per tensor ceil(n/${s.blocksize}) + 4*ceil(ceil(n/${s.blocksize})/256) + 4*(16+256+1) (maps, offset); x ${L * linears.length} tensors`
+        : `per tensor 4*ceil(n/${s.blocksize}) + 64 (code book); x ${L * linears.length} tensors`,
+    });
+    add({ name: "other base params (embeddings, head, norms)", category: "base_dense", bytes: pOther * baseBytes, formula: `(V*h${head ? " + V*h" : ""} + (2L+1)*h) * ${baseBytes} = ${fmt(pOther)} * ${baseBytes}` });
+    const largest = Math.max(...linears.map((l) => l.outFeatures * l.inFeatures));
+    add({ name: "dequantized weight (transient)", category: "temporaries", bytes: largest * cb, formula: `largest out*in * ${cb} = ${fmt(largest)} * ${cb}` });
+  } else {
+    add({ name: "base weights", category: "base_dense", bytes: (pLin + pOther) * baseBytes, formula: `(P_lin + P_other) * ${baseBytes} = ${fmt(pLin + pOther)} * ${baseBytes}` });
+  }
+
+  // Trainable tensors: adapters (r x in and out x r per targeted linear) or every weight.
+  const trainableTensors =
+    s.method === "full"
+      ? [...Array(L).fill(0).flatMap(() => [...linears.map((l) => l.outFeatures * l.inFeatures), h, h]), embed, ...(head ? [head] : []), h]
+      : Array(L).fill(0).flatMap(() => targets.flatMap((l) => [s.r * l.inFeatures, l.outFeatures * s.r]));
+  const pTrain = sum(trainableTensors);
+  const trainBytes = s.method === "full" ? baseBytes : lb;
+  if (s.method !== "full") {
+    const pl = sum(targets.map((l) => s.r * (l.inFeatures + l.outFeatures)));
+    add({ name: "LoRA parameters", category: "lora_params", bytes: pTrain * lb, formula: `P_L * ${lb}, P_L = L * sum r*(in+out) = ${L} * ${fmt(pl)} = ${fmt(pTrain)}` });
+  }
+  add({ name: "gradients", category: "gradients", bytes: pTrain * trainBytes, formula: `P_train * ${trainBytes} = ${fmt(pTrain)} * ${trainBytes}` });
+  const opt = optimizerStateBytes(trainableTensors, s.optimizer.bits);
+  add({
+    name: `AdamW ${s.optimizer.bits}-bit state${s.optimizer.paged ? " (paged)" : ""}`,
+    category: s.optimizer.paged ? "optimizer_paged_out" : "optimizer_resident",
+    bytes: opt,
+    formula: s.optimizer.bits === 32 ? `8 * P_train = 8 * ${fmt(pTrain)}` : `per tensor >= ${DEFAULT_8BIT_MIN_ELEMENTS}: 2n + 8*ceil(n/256), smaller: 8n (about 2.03 * P_train)`,
+    pageable: s.optimizer.paged,
+  });
+
+  const bsh = s.batch * s.seqLen * h;
+  const fullLayer = Math.round(bsh * (34 + (5 * a * s.seqLen) / h) * (cb / 2));
+  if (s.gradientCheckpointing) {
+    add({ name: "activations: checkpoints", category: "activations", bytes: L * bsh * cb, formula: `L * b*s*h * ${cb} = ${L} * ${fmt(bsh)} * ${cb}` });
+    add({ name: "activations: one layer recomputed", category: "activations", bytes: fullLayer, formula: `s*b*h*(34 + 5*a*s/h) * ${cb}/2 = ${fmt(bsh)} * ${(34 + (5 * a * s.seqLen) / h).toFixed(2)}${cb === 2 ? "" : ` * ${cb / 2}`}` });
+  } else {
+    add({ name: "activations", category: "activations", bytes: L * fullLayer, formula: `L * s*b*h*(34 + 5*a*s/h) * ${cb}/2 = ${L} * ${fmt(fullLayer)}` });
+  }
+  const bsv = s.batch * s.seqLen * V;
+  add({ name: "logits, float32 copy for the loss, its gradient", category: "activations", bytes: bsv * (cb + 4 + 4), formula: `b*s*V * (${cb} + 4 + 4) = ${fmt(bsv)} * ${cb + 8}` });
+
+  const tensorBytes = sum(components.map((c) => c.bytes));
+  if (s.runtime === "cuda") {
+    add({
+      name: "CUDA context + allocator overhead (modelled)",
+      category: "runtime",
+      bytes: Math.round(CUDA_CONTEXT_BYTES + CUDA_FRAGMENTATION * tensorBytes),
+      formula: `0.75 GiB context/kernels/cuBLAS workspace + ${CUDA_FRAGMENTATION * 100}% of tensors for fragmentation`,
+    });
+  }
+  const totalBytes = sum(components.map((c) => c.bytes));
+  const pageable = sum(components.filter((c) => c.pageable).map((c) => c.bytes));
+  return {
+    model: shape.name,
+    shape,
+    setup: s,
+    parameters: { total: pLin + pOther, quantizedLinear: s.method === "qlora" ? pLin : 0, trainable: pTrain },
+    components,
+    totalBytes,
+    requiredBytes: totalBytes - pageable,
+  };
+}
+
+/** AdamW state bytes for tensors of the given sizes: 8 per element, or 8-bit blockwise for tensors >= 4096 elements. */
+export function optimizerStateBytes(tensorSizes: readonly number[], bits: 32 | 8): number {
+  return sum(tensorSizes.map((n) => (bits === 8 && n >= DEFAULT_8BIT_MIN_ELEMENTS ? 2 * n + 8 * Math.ceil(n / 256) : 8 * n)));
+}
+
+/** Which GPU sizes (GB) hold the plan's required bytes, and how many of the largest it would take. */
+export function fitsGpus(plan: MemoryPlan, sizesGb: readonly number[] = GPU_SIZES_GB): { gpus: Array<{ gb: number; fits: boolean }>; largestGpusNeeded: number } {
+  const gpus = sizesGb.map((gb) => ({ gb, fits: plan.requiredBytes <= gb * GIB }));
+  const largest = Math.max(...sizesGb);
+  return { gpus, largestGpusNeeded: Math.ceil(plan.requiredBytes / (largest * GIB)) };
+}
+
+/** Totals by category (runtime overhead under "runtime"). */
+export function planByCategory(plan: MemoryPlan): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of plan.components) out[c.category] = (out[c.category] ?? 0) + c.bytes;
+  return out;
+}
+
+const GIB = 2 ** 30;
+
+/** A plain float32 stack of dense layers (x [B, dims[0]] -> ... -> [B, dims.at(-1)], tanh between), fully trained with AdamW. */
+export interface DenseStackModel {
+  dims: readonly number[];
+  batch: number;
+}
+
+/**
+ * Plans a float32 full fine-tune of a dense stack on TF.js (no runtime overhead), for comparing the
+ * planner with the ledger on the small models trained here: weights, gradients and AdamW state per
+ * parameter, the data batch, and the larger of two working sets: forward+backward (per hidden unit
+ * the pre-activation and tanh output plus four backward temporaries, per output unit three) and the
+ * AdamW update (six float32 copies of the largest tensor, as lib/optim's elementwise update holds).
+ */
+export function planDenseStack(model: DenseStackModel, options: { optimizerBits?: 32 | 8 } = {}): { components: PlanComponent[]; totalBytes: number } {
+  const { dims, batch: B } = model;
+  if (dims.length < 2 || !dims.every((d) => Number.isInteger(d) && d > 0) || !(Number.isInteger(B) && B > 0)) {
+    throw new InvalidArgumentError("planDenseStack", expected("dims of at least two positive integers and a positive batch", { dims, batch: B }));
+  }
+  const sizes = dims.slice(1).map((out, i) => out * dims[i]!);
+  const P = sum(sizes);
+  const bits = options.optimizerBits ?? 32;
+  const hidden = sum(dims.slice(1, -1));
+  const out = dims.at(-1)!;
+  const forwardBackward = 4 * B * (6 * hidden + 3 * out);
+  const update = 4 * TFJS_ADAMW_WORKING_COPIES * Math.max(...sizes);
+  const components: PlanComponent[] = [
+    { name: "weights", category: "base_dense", bytes: 4 * P, formula: `4 * P = 4 * ${P}` },
+    { name: "gradients", category: "gradients", bytes: 4 * P, formula: `4 * P = 4 * ${P}` },
+    { name: `AdamW ${bits}-bit state`, category: "optimizer_resident", bytes: optimizerStateBytes(sizes, bits), formula: bits === 32 ? `8 * P` : "2n + 8*ceil(n/256) per tensor >= 4096, else 8n" },
+    { name: "data batch (x, y)", category: "activations", bytes: B * (dims[0]! + out) * 4, formula: `B * (d_in + d_out) * 4` },
+    forwardBackward >= update
+      ? { name: "forward+backward working set (peak)", category: "activations", bytes: forwardBackward, formula: `4 * B * (6 * sum(hidden) + 3 * d_out) = 4 * ${B} * (6 * ${hidden} + 3 * ${out})` }
+      : { name: "AdamW update working set (peak)", category: "temporaries", bytes: update, formula: `4 * ${TFJS_ADAMW_WORKING_COPIES} * largest tensor = 4 * ${TFJS_ADAMW_WORKING_COPIES} * ${Math.max(...sizes)}` },
+  ];
+  return { components, totalBytes: sum(components.map((c) => c.bytes)) };
+}
+
+/** float32 copies of a tensor lib/optim's AdamW update holds at its peak on TF.js (measured with the ledger). */
+export const TFJS_ADAMW_WORKING_COPIES = 6;
+
+function sum(values: readonly number[]): number {
+  return values.reduce((s, v) => s + v, 0);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export type { LinearShape };
