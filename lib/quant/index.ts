@@ -23,3 +23,11 @@ export type { CodeSearch } from "./code_search.js";
 
 // Reproducible random data for experiments.
 export { seededNormal, xoshiro128ss } from "./random_normal.js";
+
+// Error introspection.
+export { quantizationError, errorOf, compareQuantTypes, codeHistogram } from "./quant_error.js";
+export type { QuantErrorReport } from "./quant_error.js";
+
+// bitsandbytes / transformers 4-bit safetensors.
+export { bnb4bitTensors, quantStateJson, bnb4bitWeightNames, quantizedTensorFromBnb, writeBnb4bitSafetensors, openBnb4bitSafetensors, readBnb4bitSafetensors, pythonFloatRepr } from "./bnb_safetensors.js";
+export type { BnbQuantState, Bnb4bitCheckpoint, Float32TensorData } from "./bnb_safetensors.js";

@@ -24,6 +24,8 @@ export interface Quantize4bitOptions {
   zeroBlockByte?: number;
   /** Tensor name, used in error messages and memory reports. */
   name?: string;
+  /** The weight's original dtype as bitsandbytes records it in quant_state ("float32", "bfloat16", "float16"). Default "float32". */
+  dtype?: string;
 }
 
 /** Defaults of {@link quantize4bit}. */
@@ -181,7 +183,7 @@ export function quantize4bit(values: Float32Array, shape: number[], options: Qua
     packed,
     absmax: doubleQuant ? null : absmax,
     nested: doubleQuant ? doubleQuantize(absmax) : null,
-    dtype: "float32",
+    dtype: options.dtype ?? "float32",
     name: options.name,
   });
 }
