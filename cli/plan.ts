@@ -1,7 +1,127 @@
-// `qlora-lab plan`: not built yet (see the open issues).
-import { UnavailableError } from "../lib/errors.js";
+// `qlora-lab plan`: estimates the memory of a LoRA / QLoRA fine-tune (lib/memory/planner.ts) and
+// prints a table of components with their formulas plus the GPU sizes the run fits.
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
+import { LLAMA_PRESETS } from "../lib/memory/llama_presets.js";
+import { fitsGpus, planMemory, type MemoryPlan, type PlanDtype, type PlanSetup } from "../lib/memory/planner.js";
 
-/** Placeholder until this subcommand is built. */
-export async function plan(_argv: string[]): Promise<number> {
-  throw new UnavailableError("qlora-lab plan", "expected this command to exist, got a placeholder. It is not built yet.");
+const USAGE = `Usage: qlora-lab plan --model 7b|13b|33b|65b|70b|llama3-8b|CONFIG --method lora|qlora|full [options]
+
+  --model M              preset (${Object.keys(LLAMA_PRESETS).join(", ")}, 70b) or a config.json / model folder
+  --method M             lora (16-bit base), qlora (4-bit base) or full
+  --r N                  LoRA rank (16)
+  --targets LIST         all-linear (default) or module names, e.g. q_proj,v_proj
+  --batch N              micro-batch size (1)
+  --seq-len N            sequence length (512)
+  --no-checkpointing     keep every layer's activations (default: gradient checkpointing)
+  --optimizer O          32bit (default), 8bit, paged-32bit or paged-8bit
+  --base-dtype D         bf16 (default), fp16 or fp32 for unquantized weights
+  --compute-dtype D      bf16 (default), fp16 or fp32
+  --quant-type T         nf4 (default) or fp4
+  --no-double-quant      QLoRA without double quantization
+  --runtime R            cuda (default, adds a modelled context/allocator term) or tfjs
+  --json                 print the plan as JSON
+  --help                 this text
+
+Sizes are GiB (2^30 bytes); GPU sizes are nominal GB, which vendors size in GiB.`;
+
+/** Runs `qlora-lab plan`. */
+export async function plan(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: "string" },
+      method: { type: "string" },
+      r: { type: "string" },
+      targets: { type: "string" },
+      batch: { type: "string" },
+      "seq-len": { type: "string" },
+      "no-checkpointing": { type: "boolean" },
+      optimizer: { type: "string" },
+      "base-dtype": { type: "string" },
+      "compute-dtype": { type: "string" },
+      "quant-type": { type: "string" },
+      "no-double-quant": { type: "boolean" },
+      runtime: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.model) throw new InvalidArgumentError("qlora-lab plan", expected("--model", "nothing", "Try --model 7b --method qlora."));
+  if (!values.method) throw new InvalidArgumentError("qlora-lab plan", expected("--method lora|qlora|full", "nothing"));
+  const int = (flag: string, raw: string | undefined) => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("qlora-lab plan", expected(`--${flag} to be a positive integer`, raw));
+    return n;
+  };
+  const optimizers: Record<string, { bits: 32 | 8; paged: boolean }> = {
+    "32bit": { bits: 32, paged: false },
+    "8bit": { bits: 8, paged: false },
+    "paged-32bit": { bits: 32, paged: true },
+    "paged-8bit": { bits: 8, paged: true },
+  };
+  if (values.optimizer !== undefined && !optimizers[values.optimizer]) {
+    throw new InvalidArgumentError("qlora-lab plan", expected(`--optimizer one of ${Object.keys(optimizers).join(", ")}`, values.optimizer));
+  }
+  const setup: PlanSetup = {
+    method: values.method as PlanSetup["method"],
+    r: int("r", values.r),
+    targetModules: values.targets === undefined || values.targets === "all-linear" ? undefined : values.targets.split(",").map((t) => t.trim()).filter(Boolean),
+    batch: int("batch", values.batch),
+    seqLen: int("seq-len", values["seq-len"]),
+    gradientCheckpointing: values["no-checkpointing"] ? false : undefined,
+    optimizer: values.optimizer ? optimizers[values.optimizer] : undefined,
+    baseDtype: values["base-dtype"] as PlanDtype | undefined,
+    computeDtype: values["compute-dtype"] as PlanDtype | undefined,
+    quantType: values["quant-type"] as PlanSetup["quantType"],
+    doubleQuant: values["no-double-quant"] ? false : undefined,
+    runtime: values.runtime as PlanSetup["runtime"],
+  };
+  const result = planMemory(readModel(values.model), setup);
+  const fit = fitsGpus(result);
+  if (values.json) console.log(JSON.stringify({ ...result, fits: fit }, null, 2));
+  else console.log(formatPlan(result));
+  return 0;
+}
+
+function readModel(model: string): string | Record<string, unknown> {
+  if (!model.includes("/") && !model.endsWith(".json") && !existsSync(model)) return model;
+  const path = existsSync(model) && statSync(model).isDirectory() ? join(model, "config.json") : model;
+  if (!existsSync(path)) throw new FileFormatError("qlora-lab plan", expected("a config.json file or a folder holding one", path));
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  } catch (error) {
+    throw new FileFormatError("qlora-lab plan", expected(`valid JSON in ${path}`, (error as Error).message));
+  }
+}
+
+/** The plan as a text table plus the GPUs it fits. */
+export function formatPlan(p: MemoryPlan): string {
+  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  const s = p.setup;
+  const opt = `${s.optimizer.paged ? "paged " : ""}AdamW ${s.optimizer.bits}-bit`;
+  const base = s.method === "qlora" ? `${s.quantType}${s.doubleQuant ? "+DQ" : ""}` : s.baseDtype;
+  const head = `${p.model} ${s.method}: base ${base}, r=${s.r} on ${s.targetModules === "all-linear" ? "all linear layers" : s.targetModules.join(",")}, batch ${s.batch}, seq ${s.seqLen}, ${s.gradientCheckpointing ? "gradient checkpointing" : "no checkpointing"}, ${opt}, compute ${s.computeDtype}`;
+  const width = Math.max(...p.components.map((c) => c.name.length), 9);
+  const rows = p.components.map((c) => `  ${c.name.padEnd(width)}  ${gib(c.bytes).padStart(8)}  ${c.formula}`);
+  const fit = fitsGpus(p);
+  const fits = fit.gpus.map((g) => `${g.gb} GB ${g.fits ? "yes" : "no"}`).join(", ");
+  const need = fit.gpus.some((g) => g.fits) ? "" : `\nNeeds ${fit.largestGpusNeeded} x ${Math.max(...fit.gpus.map((g) => g.gb))} GB GPUs (sharded).`;
+  return [
+    head,
+    `parameters ${(p.parameters.total / 1e9).toFixed(2)} B, trainable ${(p.parameters.trainable / 1e6).toFixed(1)} M`,
+    "",
+    `  ${"component".padEnd(width)}  ${"GiB".padStart(8)}  formula`,
+    ...rows,
+    `  ${"total".padEnd(width)}  ${gib(p.totalBytes).padStart(8)}${p.requiredBytes !== p.totalBytes ? `  (on the GPU: ${gib(p.requiredBytes)}; paged state can move to host)` : ""}`,
+    "",
+    `Fits: ${fits}${need}`,
+  ].join("\n");
 }
