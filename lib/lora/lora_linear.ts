@@ -241,7 +241,7 @@ export class LoraLinear implements Linear {
   memoryItems(): MemoryItem[] {
     const items = [...this.baseLayer.memoryItems()];
     for (const adapter of this.adapterMap.values()) {
-      items.push({ category: "lora_params", bytes: adapter.bytes(), owner: `${this.path} (${adapter.name})`, onBackend: true });
+      items.push({ category: "lora_params", bytes: adapter.bytes(), owner: this.path, onBackend: true });
     }
     return items;
   }

@@ -10,6 +10,8 @@ import { toQloraModel } from "../../../lib/lora/qlora.js";
 import { mergeAndUnload, requantizeMerge } from "../../../lib/lora/merge.js";
 import { loraDelta } from "../../../lib/lora/delta.js";
 import { countParameters } from "../../../lib/lora/count.js";
+import { toLoraModel } from "../../../lib/lora/lora_model.js";
+import { registerAllGradients } from "../../../lib/model/register_gradients.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;
 const IDS = [[1, 403, 407, 261, 378, 430, 267, 310, 285, 261, 400]];
@@ -127,4 +129,39 @@ test("requantized NF4 merge: a rank-16 delta of 1% of the weight's norm is mostl
   assert.ok(large.survival > 0.95 && large.survival < 1.05, `rho 0.20: ${large.survival} survives (published: about 99 %)`);
   assert.ok(large.deltaOutputError < 0.6);
   assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+});
+
+test("training signal on the default backend: only A and B get gradients, and a few SGD steps lower the loss (LoRA and QLoRA)", async () => {
+  registerAllGradients();
+  const ids = tf.tensor2d([IDS[0]!.slice(0, -1)], undefined, "int32");
+  const targets = tf.tensor2d([IDS[0]!.slice(1)], undefined, "int32");
+  const mask = tf.ones(targets.shape, "float32") as tf.Tensor2D;
+  for (const quantized of [false, true]) {
+    const model = await loadModel(HF_MODEL);
+    const config = { r: 4, lora_alpha: 8, target_modules: "all-linear" } as const;
+    const lora = quantized ? toQloraModel(model, config) : toLoraModel(model, config);
+    const params = lora.trainableVariables();
+    assert.equal(params.length, 70);
+    const lossOf = () => lora.loss(ids, targets, mask);
+    const first = tf.tidy(() => lossOf().dataSync()[0]!);
+    const { value, grads } = tf.variableGrads(lossOf, params.map((p) => p.variable));
+    assert.deepEqual(Object.keys(grads).sort(), params.map((p) => p.variable.name).sort(), "gradients exist exactly for the LoRA factors");
+    const norms = (kind: "A" | "B") => params.filter((p) => p.name.includes(`lora_${kind}`)).map((p) => tf.tidy(() => tf.norm(grads[p.variable.name]!).dataSync()[0]!));
+    assert.ok(norms("A").every((n) => n === 0), "with B = 0 the gradient of A is exactly zero (as in PEFT at step 0)");
+    assert.ok(norms("B").every((n) => n > 0));
+    tf.dispose([value, ...Object.values(grads)]);
+    for (let step = 0; step < 5; step++) {
+      const { value: l, grads: g } = tf.variableGrads(lossOf, params.map((p) => p.variable));
+      for (const p of params) {
+        const updated = tf.tidy(() => tf.sub(p.variable, tf.mul(g[p.variable.name]!, 0.05)));
+        p.variable.assign(updated);
+        updated.dispose();
+      }
+      tf.dispose([l, ...Object.values(g)]);
+    }
+    const last = tf.tidy(() => lossOf().dataSync()[0]!);
+    assert.ok(last < first - 0.1, `${quantized ? "QLoRA" : "LoRA"} loss ${first} -> ${last}`);
+    lora.dispose();
+  }
+  tf.dispose([ids, targets, mask]);
 });
