@@ -1,7 +1,65 @@
-// `qlora-lab install`: not built yet (see the open issues).
-import { UnavailableError } from "../lib/errors.js";
+// `qlora-lab install [--user | --sys-prefix | --prefix DIR]`: writes the kernelspec Jupyter reads
+// (jupyter_client docs/kernels.rst, "Kernel specs") directly, with no Python involved.
+import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { InvalidArgumentError, expected } from "../lib/errors.js";
 
-/** Placeholder until this subcommand is built. */
-export async function install(_argv: string[]): Promise<number> {
-  throw new UnavailableError("qlora-lab install", "expected this command to exist, got a placeholder. It is not built yet.");
+/** The kernel's name in `jupyter kernelspec list` and notebook metadata. */
+export const KERNEL_NAME = "qlora-lab";
+
+const USAGE = `Usage: qlora-lab install [--user | --sys-prefix | --prefix DIR] [--name NAME]
+
+Registers the "TypeScript (QLoRA Lab)" kernel with Jupyter.
+  --user         for this user (default): ~/.local/share/jupyter/kernels (macOS: ~/Library/Jupyter/kernels)
+  --sys-prefix   for the active virtualenv or conda environment: $VIRTUAL_ENV/share/jupyter/kernels
+  --prefix DIR   under DIR/share/jupyter/kernels (point JUPYTER_PATH at DIR/share/jupyter)
+  --name NAME    kernelspec name (default "${KERNEL_NAME}")`;
+
+/** kernel.json for this Node and this copy of qlora-lab. */
+export function kernelSpec(): Record<string, unknown> {
+  return {
+    argv: [process.execPath, fileURLToPath(new URL("../bin/qlora-lab.js", import.meta.url)), "kernel", "--connection-file", "{connection_file}"],
+    display_name: "TypeScript (QLoRA Lab)",
+    language: "typescript",
+    interrupt_mode: "message",
+    env: {},
+    metadata: { debugger: false },
+  };
+}
+
+/** Where a kernelspec goes for the chosen scope. */
+export function kernelsDir(options: { user?: boolean; sysPrefix?: boolean; prefix?: string }, env: NodeJS.ProcessEnv = process.env): string {
+  if (options.prefix) return join(options.prefix, "share", "jupyter", "kernels");
+  if (options.sysPrefix) {
+    const prefix = env.VIRTUAL_ENV ?? env.CONDA_PREFIX;
+    if (!prefix) throw new InvalidArgumentError("qlora-lab install", expected("an active virtualenv or conda environment for --sys-prefix", "neither VIRTUAL_ENV nor CONDA_PREFIX set", "Use --user or --prefix DIR."));
+    return join(prefix, "share", "jupyter", "kernels");
+  }
+  const data = env.JUPYTER_DATA_DIR ?? (process.platform === "darwin" ? join(homedir(), "Library", "Jupyter") : join(env.XDG_DATA_HOME ?? join(homedir(), ".local", "share"), "jupyter"));
+  return join(data, "kernels");
+}
+
+/** Writes the kernelspec directory (kernel.json and logos); prints where it went. */
+export async function install(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { user: { type: "boolean" }, "sys-prefix": { type: "boolean" }, prefix: { type: "string" }, name: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const scopes = [values.user, values["sys-prefix"], values.prefix !== undefined].filter(Boolean).length;
+  if (scopes > 1) throw new InvalidArgumentError("qlora-lab install", expected("at most one of --user, --sys-prefix, --prefix", "several", USAGE));
+  const dir = join(kernelsDir({ user: values.user, sysPrefix: values["sys-prefix"], prefix: values.prefix }), values.name ?? KERNEL_NAME);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, "kernel.json"), `${JSON.stringify(kernelSpec(), null, 2)}\n`);
+  for (const logo of ["logo-32x32.png", "logo-64x64.png", "logo.svg"]) {
+    await copyFile(fileURLToPath(new URL(`../kernel/assets/${logo}`, import.meta.url)), join(dir, logo === "logo.svg" ? "logo-svg.svg" : logo));
+  }
+  console.log(`Installed kernelspec "${values.name ?? KERNEL_NAME}" in ${dir}`);
+  return 0;
 }

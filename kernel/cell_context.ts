@@ -1,0 +1,118 @@
+// Which cell is speaking: every cell runs inside an AsyncLocalStorage context, so text printed and
+// values displayed by its leftover async work (timers, promises) reach the cell that started it.
+// stdout/stderr writes are buffered per cell and sent as `stream` messages in order with other output.
+import { AsyncLocalStorage } from "node:async_hooks";
+import { setImmediate as realSetImmediate } from "node:timers";
+import { promisify } from "node:util";
+
+/** Sends one IOPub message as a child of the cell's request (a no-op for silent cells). */
+export type Publish = (msgType: string, content: Record<string, unknown>) => void;
+
+/** Asks the front end for a line of input (stdin channel). */
+export type RequestInput = (prompt: string, password: boolean) => Promise<string>;
+
+/** Streams are flushed after this many buffered characters even within one synchronous run. */
+const FLUSH_CHARS = 1 << 20;
+
+/** One cell's output channel and interrupt state. */
+export class CellContext {
+  private readonly buffers: { name: "stdout" | "stderr"; text: string }[] = [];
+  private scheduled = false;
+  /** Aborted when the cell is interrupted; its later timers are dropped. */
+  readonly abort = new AbortController();
+
+  constructor(
+    readonly executionCount: number,
+    private readonly publishRaw: Publish,
+    readonly requestInput: RequestInput | undefined,
+  ) {}
+
+  /** Buffers stream text; consecutive writes to one stream become one message. */
+  write(name: "stdout" | "stderr", text: string): void {
+    const last = this.buffers[this.buffers.length - 1];
+    if (last && last.name === name) last.text += text;
+    else this.buffers.push({ name, text });
+    if (this.buffers.reduce((n, b) => n + b.text.length, 0) >= FLUSH_CHARS) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      realSetImmediate(() => this.flush());
+    }
+  }
+
+  /** Sends buffered stream text now. */
+  flush(): void {
+    this.scheduled = false;
+    for (const { name, text } of this.buffers.splice(0)) if (text) this.publishRaw("stream", { name, text });
+  }
+
+  /** Publishes a message after any stream text written before it. */
+  publish(msgType: string, content: Record<string, unknown>): void {
+    this.flush();
+    this.publishRaw(msgType, content);
+  }
+}
+
+/** The store of the cell context and the process-wide hooks that consult it. */
+export class OutputRouter {
+  readonly storage = new AsyncLocalStorage<CellContext>();
+  /** The cell that ran last: output from code outside any cell context goes there. */
+  private latest: CellContext | undefined;
+  private installed: (() => void) | undefined;
+
+  /** The context of the code running now, or the latest cell. */
+  current(): CellContext | undefined {
+    return this.storage.getStore() ?? this.latest;
+  }
+
+  /** Runs `fn` as the given cell. */
+  run<T>(context: CellContext, fn: () => T): T {
+    this.latest = context;
+    return this.storage.run(context, fn);
+  }
+
+  /**
+   * Routes process.stdout/stderr writes to cells and makes timers created by an interrupted cell
+   * inert, so an interrupted training loop stops at its next step. Returns an uninstaller.
+   */
+  install(): () => void {
+    if (this.installed) return this.installed;
+    const restore: (() => void)[] = [];
+    for (const name of ["stdout", "stderr"] as const) {
+      const stream = process[name];
+      const original = stream.write;
+      stream.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((e?: Error) => void), callback?: (e?: Error) => void) => {
+        const context = this.current();
+        if (!context) return original.call(stream, chunk, encoding as BufferEncoding, callback as (err?: Error | null) => void);
+        context.write(name, typeof chunk === "string" ? chunk : Buffer.from(chunk).toString(typeof encoding === "string" ? encoding : "utf8"));
+        const done = typeof encoding === "function" ? encoding : callback;
+        if (done) realSetImmediate(done);
+        return true;
+      }) as typeof stream.write;
+      restore.push(() => {
+        stream.write = original;
+      });
+    }
+    const g = globalThis as unknown as Record<string, (...args: unknown[]) => unknown>;
+    for (const name of ["setTimeout", "setInterval", "setImmediate"]) {
+      const original = g[name]!;
+      const wrapped = (callback: unknown, ...rest: unknown[]) => {
+        const context = this.storage.getStore();
+        if (!context || typeof callback !== "function") return original(callback, ...rest);
+        const signal = context.abort.signal;
+        return original((...args: unknown[]) => {
+          if (!signal.aborted) (callback as (...a: unknown[]) => unknown)(...args);
+        }, ...rest);
+      };
+      Object.assign(wrapped, original, { [promisify.custom]: (original as unknown as Record<symbol, unknown>)[promisify.custom] });
+      g[name] = wrapped;
+      restore.push(() => {
+        g[name] = original;
+      });
+    }
+    this.installed = () => {
+      for (const undo of restore.splice(0)) undo();
+      this.installed = undefined;
+    };
+    return this.installed;
+  }
+}

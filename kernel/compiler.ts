@@ -1,0 +1,203 @@
+// Cells from TypeScript to runnable JavaScript through tslab's converter (type checking against the
+// declarations of earlier cells, last-expression capture), with three adjustments made by handing the
+// converter a patched `typescript`: bundler module resolution (ESM packages' "exports" types), inline
+// source maps (tracebacks in cell lines), only @types/node as an implicit global (other typings load when
+// imported), and file watchers that never throw into the event loop.
+import Module, { createRequire } from "node:module";
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type * as TS from "@tslab/typescript-for-tslab";
+import { extractInlineMaps, type RawSourceMap } from "./source_map.js";
+
+/** A diagnostic in cell coordinates (zero-based line and character). */
+export interface CellDiagnostic {
+  line: number;
+  character: number;
+  endLine: number;
+  endCharacter: number;
+  message: string;
+  code: number;
+  /** Set when the diagnostic is in another file the cell imports. */
+  fileName?: string;
+}
+
+/** A compiled cell ready to run, or why it cannot. */
+export type CompileResult =
+  | { ok: true; js: string; declOutput: string; lastExpressionVar?: string; hasToplevelAwait: boolean; sideOutputs: { path: string; data: string }[]; maps: RawSourceMap[] }
+  | { ok: false; diagnostics: CellDiagnostic[] };
+
+/** Quick info for inspect_request. */
+export interface InspectInfo {
+  signature: string;
+  documentation: string;
+  tags: { name: string; text: string }[];
+}
+
+/** Completion candidates with the replaced span (UTF-16 offsets) and each candidate's kind. */
+export interface CompletionResult {
+  start: number;
+  end: number;
+  candidates: string[];
+  kinds: Record<string, string>;
+}
+
+/** is_complete's answer. */
+export type CompletenessResult = { status: "complete" | "invalid" } | { status: "incomplete"; indent: string };
+
+/** What the compiler worker serves. */
+export interface CellCompiler {
+  convert(prevDecl: string, src: string): CompileResult;
+  inspect(prevDecl: string, src: string, position: number): InspectInfo | undefined;
+  complete(prevDecl: string, src: string, position: number): CompletionResult;
+  isComplete(src: string): CompletenessResult;
+  /** `import { every export } from "<lib/index>"` for the prelude, found syntactically. */
+  preludeImports(libIndex: string, skip: string[]): string;
+  typescriptVersion(): string;
+}
+
+type Converter = ReturnType<typeof import("tslab/dist/converter.js").createConverter>;
+
+/** Creates the compiler; `resolveFrom` is a directory whose node_modules has tslab. */
+export function createCellCompiler(resolveFrom: string): CellCompiler {
+  const req = createRequire(join(resolveFrom, "compiler.js"));
+  const ts = req("@tslab/typescript-for-tslab") as typeof TS;
+  const converterModule = loadConverter(req, patchedTypescript(ts));
+  const converter: Converter = converterModule.createConverter({});
+
+  return {
+    convert(prevDecl, src) {
+      const result = converter.convert(prevDecl, src);
+      if (result.diagnostics.length > 0) {
+        const cellOnly = result.diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
+        if (cellOnly.length > 0) {
+          return {
+            ok: false,
+            diagnostics: cellOnly.map((d) => ({ line: d.start.line, character: d.start.character, endLine: d.end.line, endCharacter: d.end.character, message: d.messageText, code: d.code, fileName: d.fileName })),
+          };
+        }
+      }
+      const { code, maps } = extractInlineMaps(result.output ?? "");
+      return {
+        ok: true,
+        js: code,
+        declOutput: result.declOutput ?? prevDecl,
+        lastExpressionVar: result.lastExpressionVar,
+        hasToplevelAwait: result.hasToplevelAwait ?? false,
+        sideOutputs: (result.sideOutputs ?? []).map((s) => ({ path: s.path, data: extractInlineMaps(s.data).code })),
+        maps,
+      };
+    },
+    inspect(prevDecl, src, position) {
+      const info = converter.inspect(prevDecl, src, position);
+      if (!info) return undefined;
+      return {
+        signature: ts.displayPartsToString(info.displayParts),
+        documentation: ts.displayPartsToString(info.documentation),
+        tags: (info.tags ?? []).map((t) => ({ name: t.name, text: ts.displayPartsToString(t.text) })),
+      };
+    },
+    complete(prevDecl, src, position) {
+      const info = converter.complete(prevDecl, src, position);
+      const kinds: Record<string, string> = {};
+      for (const entry of info.original?.entries ?? []) kinds[entry.name] = entry.kind;
+      return { start: info.start, end: info.end, candidates: info.candidates, kinds };
+    },
+    isComplete(src) {
+      return completeness(ts, converterModule, src);
+    },
+    preludeImports(libIndex, skip) {
+      const names = exportedNames(ts, libIndex, new Set()).filter((n) => !skip.includes(n));
+      return `import { ${[...new Set(names)].join(", ")} } from ${JSON.stringify(libIndex.replace(/\.ts$/, ""))};\n`;
+    },
+    typescriptVersion() {
+      return ts.version;
+    },
+  };
+}
+
+/** A view of `typescript` with the converter's compiler options and watchers adjusted. */
+function patchedTypescript(ts: typeof TS): typeof TS {
+  const patched: Record<string, unknown> = {};
+  for (const key of Object.keys(ts)) Object.defineProperty(patched, key, { get: () => (ts as unknown as Record<string, unknown>)[key], enumerable: true, configurable: true });
+  const safe = <F extends (...args: never[]) => unknown>(callback: F): F =>
+    ((...args: Parameters<F>) => {
+      try {
+        return callback(...args);
+      } catch {
+        // The converter rebuilds on the next cell anyway; a change seen mid-rebuild must not crash.
+        return undefined;
+      }
+    }) as F;
+  const sys = Object.create(ts.sys) as TS.System;
+  sys.watchFile = (path, callback, interval, options) => ts.sys.watchFile!(path, safe(callback), interval, options);
+  sys.watchDirectory = (path, callback, recursive, options) => ts.sys.watchDirectory!(path, safe(callback), recursive, options);
+  Object.defineProperty(patched, "sys", { value: sys, enumerable: true });
+  Object.defineProperty(patched, "createWatchCompilerHost", {
+    value: (roots: string[], options: TS.CompilerOptions, ...rest: unknown[]) =>
+      (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(roots, { ...options, moduleResolution: ts.ModuleResolutionKind.Bundler, inlineSourceMap: true, types: ["node"] }, ...rest),
+    enumerable: true,
+  });
+  Object.defineProperty(patched, "transpileModule", {
+    value: (input: string, options: TS.TranspileOptions) => ts.transpileModule(input, { ...options, compilerOptions: { ...options.compilerOptions, inlineSourceMap: true } }),
+    enumerable: true,
+  });
+  return patched as unknown as typeof TS;
+}
+
+/** Loads tslab's converter.js with `require("@tslab/typescript-for-tslab")` answered by `ts`. */
+function loadConverter(req: NodeJS.Require, ts: typeof TS): typeof import("tslab/dist/converter.js") {
+  const path = req.resolve("tslab/dist/converter.js");
+  const ModuleClass = Module as unknown as {
+    new (id: string, parent?: unknown): { filename: string; paths: string[]; exports: unknown; require: (id: string) => unknown; _compile(code: string, filename: string): void };
+    _nodeModulePaths(dir: string): string[];
+    prototype: { require(this: unknown, id: string): unknown };
+  };
+  const mod = new ModuleClass(path);
+  mod.filename = path;
+  mod.paths = ModuleClass._nodeModulePaths(dirname(path));
+  mod.require = (id: string) => (id === "@tslab/typescript-for-tslab" ? ts : ModuleClass.prototype.require.call(mod, id));
+  mod._compile(readFileSync(path, "utf8"), path);
+  return mod.exports as typeof import("tslab/dist/converter.js");
+}
+
+/** Parser-based completeness: errors at the very end mean "keep typing", others mean invalid. */
+function completeness(ts: typeof TS, converterModule: typeof import("tslab/dist/converter.js"), src: string): CompletenessResult {
+  if (src.trim() === "") return { status: "complete" };
+  const file = ts.createSourceFile("cell.ts", src, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const diagnostics = (file as unknown as { parseDiagnostics: TS.DiagnosticWithLocation[] }).parseDiagnostics ?? [];
+  if (diagnostics.length === 0) return { status: "complete" };
+  const end = src.trimEnd().length;
+  const atEnd = diagnostics.every((d) => d.start >= end || /^Unterminated/.test(ts.flattenDiagnosticMessageText(d.messageText, "\n")));
+  if (atEnd) return { status: "incomplete", indent: converterModule.isCompleteCode(src).indent ?? "" };
+  return { status: "invalid" };
+}
+
+/** Every name a module exports, following `export *` through relative files (syntax only, no checker). */
+function exportedNames(ts: typeof TS, file: string, seen: Set<string>): string[] {
+  if (seen.has(file) || !existsSync(file)) return [];
+  seen.add(file);
+  const source = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const names: string[] = [];
+  const exported = (node: TS.Node) => (ts.canHaveModifiers(node) ? ts.getModifiers(node) ?? [] : []).some((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+  for (const statement of source.statements) {
+    if (ts.isExportDeclaration(statement)) {
+      const spec = statement.moduleSpecifier && ts.isStringLiteral(statement.moduleSpecifier) ? statement.moduleSpecifier.text : undefined;
+      if (!statement.exportClause && spec?.startsWith(".")) names.push(...exportedNames(ts, resolveTs(file, spec), seen));
+      else if (statement.exportClause && ts.isNamespaceExport(statement.exportClause)) names.push(statement.exportClause.name.text);
+      else if (statement.exportClause && ts.isNamedExports(statement.exportClause)) names.push(...statement.exportClause.elements.map((e) => e.name.text));
+    } else if (exported(statement)) {
+      if (ts.isVariableStatement(statement)) {
+        for (const d of statement.declarationList.declarations) if (ts.isIdentifier(d.name)) names.push(d.name.text);
+      } else if ((ts.isFunctionDeclaration(statement) || ts.isClassDeclaration(statement) || ts.isInterfaceDeclaration(statement) || ts.isTypeAliasDeclaration(statement) || ts.isEnumDeclaration(statement) || ts.isModuleDeclaration(statement)) && statement.name && ts.isIdentifier(statement.name)) {
+        names.push(statement.name.text);
+      }
+    }
+  }
+  return names.filter((n) => n !== "default");
+}
+
+function resolveTs(from: string, spec: string): string {
+  const base = resolve(dirname(from), spec);
+  for (const candidate of [base.replace(/\.js$/, ".ts"), `${base}.ts`, join(base, "index.ts"), base]) if (existsSync(candidate)) return candidate;
+  return base;
+}

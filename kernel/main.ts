@@ -1,0 +1,75 @@
+// The kernel's composition root: bind the sockets (a worker thread) and answer kernel_info at once,
+// then start the compiler thread and load the library in the background; the first cell waits for both.
+import { readFileSync } from "node:fs";
+import { OutputRouter } from "./cell_context.js";
+import { startCompiler } from "./compiler_client.js";
+import { readConnectionFile, type ConnectionInfo } from "./connection.js";
+import { Executor } from "./executor.js";
+import { Session } from "./session.js";
+import { startTransport } from "./transport.js";
+import { PROTOCOL_VERSION, Signer } from "./wire.js";
+
+/** Options of {@link startKernel}. */
+export interface StartKernelOptions {
+  /** Exit the process after shutdown_request (default true; tests embedding a kernel pass false). */
+  exitOnShutdown?: boolean;
+}
+
+/** Runs a kernel for a connection file until shutdown_request. */
+export async function startKernel(connectionFile: string | ConnectionInfo, options: StartKernelOptions = {}): Promise<{ session: Session; done: Promise<void> }> {
+  const connection = typeof connectionFile === "string" ? readConnectionFile(connectionFile) : connectionFile;
+  const log = process.stderr.write.bind(process.stderr);
+  const transport = await startTransport(connection);
+  const router = new OutputRouter();
+  const compiler = await startCompiler();
+  const executor = new Executor(compiler, router);
+  router.install();
+  const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const session = new Session({
+    transport,
+    signer: new Signer(connection.key, connection.signature_scheme),
+    runner: executor,
+    log: (line) => log(`${line}\n`),
+    kernelInfo: () => ({
+      protocol_version: PROTOCOL_VERSION,
+      implementation: "qlora-lab",
+      implementation_version: version,
+      language_info: {
+        name: "typescript",
+        version: executor.languageVersion(),
+        mimetype: "text/typescript",
+        file_extension: ".ts",
+        pygments_lexer: "typescript",
+        codemirror_mode: { name: "javascript", typescript: true },
+        nbconvert_exporter: "script",
+      },
+      banner: `qlora-lab ${version}: TypeScript on Node ${process.version} with qlora-lab, tf and display() in scope`,
+      help_links: [{ text: "qlora-lab", url: "https://www.npmjs.com/package/qlora-lab" }],
+      supported_features: [],
+      debugger: false,
+    }),
+    onShutdown: async () => {
+      await transport.close();
+      await compiler.close();
+      finish();
+      if (options.exitOnShutdown ?? true) process.exit(0);
+    },
+  });
+  // SIGINT (from a terminal, a signal-mode front end, or our socket thread on interrupt_request) stops
+  // the running cell; vm's breakOnSigint covers synchronous code, this listener the asynchronous part.
+  process.on("SIGINT", () => executor.interrupt());
+  // A cell's stray async failure must never take the kernel down; it is reported in that cell.
+  process.on("uncaughtException", (error) => reportStray(router, error));
+  process.on("unhandledRejection", (reason) => reportStray(router, reason));
+  session.start();
+  return { session, done };
+}
+
+function reportStray(router: OutputRouter, error: unknown): void {
+  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  const context = router.current();
+  if (context) context.write("stderr", `Uncaught (in async code): ${text}\n`);
+  else process.stderr.write(`qlora-lab kernel: uncaught: ${text}\n`);
+}

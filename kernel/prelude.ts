@@ -1,0 +1,56 @@
+// What a cell sees without an import line: every export of lib/index.ts, `tf`, and the kernel's own
+// cell API. The export list is read from lib/index.ts when the kernel starts (never kept by hand), and
+// a part of the library that fails to load is reported in the first cell instead of stopping the kernel.
+import { readFileSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { AsyncCellCompiler } from "./compiler_client.js";
+
+/** The library's public entry point. */
+export const LIB_INDEX = fileURLToPath(new URL("../lib/index.ts", import.meta.url));
+const CELL_API = fileURLToPath(new URL("./cell_api.ts", import.meta.url));
+
+/** The declaration text: the library's exports (read from lib/index.ts), `tf`, the kernel's names. */
+export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelNames: string[], warnings: string[]): Promise<string> {
+  const library = await compiler.preludeImports(LIB_INDEX, [...kernelNames, "tf"]).catch((error: Error) => {
+    warnings.push(`qlora-lab: could not read the library's exports: ${error.message}`);
+    return "";
+  });
+  return [library, `import * as tf from "@tensorflow/tfjs-core";\n`, `import { ${kernelNames.join(", ")} } from ${JSON.stringify(CELL_API.replace(/\.ts$/, ""))};\n`].join("");
+}
+
+/** The library's runtime values and `tf`, with the backend resolved; failures become warnings. */
+export async function loadLibraryValues(warnings: string[]): Promise<Record<string, unknown>> {
+  const library = await importLibrary(warnings);
+  const tf = await import("@tensorflow/tfjs-core");
+  try {
+    const { resolveBackend } = (await import("../lib/backend.js")) as typeof import("../lib/backend.js");
+    await resolveBackend();
+  } catch (error) {
+    warnings.push(`qlora-lab: no TensorFlow.js backend could be activated: ${(error as Error).message}`);
+  }
+  return { ...library, tf };
+}
+
+/** Imports lib/index.ts; if that fails, each module it re-exports on its own, keeping what loads. */
+async function importLibrary(warnings: string[]): Promise<Record<string, unknown>> {
+  try {
+    return { ...(await import(pathToFileURL(LIB_INDEX).href)) };
+  } catch (error) {
+    const merged: Record<string, unknown> = {};
+    const specifiers = [...readFileSync(LIB_INDEX, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)].map((m) => m[1]!);
+    const failed: string[] = [];
+    for (const specifier of [...new Set(specifiers)]) {
+      try {
+        Object.assign(merged, await import(new URL(specifier, pathToFileURL(LIB_INDEX)).href));
+      } catch (partError) {
+        failed.push(`${specifier}: ${firstLine(partError)}`);
+      }
+    }
+    warnings.push(`qlora-lab: part of the library failed to load (${firstLine(error)}); its names are undefined in cells:\n  ${failed.join("\n  ")}`);
+    return merged;
+  }
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split("\n")[0]!;
+}
