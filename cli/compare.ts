@@ -1,7 +1,90 @@
-// `qlora-lab compare`: not built yet (see the open issues).
-import { UnavailableError } from "../lib/errors.js";
+// `qlora-lab compare`: fine-tunes the shipped base (or --model) on a task as LoRA (float32 base)
+// and as QLoRA (NF4 + double quant base) with the same seed, and prints what each cost and achieved.
+import { parseArgs } from "node:util";
+import { InvalidArgumentError, expected } from "../lib/errors.js";
+import { resolveBackend, formatBackendReport } from "../lib/backend.js";
+import { shippedTaskNames } from "../lib/data/index.js";
+import { compareLoraQlora, formatBytes, type CompareReport } from "../lib/train/index.js";
+import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
 
-/** Placeholder until this subcommand is built. */
-export async function compare(_argv: string[]): Promise<number> {
-  throw new UnavailableError("qlora-lab compare", "expected this command to exist, got a placeholder. It is not built yet.");
+const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--json]
+
+Fine-tunes the same base model on the same task with the same seed twice, as LoRA (float32 base)
+and as QLoRA (NF4 + double quantization base), and reports memory, bits per base parameter,
+eval loss and task metric before/after, and training and inference speed.
+
+Options:
+  --task NAME        shipped task (qa, ...) or a folder with train.jsonl/eval.jsonl (default qa)
+  --steps N          optimizer steps per run (default 60)
+  --seed N           seed of LoRA init and data order (default 0)
+  --lr X             peak learning rate (default 3e-3)
+  --batch-size N     sequences per step (default 8)
+  --model PATH       base model folder (default: the shipped base model)
+  --tokenizer PATH   tokenizer (default: the one beside the model)
+  --adapters DIR     also save both adapters under DIR/lora and DIR/qlora
+  --json             print the full report as JSON (records included)
+  -h, --help         this text`;
+
+/** Runs `qlora-lab compare`. */
+export async function compare(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      task: { type: "string" }, steps: { type: "string" }, seed: { type: "string" }, lr: { type: "string" }, "batch-size": { type: "string" },
+      model: { type: "string" }, tokenizer: { type: "string" }, adapters: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE.replace("qa, ...", shippedTaskNames().join(", ")));
+    return 0;
+  }
+  const int = (name: string, raw: string | undefined) => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("qlora-lab compare", expected(`--${name} to be a non-negative integer`, raw));
+    return n;
+  };
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) throw new InvalidArgumentError("qlora-lab compare", expected("--lr to be a positive number", values.lr));
+  const backend = await resolveBackend();
+  const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
+  log(`backend: ${formatBackendReport(backend)}`);
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(); // train() stops the current run; this skips the next one
+  process.once("SIGINT", onSigint);
+  const report = await compareLoraQlora({
+    task: values.task, steps: int("steps", values.steps), seed: int("seed", values.seed), lr, batchSize: int("batch-size", values["batch-size"]),
+    model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, log, signal: controller.signal,
+  });
+  process.off("SIGINT", onSigint);
+  if (values.json) console.log(JSON.stringify(report, null, 1));
+  else console.log(`\n${formatCompareReport(report)}`);
+  return report.runs.some((r) => r.stopped) ? 130 : 0;
+}
+
+/** The report as a plain-text table with a summary line. */
+export function formatCompareReport(report: CompareReport): string {
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const rows: Array<[string, ...string[]]> = [
+    ["", ...report.runs.map((r) => r.name)],
+    ["base precision", ...report.runs.map((r) => r.basePrecision)],
+    ["base weights (all)", ...report.runs.map((r) => `${formatBytes(r.baseBytes)} (${r.bitsPerBaseParameter.toFixed(2)} bits/param)`)],
+    ["base projections", ...report.runs.map((r) => `${formatBytes(r.linearBaseBytes)} (${r.bitsPerLinearParameter.toFixed(2)} bits/param)`)],
+    ["trainable (LoRA) params", ...report.runs.map((r) => String(r.trainableParameters))],
+    ...MEMORY_CATEGORIES.filter((c) => report.runs.some((r) => r.peakMemory[c])).map((c): [string, ...string[]] => [`peak ${c}`, ...report.runs.map((r) => formatBytes(r.peakMemory[c] ?? 0))]),
+    ["eval loss before -> after", ...report.runs.map((r) => `${r.evalLossBefore.toFixed(4)} -> ${r.evalLossAfter.toFixed(4)}`)],
+    [`${report.runs[0]?.metricName ?? "metric"} before -> after`, ...report.runs.map((r) => `${pct(r.metricBefore)} -> ${pct(r.metricAfter)}`)],
+    ["training tokens/s", ...report.runs.map((r) => r.trainTokensPerSecond.toFixed(0))],
+    ["inference tokens/s (separate)", ...report.runs.map((r) => r.inferenceTokensPerSecond.separate.toFixed(1))],
+    ["inference tokens/s (merged)", ...report.runs.map((r) => `${r.inferenceTokensPerSecond.merged.toFixed(1)} (${r.mergeStrategy})`)],
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
+  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  const head = `task "${report.task}", ${report.steps} steps, seed ${report.seed}`;
+  const summary: string[] = [];
+  if (report.qloraQualityPercent !== undefined) summary.push(`QLoRA quality: ${report.qloraQualityPercent.toFixed(1)} % of LoRA's ${report.runs[0]!.metricName}`);
+  if (report.evalLossGapPercent !== undefined) summary.push(`QLoRA eval loss ${report.evalLossGapPercent >= 0 ? "+" : ""}${report.evalLossGapPercent.toFixed(2)} % vs LoRA`);
+  if (report.linearBaseBytesPercent !== undefined) summary.push(`QLoRA base projections take ${report.linearBaseBytesPercent.toFixed(1)} % of LoRA's bytes (whole base ${report.baseBytesPercent!.toFixed(1)} %)`);
+  return [head, "", ...lines, "", ...summary].join("\n");
 }

@@ -1,0 +1,225 @@
+// LoRA vs QLoRA, measured side by side: the same base, task, seed and recipe, once with a float32
+// base (LoRA) and once with an NF4 + double-quantized base (QLoRA, Dettmers et al. 2023 section 3);
+// reports memory by category, bits per base parameter, eval loss and task metric before and after,
+// training and inference throughput (adapter separate and merged).
+import { InvalidArgumentError, expected } from "../errors.js";
+import { loadTask, shippedModelPath, type Task } from "../data/shipped.js";
+import { expectedWeightShapes, findTokenizerFor, loadModel, loadTokenizer, type LlamaModel, type Tokenizer } from "../model/index.js";
+import { toLoraModel, toQloraModel, mergeAndUnload, saveAdapter, type LoraModel, type LoraConfig } from "../lora/index.js";
+import type { MemoryCategory } from "../memory/types.js";
+import { evaluateLoss, exactMatchAccuracy } from "./evaluate.js";
+import type { EvalRecord, StepRecord } from "./records.js";
+import { train, type TrainCallbacks } from "./train.js";
+
+/** Which base a run fine-tunes. */
+export type BaseMode = "lora" | "qlora";
+
+/** Options for {@link compareLoraQlora}. */
+export interface CompareOptions {
+  /** A shipped task name or a task folder (default "qa"). */
+  task?: string | Task;
+  /** Base model folder (default: the shipped base model). */
+  model?: string;
+  /** Tokenizer path (default: the one beside the model). */
+  tokenizer?: string;
+  /** Optimizer steps per run (default 60). */
+  steps?: number;
+  /** Seeds LoRA init and data order (default 0). */
+  seed?: number;
+  batchSize?: number;
+  /** Peak learning rate (default 3e-3). */
+  lr?: number;
+  /** LoRA config (default r 8, alpha 16, every projection). */
+  lora?: Partial<LoraConfig>;
+  /** Eval examples for the loss (default 100) and for the metric (default 60). */
+  evalExamples?: number;
+  metricExamples?: number;
+  /** Also evaluate every N steps (default: before and after only). */
+  evalEvery?: number;
+  /** Tokens generated for the inference speed figures (default 48). */
+  inferenceTokens?: number;
+  /** Which runs, in order (default both). */
+  modes?: readonly BaseMode[];
+  /** Receives the step/eval records of both runs (run names "LoRA" and "QLoRA"). */
+  callbacks?: TrainCallbacks | readonly TrainCallbacks[];
+  /** Progress lines (e.g. console.log). */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+  /** Save each run's adapter to `${adapterDir}/<lora|qlora>`. */
+  adapterDir?: string;
+}
+
+/** One run's measurements. */
+export interface CompareRun {
+  name: "LoRA" | "QLoRA";
+  mode: BaseMode;
+  basePrecision: string;
+  /** Resident bytes of the frozen base (every weight: linears, embedding, norms). */
+  baseBytes: number;
+  /** Base parameters (a 4-bit weight counts out*in). */
+  baseParameters: number;
+  /** 8 * baseBytes / baseParameters. */
+  bitsPerBaseParameter: number;
+  /** Resident bytes of the projection weights alone (what QLoRA quantizes). */
+  linearBaseBytes: number;
+  linearParameters: number;
+  bitsPerLinearParameter: number;
+  trainableParameters: number;
+  /** Peak resident bytes per category during training. */
+  peakMemory: Partial<Record<MemoryCategory, number>>;
+  evalLossBefore: number;
+  evalLossAfter: number;
+  metricName: string;
+  metricBefore: number;
+  metricAfter: number;
+  trainTokensPerSecond: number;
+  trainSeconds: number;
+  inferenceTokensPerSecond: { separate: number; merged: number };
+  mergeStrategy: string;
+  steps: StepRecord[];
+  evals: EvalRecord[];
+  stopped: boolean;
+}
+
+/** The whole comparison. */
+export interface CompareReport {
+  task: string;
+  model: string;
+  steps: number;
+  seed: number;
+  runs: CompareRun[];
+  /** QLoRA's task metric after training as a percentage of LoRA's. */
+  qloraQualityPercent?: number;
+  /** 100 * (QLoRA eval loss - LoRA eval loss) / LoRA eval loss. */
+  evalLossGapPercent?: number;
+  /** QLoRA's projection weights' bytes as a percentage of LoRA's. */
+  linearBaseBytesPercent?: number;
+  /** QLoRA's whole base as a percentage of LoRA's. */
+  baseBytesPercent?: number;
+}
+
+/** Fine-tunes the same base on the same task with the same seed as LoRA and as QLoRA, and measures both. */
+export async function compareLoraQlora(options: CompareOptions = {}): Promise<CompareReport> {
+  const modelPath = options.model ?? shippedModelPath();
+  const tokenizerPath = options.tokenizer ?? findTokenizerFor(modelPath);
+  if (!tokenizerPath) throw new InvalidArgumentError("compareLoraQlora", expected(`a tokenizer beside ${modelPath}`, "none", "Pass tokenizer: PATH."));
+  const tokenizer = await loadTokenizer(tokenizerPath);
+  const task = typeof options.task === "object" ? options.task : loadTask(options.task ?? "qa");
+  const steps = options.steps ?? 60;
+  const seed = options.seed ?? 0;
+  const modes = options.modes ?? ["lora", "qlora"];
+  const log = options.log ?? (() => {});
+  const runs: CompareRun[] = [];
+  for (const mode of modes) {
+    if (options.signal?.aborted) break;
+    runs.push(await runOne(mode, modelPath, tokenizer, task, steps, seed, options, log));
+  }
+  const lora = runs.find((r) => r.mode === "lora");
+  const qlora = runs.find((r) => r.mode === "qlora");
+  const report: CompareReport = { task: task.name, model: modelPath, steps, seed, runs };
+  if (lora && qlora) {
+    if (lora.metricAfter > 0) report.qloraQualityPercent = (100 * qlora.metricAfter) / lora.metricAfter;
+    report.evalLossGapPercent = (100 * (qlora.evalLossAfter - lora.evalLossAfter)) / lora.evalLossAfter;
+    report.linearBaseBytesPercent = (100 * qlora.linearBaseBytes) / lora.linearBaseBytes;
+    report.baseBytesPercent = (100 * qlora.baseBytes) / lora.baseBytes;
+  }
+  return report;
+}
+
+async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, task: Task, steps: number, seed: number, options: CompareOptions, log: (line: string) => void): Promise<CompareRun> {
+  const name = mode === "lora" ? "LoRA" : "QLoRA";
+  const base: LlamaModel = await loadModel(modelPath);
+  const loraConfig: Partial<LoraConfig> = { r: 8, lora_alpha: 16, target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], ...options.lora };
+  const model: LoraModel<LlamaModel> = mode === "lora" ? toLoraModel(base, loraConfig, { seed }) : toQloraModel(base, loraConfig, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed });
+  try {
+    const baseItems = base.memoryItems().filter((i) => i.category === "base_dense" || i.category === "base_packed" || i.category === "quant_constants");
+    const baseBytes = baseItems.reduce((s, i) => s + i.bytes, 0);
+    const linearPaths = [...base.linears().keys()];
+    const isLinear = (owner?: string) => owner !== undefined && linearPaths.some((p) => owner === p || owner.startsWith(`${p}.`));
+    const linearBaseBytes = model.memoryItems().filter((i) => (i.category === "base_dense" || i.category === "base_packed" || i.category === "quant_constants") && isLinear(i.owner)).reduce((s, i) => s + i.bytes, 0);
+    const linearParameters = linearPaths.reduce((s, p) => s + base.linears().get(p)!.inFeatures * base.linears().get(p)!.outFeatures, 0);
+    const baseParameters = [...expectedWeightShapes(base.config).values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
+    const trainableParameters = model.trainableVariables().reduce((s, p) => s + p.variable.size, 0);
+    const evalSet = task.eval.slice(0, options.evalExamples ?? 100);
+    const metricSet = task.eval.slice(0, options.metricExamples ?? 60);
+    const metric = async (m: LoraModel<LlamaModel>) => ({ name: "exact_match", value: await exactMatchAccuracy(m as never, metricSet, { tokenizer, maxNewTokens: task.metric.maxNewTokens }) });
+    log(`${name}: base ${formatBytes(baseBytes)} (${((8 * baseBytes) / baseParameters).toFixed(2)} bits/param), training ${trainableParameters} LoRA parameters for ${steps} steps on "${task.name}"`);
+    const callbacks = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? [...(options.callbacks as TrainCallbacks[])] : [options.callbacks as TrainCallbacks];
+    const result = await train(model as never, task.train, {
+      run: name,
+      tokenizer,
+      steps,
+      seed,
+      batchSize: options.batchSize ?? 8,
+      lr: options.lr ?? 3e-3,
+      schedule: "constant",
+      warmupRatio: 0.03,
+      maxGradNorm: 0.3,
+      signal: options.signal,
+      eval: { examples: evalSet, metric: metric as never, every: options.evalEvery, atStart: true },
+      callbacks: [
+        ...callbacks,
+        {
+          onEval: (r) => log(`${name} eval @${r.step}: loss ${r.loss.toFixed(4)}, ${r.metricName} ${((r.metric ?? 0) * 100).toFixed(1)} %`),
+          onStep: (r) => {
+            if (r.step % 10 === 0) log(`${name} step ${r.step}/${steps}: loss ${r.loss.toFixed(4)}, ${Math.round(r.tokensPerSecond)} tok/s`);
+          },
+        },
+      ],
+    });
+    const first = result.evals[0]!;
+    const last = result.evals[result.evals.length - 1]!;
+    if (options.adapterDir) saveAdapter(model as never, `${options.adapterDir}/${mode}`);
+    const inferenceTokens = options.inferenceTokens ?? 48;
+    const prompt = [tokenizer.bosId, ...tokenizer.encode(task.eval[0]!.prompt, { bos: false })];
+    const separate = await inferenceSpeed((n) => model.generate(prompt, { maxNewTokens: n, temperature: 0, eosTokenId: null }), inferenceTokens);
+    const strategy = mode === "lora" ? "float32" : "requantize";
+    mergeAndUnload(model as never, { strategy });
+    const merged = await inferenceSpeed((n) => base.generate(prompt, { maxNewTokens: n, temperature: 0, eosTokenId: null }), inferenceTokens);
+    const peakMemory = { ...result.peakMemory };
+    const run: CompareRun = {
+      name,
+      mode,
+      basePrecision: mode === "lora" ? "float32" : "NF4 + double quant (blocksize 64)",
+      baseBytes,
+      baseParameters,
+      bitsPerBaseParameter: (8 * baseBytes) / baseParameters,
+      linearBaseBytes,
+      linearParameters,
+      bitsPerLinearParameter: (8 * linearBaseBytes) / linearParameters,
+      trainableParameters,
+      peakMemory,
+      evalLossBefore: first.loss,
+      evalLossAfter: last.loss,
+      metricName: last.metricName ?? "exact_match",
+      metricBefore: first.metric ?? 0,
+      metricAfter: last.metric ?? 0,
+      trainTokensPerSecond: result.tokensPerSecond,
+      trainSeconds: result.seconds,
+      inferenceTokensPerSecond: { separate, merged },
+      mergeStrategy: strategy,
+      steps: result.steps,
+      evals: result.evals,
+      stopped: result.stopped,
+    };
+    return run;
+  } finally {
+    model.dispose();
+    base.dispose();
+  }
+}
+
+async function inferenceSpeed(generate: (maxNewTokens: number) => Promise<{ ids: number[] }>, tokens: number): Promise<number> {
+  await generate(2); // warm up kernels
+  const started = performance.now();
+  const result = await generate(tokens);
+  return (result.ids.length / (performance.now() - started)) * 1000;
+}
+
+/** "1.23 MB" style size. */
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(2)} MB`;
+  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
+  return `${bytes} B`;
+}
+
