@@ -3,6 +3,7 @@
 import type * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
+import type { GenerateOptions, GenerateResult } from "../model/generate.js";
 import type { Linear } from "../model/linear.js";
 import type { NamedVariable } from "../optim/optimizer.js";
 import { loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
@@ -250,18 +251,18 @@ export class LoraModel<M extends AdaptableModel = AdaptableModel> implements Mem
   }
 
   /** Logits [B, T, V] of the adapted model (the wrapped model's forward). */
-  forward<T extends { forward(ids: tf.Tensor2D): tf.Tensor3D } & AdaptableModel>(this: LoraModel<T>, inputIds: tf.Tensor2D): tf.Tensor3D {
-    return this.model.forward(inputIds);
+  forward(inputIds: tf.Tensor2D): tf.Tensor3D {
+    return this.delegate<(ids: tf.Tensor2D) => tf.Tensor3D>("forward")(inputIds);
   }
 
   /** Mean masked cross-entropy of the adapted model (the wrapped model's loss). */
-  loss<T extends { loss(ids: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar } & AdaptableModel>(this: LoraModel<T>, inputIds: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
-    return this.model.loss(inputIds, targets, mask);
+  loss(inputIds: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
+    return this.delegate<(ids: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D) => tf.Scalar>("loss")(inputIds, targets, mask);
   }
 
   /** Generation with the active adapter (the wrapped model's generate; dropout is off unless training). */
-  generate<T extends { generate(promptIds: number[], options?: never): Promise<unknown> } & AdaptableModel>(this: LoraModel<T>, ...args: Parameters<T["generate"]>): ReturnType<T["generate"]> {
-    return (this.model.generate as (...a: unknown[]) => ReturnType<T["generate"]>).apply(this.model, args);
+  generate(promptIds: number[], options?: GenerateOptions): Promise<GenerateResult> {
+    return this.delegate<(ids: number[], options?: GenerateOptions) => Promise<GenerateResult>>("generate")(promptIds, options);
   }
 
   memoryItems(): MemoryItem[] {
@@ -272,6 +273,13 @@ export class LoraModel<M extends AdaptableModel = AdaptableModel> implements Mem
   dispose(): void {
     this.model.dispose();
     this.records.clear();
+  }
+
+  /** The wrapped model's method `name`, bound, or a clear error when the model has none. */
+  private delegate<F>(name: "forward" | "loss" | "generate"): F {
+    const method = (this.model as unknown as Record<string, unknown>)[name];
+    if (typeof method !== "function") throw new InvalidArgumentError(`LoraModel.${name}`, expected(`a wrapped model with ${name}()`, this.model.constructor.name));
+    return method.bind(this.model) as F;
   }
 
   private record(name: string | null, where: string): AdapterRecord {
