@@ -1,0 +1,152 @@
+// A loss chart that updates one notebook output in place while a run trains (Jupyter's
+// update_display_data through a DisplayFunction), or prints a progress line when there is no display.
+// Throttled; intermediate updates carry Vega-Lite + text only, the final one also the PNG.
+import type { EvalRecord, StepRecord } from "../train/records.js";
+import { InvalidArgumentError, expected } from "../errors.js";
+import type { Chart } from "./chart.js";
+import type { DisplayFunction, DisplayHandle } from "./display.js";
+import { formatDuration, formatNumber } from "./format.js";
+import { emaSmooth, lossChart, type LossChartOptions } from "./loss_chart.js";
+
+/** Options of {@link liveLossChart}. */
+export interface LiveLossChartOptions extends Omit<LossChartOptions, "subtitle"> {
+  /** The notebook's display function (the kernel puts `display` in scope). Without it, progress prints. */
+  display?: DisplayFunction;
+  /** Steps the run will take, for the progress fraction and ETA. */
+  totalSteps?: number;
+  /** Minimum milliseconds between updates. Default 400 for a display, 2000 for printed lines. */
+  intervalMs?: number;
+  /** Where progress lines go without a display. Default: process.stdout (one line per update). */
+  print?: (line: string) => void;
+  /** Clock in milliseconds (injectable for tests). Default performance.now. */
+  now?: () => number;
+  /** Most raw points drawn per run in intermediate updates (thinned evenly; the EMA uses all). Default 500. */
+  maxLivePoints?: number;
+}
+
+/** Counts of what a live chart has sent, for tests and benchmarks. */
+export interface LiveLossChartStats {
+  /** display() calls plus update() calls, including the final one. */
+  updates: number;
+  /** Progress lines printed (no display). */
+  printed: number;
+  /** Milliseconds spent inside onStep/onEval/finish (building specs, rendering the final PNG). */
+  busyMs: number;
+}
+
+/** A live loss chart; pass `onStep` / `onEval` as training callbacks and call `finish()` at the end. */
+export class LiveLossChart {
+  readonly #options: LiveLossChartOptions;
+  readonly #steps: StepRecord[] = [];
+  readonly #evals: EvalRecord[] = [];
+  readonly #now: () => number;
+  readonly #interval: number;
+  #handle: DisplayHandle | undefined;
+  #lastSent = Number.NEGATIVE_INFINITY;
+  #dirty = false;
+  #finished: Chart | undefined;
+  readonly #stats: LiveLossChartStats = { updates: 0, printed: 0, busyMs: 0 };
+
+  constructor(options: LiveLossChartOptions = {}) {
+    if (options.totalSteps !== undefined && !(Number.isInteger(options.totalSteps) && options.totalSteps > 0))
+      throw new InvalidArgumentError("liveLossChart", expected("totalSteps to be a positive integer", options.totalSteps));
+    if (options.intervalMs !== undefined && !(options.intervalMs >= 0)) throw new InvalidArgumentError("liveLossChart", expected("intervalMs >= 0", options.intervalMs));
+    this.#options = options;
+    this.#now = options.now ?? (() => performance.now());
+    this.#interval = options.intervalMs ?? (options.display ? 400 : 2000);
+  }
+
+  /** Training callback: records one step and updates the output if the throttle allows. */
+  readonly onStep = (record: StepRecord): void => {
+    const start = performance.now();
+    this.#steps.push(record);
+    this.#dirty = true;
+    this.#maybeSend();
+    this.#stats.busyMs += performance.now() - start;
+  };
+
+  /** Training callback: records one evaluation and updates the output if the throttle allows. */
+  readonly onEval = (record: EvalRecord): void => {
+    const start = performance.now();
+    this.#evals.push(record);
+    this.#dirty = true;
+    this.#maybeSend();
+    this.#stats.busyMs += performance.now() - start;
+  };
+
+  /** Sends the final state (with the PNG, so a saved notebook shows it) and returns the final chart. */
+  readonly finish = (): Chart => {
+    if (this.#finished) return this.#finished;
+    const start = performance.now();
+    const chart = this.chart();
+    if (this.#options.display) {
+      if (this.#handle) this.#handle.update(chart);
+      else this.#handle = this.#options.display(chart);
+      this.#stats.updates++;
+    } else {
+      this.#print(`${this.progressLine()} · done`);
+    }
+    this.#finished = chart;
+    this.#stats.busyMs += performance.now() - start;
+    return chart;
+  };
+
+  /** The chart of everything recorded so far (progress line as its subtitle). */
+  chart(): Chart {
+    return this.#chart(this.#options.maxPoints);
+  }
+
+  #chart(maxPoints: number | undefined): Chart {
+    const { display: _d, totalSteps: _t, intervalMs: _i, print: _p, now: _n, maxLivePoints: _m, ...chartOptions } = this.#options;
+    return lossChart(this.#steps, this.#evals, { ...chartOptions, maxPoints, subtitle: this.progressLine() });
+  }
+
+  /** "QLoRA · step 40/100 (40%) · loss 2.31 (EMA 2.40) · 1,234 tok/s · 0:05 elapsed · ETA 0:07". */
+  progressLine(): string {
+    const last = this.#steps[this.#steps.length - 1];
+    if (!last) return "waiting for the first step";
+    const total = this.#options.totalSteps;
+    const run = this.#steps.filter((r) => r.run === last.run);
+    const ema = emaSmooth(run.slice(-200).map((r) => r.loss), this.#options.smoothing ?? 0.9);
+    const parts = [`${last.run} · step ${last.step}${total ? `/${total} (${Math.round((100 * last.step) / total)}%)` : ""}`];
+    parts.push(`loss ${formatNumber(last.loss)} (EMA ${formatNumber(ema[ema.length - 1])})`);
+    if (Number.isFinite(last.tokensPerSecond)) parts.push(`${formatNumber(last.tokensPerSecond, 3)} tok/s`);
+    parts.push(`${formatDuration(last.elapsedMs)} elapsed`);
+    if (total && last.step > 0 && last.step < total) parts.push(`ETA ${formatDuration(((total - last.step) * last.elapsedMs) / last.step)}`);
+    const lastEval = this.#evals.filter((r) => r.run === last.run).pop();
+    if (lastEval) parts.push(`eval ${formatNumber(lastEval.loss)} @ ${lastEval.step}`);
+    return parts.join(" · ");
+  }
+
+  /** What has been sent so far. */
+  stats(): LiveLossChartStats {
+    return { ...this.#stats };
+  }
+
+  #maybeSend(): void {
+    if (this.#finished || !this.#dirty) return;
+    const now = this.#now();
+    if (now - this.#lastSent < this.#interval) return;
+    this.#lastSent = now;
+    this.#dirty = false;
+    if (this.#options.display) {
+      const frame = this.#chart(this.#options.maxLivePoints ?? 500).withoutImage();
+      if (this.#handle) this.#handle.update(frame);
+      else this.#handle = this.#options.display(frame);
+      this.#stats.updates++;
+    } else {
+      this.#print(this.progressLine());
+    }
+  }
+
+  #print(line: string): void {
+    this.#stats.printed++;
+    if (this.#options.print) this.#options.print(line);
+    else process.stdout.write(`${line}\n`);
+  }
+}
+
+/** Creates a {@link LiveLossChart}: `const live = liveLossChart({ display, totalSteps: 100 })`. */
+export function liveLossChart(options: LiveLossChartOptions = {}): LiveLossChart {
+  return new LiveLossChart(options);
+}

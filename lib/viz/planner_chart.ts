@@ -1,0 +1,108 @@
+// The planner's "where it works" picture: estimated memory of each model size x method (stacked by
+// category) next to a grid of which GPUs (12/16/24/48/80 GB) hold it, as in the QLoRA paper's comparison.
+import { InvalidArgumentError, expected } from "../errors.js";
+import { Chart, topLevelSpec } from "./chart.js";
+import { formatBytes } from "./format.js";
+import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
+import { memoryColorScale } from "./palette.js";
+import type { GpuSpec, PlannerRow } from "./records.js";
+import { requireArray, requireString } from "./validate.js";
+import type { MemoryCategory } from "../memory/types.js";
+
+/** The GPU sizes of the course's table: 12, 16, 24, 48 and 80 GB. */
+export const DEFAULT_GPUS: readonly GpuSpec[] = [12, 16, 24, 48, 80].map((gb) => ({ name: `${gb} GB`, bytes: gb * 2 ** 30 }));
+
+/** Options of {@link plannerChart}. */
+export interface PlannerChartOptions {
+  gpus?: readonly GpuSpec[];
+  title?: string;
+}
+
+/** Estimated memory per (model, method) against GPU sizes: stacked bars plus a fits / does-not-fit grid. */
+export function plannerChart(rows: readonly PlannerRow[], options: PlannerChartOptions = {}): Chart {
+  const where = "plannerChart";
+  requireArray(where, "rows", rows);
+  if (rows.length === 0) throw new InvalidArgumentError(where, expected("at least one planner row", "[]"));
+  const gpus = options.gpus ?? DEFAULT_GPUS;
+  if (gpus.length === 0) throw new InvalidArgumentError(where, expected("at least one GPU", "[]"));
+  const GiB = 2 ** 30;
+  const names = rows.map((r) => `${requireString(where, "row.model", r.model)} ${requireString(where, "row.method", r.method)}`);
+  const totals = rows.map((r) => totalBytes(r.bytesByCategory, HOST_CATEGORIES));
+  const present = new Set<MemoryCategory>();
+  const bars: Record<string, unknown>[] = [];
+  rows.forEach((r, i) => {
+    // Stacked by hand (x..x2) because Vega-Lite does not stack on a non-linear scale.
+    let start = 0;
+    for (const c of categoryRows(where, r.bytesByCategory, HOST_CATEGORIES)) {
+      present.add(c.category);
+      bars.push({ row: names[i], category: c.name, order: c.order, x: start / GiB, x2: (start + c.bytes) / GiB, size: formatBytes(c.bytes) });
+      start += c.bytes;
+    }
+  });
+  const grid: Record<string, unknown>[] = [];
+  rows.forEach((_, i) => {
+    for (const gpu of gpus) {
+      const fits = totals[i] <= gpu.bytes;
+      grid.push({ row: names[i], gpu: gpu.name, fits: fits ? "fits" : "too big", mark: fits ? "✓" : "✗", need: formatBytes(totals[i]) });
+    }
+  });
+  const y = { field: "row", type: "nominal", sort: names, title: null, axis: { labelFontSize: 12 } };
+  const rowStep = 26;
+  const spec = topLevelSpec({
+    title: { text: options.title ?? "Where fine-tuning fits", subtitle: "estimated device memory per model and method (dotted lines: GPU sizes); right: which GPUs hold it" },
+    hconcat: [
+      {
+        width: 360,
+        height: { step: rowStep },
+        layer: [
+          {
+            data: { values: bars },
+            mark: { type: "bar" },
+            encoding: {
+              y,
+              x: { field: "x", type: "quantitative", title: "estimated memory (GiB, log scale)", scale: { type: "symlog", constant: 4 }, axis: { values: [0, 4, 8, 16, 32, 64, 128, 256, 512, 1024] } },
+              x2: { field: "x2" },
+              color: { field: "category", type: "nominal", title: "what the bytes are", scale: memoryColorScale(present), legend: { orient: "bottom", columns: 3 } },
+              order: { field: "order", type: "quantitative" },
+              tooltip: [{ field: "row", title: "setup" }, { field: "category" }, { field: "size", title: "bytes" }],
+            },
+          },
+          {
+            data: { values: gpus.map((g) => ({ gpu: g.name, value: g.bytes / GiB })) },
+            mark: { type: "rule", color: "#888888", strokeDash: [3, 3] },
+            encoding: { x: { field: "value", type: "quantitative" } },
+          },
+          {
+            data: { values: gpus.map((g) => ({ gpu: String(Math.round(g.bytes / GiB)), value: g.bytes / GiB })) },
+            mark: { type: "text", y: -6, fontSize: 9, color: "#666666", baseline: "bottom" },
+            encoding: { x: { field: "value", type: "quantitative" }, text: { field: "gpu" } },
+          },
+        ],
+      },
+      {
+        width: { step: 52 },
+        height: { step: rowStep },
+        data: { values: grid },
+        encoding: { y: { ...y, axis: null }, x: { field: "gpu", type: "ordinal", sort: gpus.map((g) => g.name), title: "GPU memory", axis: { orient: "top", labelAngle: 0 } } },
+        layer: [
+          {
+            mark: { type: "rect", stroke: "white", strokeWidth: 2 },
+            encoding: {
+              color: { field: "fits", type: "nominal", title: "fits?", scale: { domain: ["fits", "too big"], range: ["#8fd18a", "#eeeeee"] }, legend: { orient: "bottom" } },
+              tooltip: [{ field: "row", title: "setup" }, { field: "gpu" }, { field: "need", title: "needs" }, { field: "fits" }],
+            },
+          },
+          { mark: { type: "text", fontSize: 13 }, encoding: { text: { field: "mark" }, color: { condition: { test: "datum.fits === 'fits'", value: "#1b5e20" }, value: "#999999" } } },
+        ],
+      },
+    ],
+    resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
+  });
+  const summary = rows
+    .map((_, i) => {
+      const fitting = gpus.filter((g) => totals[i] <= g.bytes).map((g) => g.name);
+      return `${names[i]} ${formatBytes(totals[i])} -> ${fitting.length > 0 ? `fits ${fitting[0]}+` : "fits none"}`;
+    })
+    .join("; ");
+  return new Chart(spec, `Planner: ${summary}`);
+}
