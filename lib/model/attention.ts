@@ -3,6 +3,7 @@
 // Legend: B batch, T query length, S key length (T plus cached positions), H query heads,
 // K key/value heads, G = H / K, D head width, N = B * T rows.
 import * as tf from "@tensorflow/tfjs-core";
+import { matMulNN } from "./matmul.js";
 
 /** q: [N, H*D] -> [B*K, G, T, D] (head h = k*G + g uses key/value head k, as Hugging Face's repeat_kv). */
 export function splitQueryHeads(q: tf.Tensor2D, batch: number, kvHeads: number, group: number, headDim: number): tf.Tensor4D {
@@ -57,8 +58,8 @@ export function causalMask(queryLength: number, keyLength: number, group: number
 export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, mask: tf.Tensor2D | undefined): tf.Tensor3D {
   return tf.tidy(() => {
     const scale = 1 / Math.sqrt(q.shape[2]);
-    let scores = tf.matMul(tf.mul(q, scale), k, false, true) as tf.Tensor3D; // [B*K, G*T, S]
+    let scores = matMulNN(tf.mul(q, scale) as tf.Tensor3D, k, false, true); // [B*K, G*T, S]
     if (mask) scores = tf.add(scores, mask);
-    return tf.matMul(tf.softmax(scores), v) as tf.Tensor3D; // [B*K, G*T, D]
+    return matMulNN(tf.softmax(scores) as tf.Tensor3D, v); // [B*K, G*T, D]
   });
 }

@@ -14,7 +14,8 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const savedIds = saved[0] as tf.Tensor1D;
         const oneHot = tf.cast(tf.oneHot(savedIds, vocab), "float32"); // [N, V] (wasm's float32 OneHot is wrong, so cast)
-        const dTable = tf.matMul(oneHot, dy as tf.Tensor2D, true, false); // [V, N] x [N, C] -> [V, C]
+        // Transposed explicitly: wasm's matMul is far slower with transposeA (see matmul.ts).
+        const dTable = tf.matMul(tf.transpose(oneHot), dy as tf.Tensor2D); // [V, N] x [N, C] -> [V, C]
         return [dTable, tf.zerosLike(savedIds)];
       },
     };

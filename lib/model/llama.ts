@@ -14,6 +14,7 @@ import { generateTokens, type GenerateOptions, type GenerateResult } from "./gen
 import { KvCache } from "./kv_cache.js";
 import { DenseLinear, type Linear } from "./linear.js";
 import { maskedCrossEntropy } from "./loss.js";
+import { matMulNN } from "./matmul.js";
 import { swiglu } from "./mlp.js";
 import { registerAllGradients } from "./register_gradients.js";
 import { rmsNorm } from "./rms_norm.js";
@@ -234,7 +235,7 @@ export class LlamaModel implements MemoryReporter {
 
   /** h: [N, C] -> logits [N, V] (tied: h E^T). */
   private head(h: tf.Tensor2D): tf.Tensor2D {
-    return this.config.tieWordEmbeddings ? tf.matMul(h, this.embedding, false, true) : this.linearMap.get("lm_head")!.apply(h);
+    return this.config.tieWordEmbeddings ? matMulNN(h, this.embedding, false, true) : this.linearMap.get("lm_head")!.apply(h);
   }
 
   /** Validates token ids: int32, [B, T] with T >= 1, every id in [0, V). Returns [B, T]. */

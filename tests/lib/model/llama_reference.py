@@ -28,6 +28,7 @@ def rms_norm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 def forward(W, cfg, ids):
+    """Logits [B, T, V] for ids [B, T] (LongTensor) with weights W keyed by HF parameter name."""
     B, T = ids.shape
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     K = cfg.get("num_key_value_heads", H)
@@ -79,4 +80,5 @@ def main():
             out["grads"] = {n: W[n].grad.reshape(-1).tolist() for n in req["grads"]}
     json.dump(out, sys.stdout)
 
-main()
+if __name__ == "__main__":
+    main()
