@@ -108,6 +108,28 @@ test("loads configs as PEFT writes them: suffixes (<= 0.14), full module paths (
   }
 });
 
+test("rank_pattern, alpha_pattern, rsLoRA and layers_to_transform survive the round trip", async () => {
+  const dir = tempDir();
+  try {
+    const config: Partial<LoraConfig> = { r: 4, lora_alpha: 8, use_rslora: true, target_modules: ["q_proj", "down_proj"], layers_to_transform: [1, 3], rank_pattern: { down_proj: 2 }, alpha_pattern: { "layers\\.3\\.self_attn\\.q_proj": 32 }, init_lora_weights: false };
+    const lora = toLoraModel(await loadModel(HF_MODEL), config, { seed: 8 });
+    assert.deepEqual(lora.adaptedModules(), ["model.layers.1.self_attn.q_proj", "model.layers.1.mlp.down_proj", "model.layers.3.self_attn.q_proj", "model.layers.3.mlp.down_proj"]);
+    const layers = lora.loraLayers();
+    assert.equal(layers.get("model.layers.1.mlp.down_proj")!.adapters.get("default")!.r, 2);
+    assert.equal(layers.get("model.layers.1.self_attn.q_proj")!.adapters.get("default")!.scaling, 8 / 2, "rsLoRA: alpha / sqrt(r)");
+    assert.equal(layers.get("model.layers.3.self_attn.q_proj")!.adapters.get("default")!.scaling, 32 / 2);
+    const adapted = logits(lora);
+    saveAdapter(lora, dir);
+    lora.dispose();
+    assert.deepEqual(SafetensorsFile.open(join(dir, "adapter_model.safetensors")).entry("base_model.model.model.layers.3.mlp.down_proj.lora_A.weight").shape, [2, 172]);
+    const loaded = loadAdapter(await loadModel(HF_MODEL), dir);
+    assert.deepEqual(logits(loaded), adapted);
+    loaded.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("bad adapter folders give clear errors and leave the model unchanged", async () => {
   const dir = tempDir();
   try {
