@@ -5,6 +5,7 @@ import { InvalidArgumentError, TensorError, expected } from "../errors.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import { dequantizeBlockwise4bit, quantizeBlockwise4bit, validateBlocksize } from "./blockwise_4bit.js";
 import { codeBook, type QuantType } from "./codebooks.js";
+import { DEQUANT_KERNEL, dequantizeBlockwise4bitSimd } from "./dequant_simd.js";
 import { dequantizeAbsmax, doubleQuantize, type NestedAbsmax } from "./double_quant.js";
 
 /** Options of {@link quantize4bit}. */
@@ -103,9 +104,14 @@ export class QuantizedTensor implements MemoryReporter {
     return this.absmax ? this.absmax : dequantizeAbsmax(this.nested!);
   }
 
-  /** The dequantized values, float32, row-major; pass `out` to reuse a buffer. */
+  /**
+   * The dequantized values, float32, row-major. Without `out` the WebAssembly SIMD kernel fills a new
+   * buffer (a view of its own memory, which also holds a copy of the n/2 packed bytes while it lives);
+   * with `out` the scalar kernel writes into it. Both give the same bits.
+   */
   dequantizeToArray(out?: Float32Array): Float32Array {
     this.checkAlive("dequantizeToArray");
+    if (out === undefined && DEQUANT_KERNEL) return dequantizeBlockwise4bitSimd(DEQUANT_KERNEL, this.packed, this.scales(), this.code, this.blocksize, this.size);
     return dequantizeBlockwise4bit(this.packed, this.scales(), this.code, this.blocksize, this.size, out);
   }
 

@@ -86,3 +86,18 @@ test("fp4 maps through the sorted code order; int4 and user books round-trip the
   assert.equal(custom.quantType, "custom");
   assert.deepEqual([...custom.dequantizeToArray()], book.map(Math.fround));
 });
+
+import { DEQUANT_KERNEL, dequantizeBlockwise4bitSimd } from "../../../lib/quant/dequant_simd.js";
+import { dequantizeBlockwise4bit } from "../../../lib/quant/blockwise_4bit.js";
+import { seededNormal } from "../../../lib/quant/random_normal.js";
+
+test("the WebAssembly SIMD dequantizer gives the scalar kernel's bits (every block size, tails, odd n, fp4)", () => {
+  assert.ok(DEQUANT_KERNEL, "WebAssembly SIMD compiles on Node 20");
+  for (const [n, blocksize, quantType] of [[4096, 32, "nf4"], [70, 64, "nf4"], [231, 128, "fp4"], [8192 + 33, 4096, "nf4"], [64 * 50, 64, "fp4"], [31, 32, "nf4"]] as const) {
+    const q = quantize4bit(seededNormal(n, n), [n], { blocksize, quantType, doubleQuant: n > 1000 });
+    const scalar = dequantizeBlockwise4bit(q.packed, q.scales(), q.code, blocksize, n);
+    const simd = dequantizeBlockwise4bitSimd(DEQUANT_KERNEL!, q.packed, q.scales(), q.code, blocksize, n);
+    assert.equal(Buffer.compare(Buffer.from(simd.buffer, simd.byteOffset, n * 4), Buffer.from(scalar.buffer, 0, n * 4)), 0, `n=${n} blocksize=${blocksize} ${quantType}`);
+    assert.deepEqual(q.dequantizeToArray(), scalar);
+  }
+});
