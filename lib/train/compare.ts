@@ -6,6 +6,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 import { loadTask, shippedModelPath, type Task } from "../data/shipped.js";
 import { expectedWeightShapes, findTokenizerFor, loadModel, loadTokenizer, type LlamaModel, type Tokenizer } from "../model/index.js";
 import { toLoraModel, toQloraModel, mergeAndUnload, saveAdapter, type LoraModel, type LoraConfig } from "../lora/index.js";
+import { MemoryLedger } from "../memory/ledger.js";
 import type { MemoryCategory } from "../memory/types.js";
 import { evaluateLoss, exactMatchAccuracy } from "./evaluate.js";
 import type { EvalRecord, StepRecord } from "./records.js";
@@ -156,6 +157,7 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
       warmupRatio: 0.03,
       maxGradNorm: 0.3,
       signal: options.signal,
+      ledger: new MemoryLedger(),
       eval: { examples: evalSet, metric: metric as never, every: options.evalEvery, atStart: true },
       callbacks: [
         ...callbacks,

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
 import type { Example } from "../data/examples.js";
+import type { MemoryLedger } from "../memory/ledger.js";
 import { MEMORY_CATEGORIES, type MemoryCategory, type MemoryItem } from "../memory/types.js";
 import { AdamW, type AdamWOptions } from "../optim/adamw.js";
 import { clipByGlobalNorm } from "../optim/clip.js";
@@ -87,6 +88,13 @@ export interface TrainOptions {
   resumeFrom?: string;
   /** Attach resident bytes by category to each step record (default true). */
   recordMemory?: boolean;
+  /**
+   * A ledger to account memory with: the model and optimizer are tracked in it, each micro-batch's
+   * forward+backward is measured under tf.profile (peak transients as "activations"), and step
+   * records carry the step's peak by category. Without one, activations are estimated from
+   * tf.memory() at the end of the forward pass (cheaper, no profiling).
+   */
+  ledger?: MemoryLedger;
 }
 
 /** What a run did. */
@@ -166,6 +174,8 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
   const ownsOptimizer = options.optimizer === undefined;
   const optimizer = options.optimizer ?? new AdamW({ weightDecay: options.weightDecay ?? 0, state: options.optimizerState });
 
+  const ledger = options.ledger;
+  if (ledger) ledger.track("model", { memoryItems: () => model.memoryItems?.() ?? [] }).track("optimizer", optimizer);
   const sequences: TokenSequence[] = options.packing ? packExamples(dataset, options.tokenizer, maxLength) : tokenizeExamples(dataset, options.tokenizer, maxLength);
   const sampler = new EpochSampler(sequences.length, seed);
   const steps: StepRecord[] = [];
@@ -224,6 +234,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
       let activationBytes = 0;
       let grads: Record<string, tf.Tensor> = {};
       let lossSum = 0;
+      let ledgerPeak: Partial<Record<MemoryCategory, number>> | undefined;
       for (const batch of micro) {
         if (batch.countedTokens === 0) continue;
         // Each micro-batch's mean loss is weighted by its share of counted tokens, so the
@@ -233,11 +244,21 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
         const x = tf.tensor2d(batch.inputIds, shape, "int32");
         const y = tf.tensor2d(batch.targets, shape, "int32");
         const m = tf.tensor2d(batch.mask, shape, "float32");
-        const { value, grads: g } = tf.variableGrads(() => {
-          const loss = tf.mul(model.loss(x, y, m), weight) as tf.Scalar;
-          activationBytes = Math.max(activationBytes, tf.memory().numBytes - baseBytes);
-          return loss;
-        }, params.map((p) => p.variable));
+        const compute = () =>
+          tf.variableGrads(() => {
+            const loss = tf.mul(model.loss(x, y, m), weight) as tf.Scalar;
+            activationBytes = Math.max(activationBytes, tf.memory().numBytes - baseBytes);
+            return loss;
+          }, params.map((p) => p.variable));
+        let value: tf.Scalar;
+        let g: Record<string, tf.Tensor>;
+        if (ledger) {
+          const held = { ...grads };
+          const measured = await ledger.measure("forward+backward", compute, { transientCategory: "activations", extras: (r) => ({ gradients: { ...held, ...r.grads }, step: step + 1 }) });
+          ({ value, grads: g } = measured.result);
+          ledgerPeak ??= {};
+          for (const c of MEMORY_CATEGORIES) ledgerPeak[c] = Math.max(ledgerPeak[c] ?? 0, measured.peak.bytes[c]);
+        } else ({ value, grads: g } = compute());
         x.dispose();
         y.dispose();
         m.dispose();
@@ -274,6 +295,10 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
         const memory = memoryByCategory([...(model.memoryItems?.() ?? []), ...optimizer.memoryItems()]);
         memory.gradients = gradientBytes;
         memory.activations = Math.max(0, activationBytes);
+        if (ledgerPeak) {
+          ledger!.snapshot("optimizer", { step });
+          for (const c of MEMORY_CATEGORIES) if (ledgerPeak[c]) memory[c] = Math.max(memory[c] ?? 0, ledgerPeak[c]!);
+        }
         record.memory = memory;
         for (const category of MEMORY_CATEGORIES) {
           const bytes = memory[category];
@@ -294,6 +319,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
     stopSignal.removeEventListener("abort", onAbort);
     options.signal?.removeEventListener("abort", onAbort);
     process.off("SIGINT", onSigint);
+    if (ledger) ledger.untrack("model").untrack("optimizer");
     if (ownsOptimizer) optimizer.dispose();
   }
   const result: TrainResult = {

@@ -134,3 +134,17 @@ test("bad options are refused with the field named", async () => {
   assert.equal(existsSync("/nonexistent/ck"), false);
   model.dispose();
 });
+
+test("with a MemoryLedger, step records carry the profiled peak by category", async () => {
+  const { MemoryLedger } = await import("../../../lib/memory/index.js");
+  const tok = await shippedTokenizer();
+  const model = tinyModel(tok.vocabSize);
+  const ledger = new MemoryLedger();
+  const result = await train(model, data, { tokenizer: tok, steps: 2, batchSize: 4, ledger });
+  const memory = result.steps[1]!.memory!;
+  assert.ok(memory.activations! > 0 && memory.base_dense! > 0 && memory.gradients! > 0 && memory.optimizer_resident! > 0, JSON.stringify(memory));
+  const phases = ledger.timeline().map((p) => p.phase);
+  assert.ok(phases.includes("forward+backward") && phases.includes("optimizer"));
+  assert.equal(ledger.timeline().find((p) => p.phase === "forward+backward" && p.at === "peak")!.step, 1);
+  model.dispose();
+});
