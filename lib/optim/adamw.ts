@@ -124,14 +124,17 @@ export class AdamW implements Optimizer {
       const step = (this.steps.get(name) ?? 0) + 1;
       const scalars = { lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay, step };
       const updated = tf.tidy(() => {
+        const chunks = plan[i]!;
         const pFlat = tf.reshape(variable, [-1]) as tf.Tensor1D; // [n]
         const gFlat = tf.reshape(grad, [-1]) as tf.Tensor1D; // [n]
+        // Chunks are cut on the host: tf.slice on wasm costs milliseconds per call, a copy microseconds.
+        const host = chunks.length > 1 ? { p: pFlat.dataSync() as Float32Array, g: gFlat.dataSync() as Float32Array } : undefined;
         const pieces: tf.Tensor1D[] = [];
-        for (const chunk of plan[i]!) {
+        for (const chunk of chunks) {
           cursor++;
-          const whole = chunk.len === n;
-          const p = whole ? pFlat : tf.slice(pFlat, chunk.start, chunk.len); // [len]
-          const g = whole ? gFlat : tf.slice(gFlat, chunk.start, chunk.len); // [len]
+          const end = chunk.start + chunk.len;
+          const p = host ? tf.tensor1d(host.p.slice(chunk.start, end)) : pFlat; // [len]
+          const g = host ? tf.tensor1d(host.g.slice(chunk.start, end)) : gFlat; // [len]
           const payload = this.placement.acquire(chunk.key);
           const next = order[cursor];
           if (next) this.placement.prefetch(next.key);
