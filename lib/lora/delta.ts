@@ -2,6 +2,7 @@
 // Forward applies it to activations, merge adds it to a weight, unmerge subtracts it: all call this.
 import * as tf from "@tensorflow/tfjs-core";
 import { TensorError, expected } from "../errors.js";
+import { matMulNN } from "../model/matmul.js";
 
 /** The factors of one adapter: A [r, in], B [out, r], and the scalar they are multiplied by. */
 export interface LoraFactors {
@@ -25,7 +26,8 @@ export function loraDelta(factors: LoraFactors, x?: tf.Tensor2D): tf.Tensor2D {
   if (x !== undefined && x.shape[1] !== inFeatures) throw new TensorError("loraDelta", expected(`x of shape [N, ${inFeatures}]`, `[${x.shape.join(", ")}]`));
   return tf.tidy(() => {
     if (x === undefined) return tf.mul(tf.matMul(loraB, loraA), scaling); // [out, r] x [r, in] -> [out, in]
-    const down = tf.matMul(x, loraA, false, true); // [N, in] x [r, in]^T -> [N, r]
-    return tf.mul(tf.matMul(down, loraB, false, true), scaling); // [N, r] x [out, r]^T -> [N, out]
+    // matMulNN: wasm's transposed matMul (and tf.matMul's gradient) is several times slower.
+    const down = matMulNN(x, loraA, false, true); // [N, in] x [r, in]^T -> [N, r]
+    return tf.mul(matMulNN(down, loraB, false, true), scaling); // [N, r] x [out, r]^T -> [N, out]
   });
 }
