@@ -61,7 +61,9 @@ type Converter = ReturnType<typeof import("tslab/dist/converter.js").createConve
 export function createCellCompiler(resolveFrom: string): CellCompiler {
   const req = createRequire(join(resolveFrom, "compiler.js"));
   const ts = req("@tslab/typescript-for-tslab") as typeof TS;
-  const converterModule = loadConverter(req, patchedTypescript(ts));
+  // Packages qlora-lab ships (vega-lite, arquero, tfjs) resolve even from a notebook outside the project.
+  const ownModules = dirname(dirname(req.resolve("tslab/package.json")));
+  const converterModule = loadConverter(req, patchedTypescript(ts, ownPackagePaths(ts, ownModules)));
   const converter: Converter = converterModule.createConverter({});
 
   return {
@@ -116,7 +118,7 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
 }
 
 /** A view of `typescript` with the converter's compiler options and watchers adjusted. */
-function patchedTypescript(ts: typeof TS): typeof TS {
+function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>): typeof TS {
   const patched: Record<string, unknown> = {};
   for (const key of Object.keys(ts)) Object.defineProperty(patched, key, { get: () => (ts as unknown as Record<string, unknown>)[key], enumerable: true, configurable: true });
   const safe = <F extends (...args: never[]) => unknown>(callback: F): F =>
@@ -134,7 +136,7 @@ function patchedTypescript(ts: typeof TS): typeof TS {
   Object.defineProperty(patched, "sys", { value: sys, enumerable: true });
   Object.defineProperty(patched, "createWatchCompilerHost", {
     value: (roots: string[], options: TS.CompilerOptions, ...rest: unknown[]) =>
-      (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(roots, { ...options, moduleResolution: ts.ModuleResolutionKind.Bundler, inlineSourceMap: true, types: ["node"] }, ...rest),
+      (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(roots, { ...options, moduleResolution: ts.ModuleResolutionKind.Bundler, inlineSourceMap: true, types: ["node"], paths }, ...rest),
     enumerable: true,
   });
   Object.defineProperty(patched, "transpileModule", {
@@ -142,6 +144,25 @@ function patchedTypescript(ts: typeof TS): typeof TS {
     enumerable: true,
   });
   return patched as unknown as typeof TS;
+}
+
+/**
+ * `paths` entries pointing each of qlora-lab's own dependencies at its typings (resolved through its
+ * "exports"), so `import * as vl from "vega-lite"` type-checks in a notebook anywhere on disk.
+ */
+function ownPackagePaths(ts: typeof TS, ownModules: string): Record<string, string[]> {
+  const root = dirname(ownModules);
+  const paths: Record<string, string[]> = {};
+  try {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies ?? {})) {
+      const resolved = ts.resolveModuleName(name, join(root, "__cell__.ts"), { moduleResolution: ts.ModuleResolutionKind.Bundler, module: ts.ModuleKind.ESNext }, ts.sys).resolvedModule;
+      if (resolved) paths[name] = [resolved.resolvedFileName];
+    }
+  } catch {
+    // No package.json next to node_modules: nothing to add.
+  }
+  return paths;
 }
 
 /** Loads tslab's converter.js with `require("@tslab/typescript-for-tslab")` answered by `ts`. */

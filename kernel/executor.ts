@@ -68,7 +68,7 @@ export class Executor implements CellRunner {
     private readonly cwd = process.cwd(),
   ) {
     this.locals = createLocals();
-    this.requireFromCwd = createRequire(join(cwd, "__cell__.js"));
+    this.requireFromCwd = withFallback(createRequire(join(cwd, "__cell__.js")), createRequire(import.meta.url));
     const current = () => router.current();
     const kernelValues: Record<string, unknown> = {
       display: createDisplayApi(current),
@@ -362,6 +362,20 @@ function createLocals(): Record<string, unknown> {
       return true;
     },
   });
+}
+
+/** require from the notebook's directory, falling back to the packages qlora-lab itself ships. */
+function withFallback(primary: NodeJS.Require, fallback: NodeJS.Require): NodeJS.Require {
+  const resolve = ((id: string, options?: { paths?: string[] }) => {
+    try {
+      return primary.resolve(id, options);
+    } catch {
+      return fallback.resolve(id, options);
+    }
+  }) as NodeJS.RequireResolve;
+  resolve.paths = primary.resolve.paths;
+  const req = ((id: string) => primary(resolve(id))) as NodeJS.Require;
+  return Object.assign(req, { resolve, cache: primary.cache, main: primary.main, extensions: primary.extensions });
 }
 
 function isEsmFile(file: string): boolean {

@@ -177,7 +177,7 @@ export class Session {
     if (storeHistory) this.executionCount++;
     const count = this.executionCount;
     if (!silent) this.publish(message, "execute_input", { code, execution_count: count });
-    const publish = (msgType: string, content: Record<string, unknown>) => this.publish(message, msgType, content);
+    const publish = silent ? () => undefined : (msgType: string, content: Record<string, unknown>) => this.publish(message, msgType, content);
     const input = c.allow_stdin ? (prompt: string, password: boolean) => this.requestInput(message, prompt, password) : undefined;
     const outcome = await this.options.runner.execute(code, { executionCount: count, silent, publish, input });
     let output: string | null = null;

@@ -46,6 +46,13 @@ class QloraLabKernelTests(jupyter_kernel_test.KernelTests):
     code_inspect_sample = "resolveBackend"
     code_clear_output = "clearOutput()"
 
+    @classmethod
+    def setUpClass(cls):
+        # The suite allows 15 s per reply. On a busy CI machine the kernel's first cell (TypeScript
+        # start-up plus the library's types) can come close, so warm it once with a generous timeout.
+        super().setUpClass()
+        cls.kc.execute_interactive("0", timeout=180)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -1,0 +1,188 @@
+// A Jupyter client over zeromq, no Python: launches the kernel as a child process the way Jupyter's
+// launcher does (127.0.0.1, fresh ports, a random HMAC key, a connection file only its owner can read,
+// removed afterwards) and sends requests, collecting each one's reply and IOPub output.
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as zmq from "zeromq";
+import { UnavailableError, expected } from "../lib/errors.js";
+import { endpoint, newConnectionInfo, writeConnectionFile, type ConnectionInfo } from "./connection.js";
+import { decode, encode, newHeader, Signer, type Channel, type JupyterMessage } from "./wire.js";
+
+/** A request's reply and the IOPub messages it caused (busy..idle). */
+export interface RequestResult {
+  reply: JupyterMessage;
+  iopub: JupyterMessage[];
+}
+
+/** Options of {@link KernelClient.launch}. */
+export interface LaunchOptions {
+  /** Command and arguments before `--connection-file F` (default: this qlora-lab's `kernel`). */
+  command?: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Where the kernel's stderr goes (default: inherited). */
+  stderr?: "inherit" | "pipe" | "ignore";
+}
+
+interface Waiter {
+  reply?: JupyterMessage;
+  iopub: JupyterMessage[];
+  idle: boolean;
+  done: (result: RequestResult) => void;
+}
+
+/** A running kernel and the client sockets talking to it. */
+export class KernelClient {
+  private readonly waiters = new Map<string, Waiter>();
+  /** IOPub messages whose parent this client did not send (or that came after idle). */
+  readonly strayIopub: JupyterMessage[] = [];
+  /** Answers input_request (stdin); defaults to an empty line. */
+  onInput: (prompt: string, password: boolean) => string | Promise<string> = () => "";
+  private closed = false;
+  readonly signer: Signer;
+  readonly session = randomUUID();
+
+  private constructor(
+    readonly connection: ConnectionInfo,
+    readonly child: ChildProcess | undefined,
+    private readonly dir: string | undefined,
+    readonly sockets: { shell: zmq.Dealer; control: zmq.Dealer; stdin: zmq.Dealer; iopub: zmq.Subscriber },
+  ) {
+    this.signer = new Signer(connection.key, connection.signature_scheme);
+    for (const channel of ["shell", "control", "stdin", "iopub"] as const) void this.listen(channel);
+  }
+
+  /** Starts a kernel process and connects to it (not yet ready: call {@link waitReady}). */
+  static async launch(options: LaunchOptions = {}): Promise<KernelClient> {
+    const connection = await newConnectionInfo();
+    const dir = await mkdtemp(join(tmpdir(), "qlora-lab-run-"));
+    const file = join(dir, "kernel.json");
+    await writeConnectionFile(file, connection);
+    const command = options.command ?? [process.execPath, fileURLToPath(new URL("../bin/qlora-lab.js", import.meta.url)), "kernel"];
+    const child = spawn(command[0]!, [...command.slice(1), "--connection-file", file], { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "inherit", options.stderr ?? "inherit"] });
+    return KernelClient.connect(connection, child, dir);
+  }
+
+  /** Connects to a kernel that is already listening on `connection`. */
+  static connect(connection: ConnectionInfo, child?: ChildProcess, dir?: string): KernelClient {
+    const routingId = `qlora-lab-${randomUUID()}`;
+    const sockets = {
+      shell: new zmq.Dealer({ routingId, linger: 0 }),
+      control: new zmq.Dealer({ linger: 0 }),
+      stdin: new zmq.Dealer({ routingId, linger: 0 }),
+      iopub: new zmq.Subscriber({ linger: 0 }),
+    };
+    sockets.shell.connect(endpoint(connection, connection.shell_port));
+    sockets.control.connect(endpoint(connection, connection.control_port));
+    sockets.stdin.connect(endpoint(connection, connection.stdin_port));
+    sockets.iopub.connect(endpoint(connection, connection.iopub_port));
+    sockets.iopub.subscribe();
+    return new KernelClient(connection, child, dir, sockets);
+  }
+
+  /** Repeats kernel_info until a reply and an IOPub message arrive (jupyter_client's slow-joiner check). */
+  async waitReady(timeoutMs = 60_000): Promise<JupyterMessage> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child && this.child.exitCode !== null) throw new UnavailableError("KernelClient", expected("a running kernel", `exit code ${this.child.exitCode}`));
+      const attempt = this.request("shell", "kernel_info_request", {});
+      const result = await Promise.race([attempt, sleep(1000).then(() => undefined)]);
+      if (result && result.iopub.length > 0) return result.reply;
+    }
+    throw new UnavailableError("KernelClient", expected(`a kernel_info reply within ${timeoutMs} ms`, "none"));
+  }
+
+  /** Sends a request and resolves with its reply once the kernel has gone idle for it. */
+  request(channel: "shell" | "control", msgType: string, content: Record<string, unknown>): Promise<RequestResult> {
+    const message: JupyterMessage<unknown> = { identities: [], header: newHeader(msgType, this.session, "qlora-lab"), parent_header: {}, metadata: {}, content, buffers: [] };
+    const promise = new Promise<RequestResult>((done) => this.waiters.set(message.header.msg_id, { iopub: [], idle: false, done }));
+    void this.sockets[channel].send(encode(message, this.signer));
+    return promise;
+  }
+
+  /** execute_request with Jupyter's defaults (store_history, stop_on_error). */
+  execute(code: string, options: { silent?: boolean; storeHistory?: boolean; allowStdin?: boolean; stopOnError?: boolean; userExpressions?: Record<string, string> } = {}): Promise<RequestResult> {
+    return this.request("shell", "execute_request", {
+      code,
+      silent: options.silent ?? false,
+      store_history: options.storeHistory ?? true,
+      user_expressions: options.userExpressions ?? {},
+      allow_stdin: options.allowStdin ?? false,
+      stop_on_error: options.stopOnError ?? true,
+    });
+  }
+
+  /** Sends raw frames (tests: malformed and badly signed messages). */
+  async sendRaw(channel: "shell" | "control", frames: (string | Buffer)[]): Promise<void> {
+    await this.sockets[channel].send(frames);
+  }
+
+  /** Asks the kernel to shut down, waits for the process to exit (killing it after `timeoutMs`), cleans up. */
+  async shutdown(timeoutMs = 10_000): Promise<number | null> {
+    let code: number | null = null;
+    if (this.child && this.child.exitCode === null) {
+      const exited = new Promise<number | null>((resolve) => this.child!.once("exit", (c) => resolve(c)));
+      void this.request("control", "shutdown_request", { restart: false });
+      code = await Promise.race([exited, sleep(timeoutMs).then(() => {
+        this.child!.kill("SIGKILL");
+        return exited;
+      })]);
+    } else if (this.child) code = this.child.exitCode;
+    await this.close();
+    return code;
+  }
+
+  /** Closes the sockets and removes the connection file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const socket of Object.values(this.sockets)) socket.close();
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async listen(channel: Channel): Promise<void> {
+    const socket = this.sockets[channel];
+    try {
+      for await (const frames of socket) {
+        const decoded = decode(frames, this.signer);
+        if (!decoded.ok) continue;
+        this.dispatch(channel, decoded.message);
+      }
+    } catch {
+      // Socket closed.
+    }
+  }
+
+  private dispatch(channel: Channel, message: JupyterMessage): void {
+    if (channel === "stdin" && message.header.msg_type === "input_request") {
+      const { prompt, password } = message.content as { prompt: string; password: boolean };
+      void Promise.resolve(this.onInput(prompt, password)).then((value) => {
+        const reply: JupyterMessage<unknown> = { identities: [], header: newHeader("input_reply", this.session, "qlora-lab"), parent_header: message.header, metadata: {}, content: { value }, buffers: [] };
+        void this.sockets.stdin.send(encode(reply, this.signer));
+      });
+      return;
+    }
+    const parentId = (message.parent_header as { msg_id?: string }).msg_id;
+    const waiter = parentId ? this.waiters.get(parentId) : undefined;
+    if (!waiter) {
+      if (channel === "iopub") this.strayIopub.push(message);
+      return;
+    }
+    if (channel === "iopub") {
+      if (message.header.msg_type === "status" && (message.content as { execution_state?: string }).execution_state === "idle") waiter.idle = true;
+      else waiter.iopub.push(message);
+    } else waiter.reply = message;
+    if (waiter.reply && waiter.idle) {
+      this.waiters.delete(parentId!);
+      waiter.done({ reply: waiter.reply, iopub: waiter.iopub });
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,182 @@
+// Notebooks (nbformat 4): turning a cell's IOPub messages into saved outputs the way nbclient does
+// (streams merged, clear_output with wait, update_display_data by display_id), and a plain
+// self-contained HTML rendering for `qlora-lab run --html`.
+import type { JupyterMessage } from "./wire.js";
+
+/** One saved output (nbformat 4). */
+export type NotebookOutput =
+  | { output_type: "stream"; name: string; text: string }
+  | { output_type: "display_data"; data: Record<string, unknown>; metadata: Record<string, unknown> }
+  | { output_type: "execute_result"; data: Record<string, unknown>; metadata: Record<string, unknown>; execution_count: number | null }
+  | { output_type: "error"; ename: string; evalue: string; traceback: string[] };
+
+/** A notebook cell. */
+export interface NotebookCell {
+  cell_type: "code" | "markdown" | "raw";
+  source: string | string[];
+  metadata: Record<string, unknown>;
+  outputs?: NotebookOutput[];
+  execution_count?: number | null;
+  id?: string;
+}
+
+/** A notebook file. */
+export interface Notebook {
+  cells: NotebookCell[];
+  metadata: Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+}
+
+/** The cell's source as one string. */
+export function cellSource(cell: NotebookCell): string {
+  return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+}
+
+/** Builds a cell's outputs from its IOPub messages, in order. */
+export function outputsFromMessages(messages: readonly JupyterMessage[]): NotebookOutput[] {
+  let outputs: NotebookOutput[] = [];
+  const ids = new Map<string, NotebookOutput[]>();
+  let clearPending = false;
+  const add = (output: NotebookOutput) => {
+    if (clearPending) {
+      outputs = [];
+      clearPending = false;
+    }
+    const last = outputs[outputs.length - 1];
+    if (output.output_type === "stream" && last?.output_type === "stream" && last.name === output.name) last.text += output.text;
+    else outputs.push(output);
+  };
+  for (const message of messages) {
+    const c = message.content as Record<string, unknown>;
+    const transient = (c.transient ?? {}) as { display_id?: string };
+    switch (message.header.msg_type) {
+      case "stream":
+        add({ output_type: "stream", name: String(c.name), text: String(c.text) });
+        break;
+      case "display_data": {
+        const output: NotebookOutput = { output_type: "display_data", data: c.data as Record<string, unknown>, metadata: (c.metadata ?? {}) as Record<string, unknown> };
+        add(output);
+        if (transient.display_id) ids.set(transient.display_id, [...(ids.get(transient.display_id) ?? []), output]);
+        break;
+      }
+      case "update_display_data":
+        for (const output of transient.display_id ? (ids.get(transient.display_id) ?? []) : []) {
+          if (output.output_type === "display_data") {
+            output.data = c.data as Record<string, unknown>;
+            output.metadata = (c.metadata ?? {}) as Record<string, unknown>;
+          }
+        }
+        break;
+      case "execute_result":
+        add({ output_type: "execute_result", data: c.data as Record<string, unknown>, metadata: (c.metadata ?? {}) as Record<string, unknown>, execution_count: (c.execution_count as number) ?? null });
+        break;
+      case "error":
+        add({ output_type: "error", ename: String(c.ename), evalue: String(c.evalue), traceback: c.traceback as string[] });
+        break;
+      case "clear_output":
+        if (c.wait) clearPending = true;
+        else outputs = [];
+        break;
+    }
+  }
+  return outputs;
+}
+
+/** A self-contained HTML page: Markdown rendered, code highlighted plainly, images inline. */
+export function notebookToHtml(notebook: Notebook, title: string): string {
+  const body = notebook.cells
+    .map((cell) => {
+      const source = cellSource(cell);
+      if (cell.cell_type === "markdown") return `<div class="md">${markdownToHtml(source)}</div>`;
+      if (cell.cell_type === "raw") return `<pre class="raw">${escape(source)}</pre>`;
+      const count = cell.execution_count ?? " ";
+      const outputs = (cell.outputs ?? []).map(outputToHtml).join("\n");
+      return `<div class="cell"><div class="in"><span class="prompt">In [${count}]:</span><pre><code>${escape(source)}</code></pre></div>${outputs ? `<div class="out">${outputs}</div>` : ""}</div>`;
+    })
+    .join("\n");
+  return `<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>${escape(title)}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#1f2328;line-height:1.5}
+pre{background:#f6f8fa;padding:.6em .8em;border-radius:6px;overflow-x:auto;font-size:13px}
+.cell{margin:1em 0}.prompt{color:#3178c6;font:12px monospace}.out pre{background:#fff;border-left:3px solid #d0d7de}
+.out .stderr{background:#fff5f5}.out .error{background:#fff0f0;border-left-color:#cf222e}
+.out img{max-width:100%}table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:2px 6px}
+</style></head><body>
+${body}
+</body></html>
+`;
+}
+
+function outputToHtml(output: NotebookOutput): string {
+  if (output.output_type === "stream") return `<pre class="${output.name}">${escape(output.text)}</pre>`;
+  if (output.output_type === "error") return `<pre class="error">${escape(output.traceback.join("\n") || `${output.ename}: ${output.evalue}`)}</pre>`;
+  const data = output.data;
+  if (typeof data["text/html"] === "string") return `<div>${data["text/html"]}</div>`;
+  if (typeof data["image/png"] === "string") return `<img src="data:image/png;base64,${data["image/png"]}" alt="">`;
+  if (typeof data["image/svg+xml"] === "string") return `<img src="data:image/svg+xml;base64,${Buffer.from(data["image/svg+xml"]).toString("base64")}" alt="">`;
+  if (typeof data["text/markdown"] === "string") return `<div>${markdownToHtml(data["text/markdown"])}</div>`;
+  if (data["application/json"] !== undefined) return `<pre>${escape(JSON.stringify(data["application/json"], null, 2))}</pre>`;
+  return `<pre>${escape(String(data["text/plain"] ?? ""))}</pre>`;
+}
+
+/** Markdown for notebooks' prose: headings, paragraphs, lists, code, emphasis, links, images. */
+export function markdownToHtml(markdown: string): string {
+  const lines = markdown.replace(/\r\n/g, "\n").split("\n");
+  const html: string[] = [];
+  let paragraph: string[] = [];
+  let list: { tag: "ul" | "ol"; items: string[] } | undefined;
+  const flush = () => {
+    if (paragraph.length) html.push(`<p>${inline(paragraph.join(" "))}</p>`);
+    paragraph = [];
+    if (list) html.push(`<${list.tag}>${list.items.map((i) => `<li>${inline(i)}</li>`).join("")}</${list.tag}>`);
+    list = undefined;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const fence = /^```(\w*)/.exec(line);
+    if (fence) {
+      flush();
+      const code: string[] = [];
+      for (i++; i < lines.length && !/^```/.test(lines[i]!); i++) code.push(lines[i]!);
+      html.push(`<pre><code>${escape(code.join("\n"))}</code></pre>`);
+      continue;
+    }
+    const heading = /^(#{1,6})\s+(.*)$/.exec(line);
+    const bullet = /^\s*[-*+]\s+(.*)$/.exec(line);
+    const numbered = /^\s*\d+[.)]\s+(.*)$/.exec(line);
+    if (heading) {
+      flush();
+      html.push(`<h${heading[1]!.length}>${inline(heading[2]!)}</h${heading[1]!.length}>`);
+    } else if (bullet || numbered) {
+      const tag = bullet ? "ul" : "ol";
+      if (paragraph.length || (list && list.tag !== tag)) flush();
+      list ??= { tag, items: [] };
+      list.items.push((bullet ?? numbered)![1]!);
+    } else if (/^\s*$/.test(line)) flush();
+    else if (/^(-{3,}|\*{3,})$/.test(line.trim())) {
+      flush();
+      html.push("<hr>");
+    } else if (list && /^\s+/.test(line)) list.items[list.items.length - 1] += ` ${line.trim()}`;
+    else paragraph.push(line.replace(/^>\s?/, ""));
+  }
+  flush();
+  return html.join("\n");
+}
+
+function inline(text: string): string {
+  const codes: string[] = [];
+  let out = escape(text.replace(/`([^`]+)`/g, (_m, code: string) => `\u0000${codes.push(code) - 1}\u0000`));
+  out = out
+    .replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, '<img alt="$1" src="$2">')
+    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>')
+    .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
+    .replace(/(^|[^*])\*([^*]+)\*/g, "$1<em>$2</em>")
+    .replace(/\$([^$]+)\$/g, "<code>$1</code>");
+  return out.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => `<code>${escape(codes[Number(i)]!)}</code>`);
+}
+
+function escape(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
