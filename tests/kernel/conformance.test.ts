@@ -2,21 +2,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { jupyterPython, skipUnlessPythonModules } from "../helpers/jupyter.js";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
-
-/** Installs the kernelspec under a fresh prefix; returns the JUPYTER_PATH to use and a cleanup. */
-export function installTemporaryKernel(): { jupyterPath: string; cleanup: () => void } {
-  const prefix = mkdtempSync(join(tmpdir(), "qlora-lab-kernelspec-"));
-  const result = spawnSync(process.execPath, [join(root, "bin/qlora-lab.js"), "install", "--prefix", prefix], { encoding: "utf8" });
-  assert.equal(result.status, 0, result.stderr);
-  return { jupyterPath: join(prefix, "share", "jupyter"), cleanup: () => rmSync(prefix, { recursive: true, force: true }) };
-}
+import { installTemporaryKernel, root } from "./kernelspec.js";
 
 test("the kernelspec names this node, message interrupts and the logos", () => {
   const { jupyterPath, cleanup } = installTemporaryKernel();

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jupyterPython, skipUnlessPythonModules } from "../helpers/jupyter.js";
-import { installTemporaryKernel } from "./conformance.test.js";
+import { installTemporaryKernel } from "./kernelspec.js";
 import { markdownToHtml } from "../../kernel/notebook.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
