@@ -3,7 +3,7 @@
 // Run: node --import tsx datasets/make_tasks.ts
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
 import { Rng } from "../lib/train/rng.js";
-import { ANIMALS, COLORS, OBJECTS, OBJECT_ACTIONS, PLACES, randomChild } from "./story_grammar.js";
+import { ACTIVITIES, ANIMALS, COLORS, FEELINGS, OBJECTS, OBJECT_ACTIONS, PET_NAMES, PLACES, SIZES, TIMES, randomChild } from "./story_grammar.js";
 
 /** One supervised example: the model sees `prompt` and learns to write `response`. */
 export interface TaskExample {
@@ -51,6 +51,59 @@ function qaExample(rng: Rng): TaskExample {
   return { prompt: `${facts.join(" ")}\nQ: ${questions[k]}\nA:`, response: ` ${names[k]}` };
 }
 
+/**
+ * "who": fixed-format extraction from a story opening with one named child; the answer is the
+ * name. Exact match; naming one of the grammar's 32 children at random scores about 3 %.
+ */
+function whoExample(rng: Rng): TaskExample {
+  const hero = randomChild(rng);
+  const H = hero.he.charAt(0).toUpperCase() + hero.he.slice(1);
+  const place = rng.pick(PLACES);
+  const activity = rng.pick(ACTIVITIES);
+  const feeling = rng.pick(FEELINGS);
+  const opening = rng.pick([
+    `Once upon a time, there was a ${hero.kind} named ${hero.name}.`,
+    `There was once a ${hero.kind} named ${hero.name}.`,
+    `${hero.name} was ${/^[aeiou]/.test(feeling) ? "an" : "a"} ${feeling} ${hero.kind}.`,
+  ]);
+  const story = `${opening} ${H} loved to ${activity}. One ${rng.pick(TIMES)}, ${hero.he} went to the ${place}.`;
+  const question = rng.pick([`Who went to the ${place}?`, `Who loved to ${activity}?`, `What was the name of the ${hero.kind}?`]);
+  return { prompt: `${story}\nQ: ${question}\nA:`, response: ` ${hero.name}` };
+}
+
+/** Adjective pairs of the "opposite" task (words the grammar already uses). */
+export const OPPOSITES: ReadonlyArray<readonly [string, string]> = [
+  ["big", "small"], ["huge", "tiny"], ["old", "new"], ["happy", "sad"], ["calm", "angry"],
+  ["black", "white"], ["warm", "cold"], ["fast", "slow"], ["high", "low"], ["soft", "hard"],
+];
+
+/**
+ * "opposite": a mapping the base never saw, asked in a fixed format after a varied sentence; the
+ * answer is one word. Exact match; answering one of the 20 adjectives at random scores 5 %.
+ */
+function oppositeExample(rng: Rng): TaskExample {
+  const [a, b] = rng.pick(OPPOSITES);
+  const [word, answer] = rng.chance(0.5) ? [a, b] : [b, a];
+  const who = randomChild(rng).name;
+  const thing = rng.pick([...OBJECTS, ...ANIMALS]);
+  const lead = rng.pick([`${who} saw a ${word} ${thing}.`, `${who} had a ${word} ${thing}.`, `The ${thing} was ${word}.`, `${who} said the ${thing} was ${word}.`]);
+  return { prompt: `${lead}\nQ: What is the opposite of ${word}?\nA:`, response: ` ${answer}` };
+}
+
+/** Where each animal lives in the "home" task: a new fact per animal. */
+export const HOMES: ReadonlyArray<readonly [string, string]> = [
+  ["dog", "house"], ["cat", "garden"], ["bird", "forest"], ["rabbit", "farm"], ["bear", "hill"],
+  ["fox", "castle"], ["duck", "pond"], ["frog", "river"], ["mouse", "library"], ["horse", "beach"],
+];
+
+/** "home": new facts (which place each animal lives in), asked about a varied scene. Exact match; 1/16 by guessing a place. */
+function homeExample(rng: Rng): TaskExample {
+  const [animal, home] = rng.pick(HOMES);
+  const who = randomChild(rng).name;
+  const lead = rng.pick([`${who} saw a ${rng.pick(SIZES)} ${animal}.`, `${who} had a ${animal} named ${rng.pick(PET_NAMES)}.`, `One ${rng.pick(TIMES)}, ${who} met a ${animal}.`]);
+  return { prompt: `${lead}\nQ: Where does the ${animal} live?\nA:`, response: ` ${home}` };
+}
+
 /** "reverse": a transformation; write three words in reverse order. Exact match. */
 function reverseExample(rng: Rng): TaskExample {
   const pool = rng.pick([OBJECTS, ANIMALS, COLORS, PLACES] as const);
@@ -70,6 +123,9 @@ function colorExample(rng: Rng): TaskExample {
 
 /** The tasks the project ships. */
 export const TASKS: readonly TaskSpec[] = [
+  { name: "opposite", description: "the opposite of an adjective, asked in a fixed format (exact match)", seed: 505, train: 2000, eval: 200, make: oppositeExample },
+  { name: "home", description: "new facts: where each animal lives (exact match)", seed: 606, train: 2000, eval: 200, make: homeExample },
+  { name: "who", description: "who is the story about: answer the child's name from a story opening (exact match)", seed: 404, train: 2000, eval: 200, make: whoExample },
   { name: "qa", description: "who did what: answer one name from a three-sentence scene (exact match)", seed: 101, train: 2000, eval: 200, make: qaExample },
   { name: "reverse", description: "write three words in reverse order (exact match)", seed: 202, train: 2000, eval: 200, make: reverseExample },
   { name: "color", description: "what color was the object: answer one word from a scene (exact match)", seed: 303, train: 2000, eval: 200, make: colorExample },

@@ -2,7 +2,7 @@
 // pre-tokenizing regex; Sennrich et al. 2016 merges) on the corpus and the task texts, written as
 // a Hugging Face tokenizer.json (+ tokenizer_config.json). Deterministic: ties break by pair text.
 // Run: node --import tsx datasets/make_tokenizer.ts   (after make_corpus.ts and make_tasks.ts)
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
 
 /** Vocabulary size: 3 special tokens + 256 byte symbols + merges. */
@@ -108,10 +108,13 @@ export const TOKENIZER_CONFIG = {
   model_max_length: 128,
 };
 
-/** Every text the tokenizer learns from: the corpus and each task's prompts and responses. */
+/** The tasks whose texts the shipped tokenizer learned from (later tasks reuse its vocabulary). */
+export const TOKENIZER_TASKS = ["qa", "reverse", "color"] as const;
+
+/** Every text the tokenizer learns from: the corpus and the prompts and responses of TOKENIZER_TASKS. */
 export function trainingTexts(datasetsDir: URL): string[] {
   const texts = [readFileSync(new URL("corpus/stories.txt", datasetsDir), "utf8")];
-  for (const task of readdirSync(new URL("tasks/", datasetsDir))) {
+  for (const task of TOKENIZER_TASKS) {
     for (const split of ["train.jsonl", "eval.jsonl"]) {
       const lines = readFileSync(new URL(`tasks/${task}/${split}`, datasetsDir), "utf8").split("\n").filter(Boolean);
       for (const line of lines) {

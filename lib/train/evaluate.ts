@@ -84,7 +84,7 @@ export async function exactMatchAccuracy(model: GeneratingModel, examples: reado
   for (const example of list) {
     const promptIds = [tokenizer.bosId, ...tokenizer.encode(example.prompt, { bos: false })];
     const result = await model.generate(promptIds, { maxNewTokens: options.maxNewTokens ?? 8, temperature: 0, eosTokenId: tokenizer.eosId, seed: 0 });
-    const answer = normalizeAnswer(tokenizer.decode(result.ids));
+    const answer = result.ids.length ? normalizeAnswer(tokenizer.decode(result.ids)) : ""; // EOS first: an empty answer
     const ok = answer === normalizeAnswer(example.response);
     if (ok) correct++;
     options.onAnswer?.(example, answer, ok);
