@@ -39,7 +39,6 @@ export async function evaluateLoss(model: TrainableModel, examples: readonly Exa
     total += (await value.data())[0]! * batch.countedTokens;
     value.dispose();
     counted += batch.countedTokens;
-    await new Promise((resolve) => setImmediate(resolve));
   }
   const loss = total / Math.max(1, counted);
   return { loss, perplexity: Math.exp(loss), countedTokens: counted };

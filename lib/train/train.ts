@@ -132,6 +132,22 @@ export function train(model: TrainableModel, dataset: readonly Example[], option
   return promise;
 }
 
+/**
+ * Yields to the event loop through a MessageChannel round trip rather than a timer: a notebook
+ * kernel may make an interrupted cell's timers inert, and the loop must still reach its stop
+ * check, write its checkpoint and release its optimizer.
+ */
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
+}
+
 /** Sums memory items by category. */
 export function memoryByCategory(items: readonly MemoryItem[]): Partial<Record<MemoryCategory, number>> {
   const out: Partial<Record<MemoryCategory, number>> = {};
@@ -310,7 +326,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
       if (options.eval?.every && step % options.eval.every === 0 && step < totalSteps) await evaluate();
       if (options.checkpoint && step % options.checkpoint.every === 0) await checkpointNow();
       // A macrotask between steps lets an interrupt (SIGINT, a kernel message, stop()) land.
-      await new Promise((resolve) => setImmediate(resolve));
+      await macrotask();
     }
     if (options.eval && step === totalSteps && !interrupted && evals[evals.length - 1]?.step !== step) await evaluate();
     // A stopped run leaves a checkpoint of exactly where it stopped, so resume continues from there.

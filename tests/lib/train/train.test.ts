@@ -148,3 +148,24 @@ test("with a MemoryLedger, step records carry the profiled peak by category", as
   assert.equal(ledger.timeline().find((p) => p.phase === "forward+backward" && p.at === "peak")!.step, 1);
   model.dispose();
 });
+
+test("a real SIGINT sent to the process stops the loop between steps and the script finishes normally", async () => {
+  const { spawn } = await import("node:child_process");
+  const script = new URL("./fixtures/sigint_run.ts", import.meta.url).pathname;
+  const child = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let sent = false;
+  child.stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+    if (!sent && out.includes("step 3\n")) {
+      sent = true;
+      child.kill("SIGINT");
+    }
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 0, out);
+  const result = JSON.parse(out.trim().split("\n").pop()!);
+  assert.equal(result.stopped, true);
+  assert.ok(result.stepsDone >= 3 && result.stepsDone < 50, `stopped at step ${result.stepsDone}`);
+  assert.equal(result.finite, true);
+});
