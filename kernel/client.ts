@@ -24,6 +24,8 @@ export interface LaunchOptions {
   command?: string[];
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** The flag before the connection file's path (tslab uses --config-path). */
+  connectionFlag?: string;
   /** Where the kernel's stderr goes (default: inherited). */
   stderr?: "inherit" | "pipe" | "ignore";
 }
@@ -63,7 +65,7 @@ export class KernelClient {
     const file = join(dir, "kernel.json");
     await writeConnectionFile(file, connection);
     const command = options.command ?? [process.execPath, fileURLToPath(new URL("../bin/qlora-lab.js", import.meta.url)), "kernel"];
-    const child = spawn(command[0]!, [...command.slice(1), "--connection-file", file], { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "inherit", options.stderr ?? "inherit"] });
+    const child = spawn(command[0]!, [...command.slice(1), options.connectionFlag ?? "--connection-file", file], { cwd: options.cwd, env: options.env ?? process.env, stdio: ["ignore", "inherit", options.stderr ?? "inherit"] });
     return KernelClient.connect(connection, child, dir);
   }
 
@@ -85,12 +87,12 @@ export class KernelClient {
   }
 
   /** Repeats kernel_info until a reply and an IOPub message arrive (jupyter_client's slow-joiner check). */
-  async waitReady(timeoutMs = 60_000): Promise<JupyterMessage> {
+  async waitReady(timeoutMs = 60_000, retryMs = 1000): Promise<JupyterMessage> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (this.child && this.child.exitCode !== null) throw new UnavailableError("KernelClient", expected("a running kernel", `exit code ${this.child.exitCode}`));
       const attempt = this.request("shell", "kernel_info_request", {});
-      const result = await Promise.race([attempt, sleep(1000).then(() => undefined)]);
+      const result = await Promise.race([attempt, sleep(retryMs).then(() => undefined)]);
       if (result && result.iopub.length > 0) return result.reply;
     }
     throw new UnavailableError("KernelClient", expected(`a kernel_info reply within ${timeoutMs} ms`, "none"));

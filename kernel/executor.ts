@@ -60,6 +60,8 @@ export class Executor implements CellRunner {
   private running: { context: CellContext; reject: (error: Error) => void } | undefined;
   private tsVersion = "";
   private libraryNames = new Set<string>();
+  private libraryDecl = "";
+  private typesWarm: Promise<void> | undefined;
   private libraryReady: Promise<void> = Promise.resolve();
 
   constructor(
@@ -94,12 +96,33 @@ export class Executor implements CellRunner {
       for (const [name, value] of Object.entries(values)) if (!(name in kernelValues)) this.locals[name] = value;
     });
     this.libraryReady.catch(() => undefined);
-    this.prevDecl = await preludeDeclaration(this.compiler, Object.keys(kernelValues), this.warnings);
-    for (const match of this.prevDecl.matchAll(/[A-Za-z_$][\w$]*/g)) this.libraryNames.add(match[0]);
+    const prelude = await preludeDeclaration(this.compiler, Object.keys(kernelValues), this.warnings);
+    this.libraryDecl = prelude.library;
+    this.prevDecl = prelude.library + prelude.kernel;
+    const braces = /\{([^}]*)\}/.exec(prelude.library)?.[1] ?? "";
+    for (const match of braces.matchAll(/[A-Za-z_$][\w$]*/g)) this.libraryNames.add(match[0]);
+    this.libraryNames.add("tf");
     for (const name of Object.keys(kernelValues)) this.libraryNames.delete(name);
     this.tsVersion = await this.compiler.typescriptVersion();
-    // Type-check a trivial cell so the library's types are loaded before the user's first cell.
-    await this.compiler.convert(this.prevDecl, "tf;");
+    // Load the library's types (seconds) once the compiler is idle: right after the first cell, or
+    // shortly after start-up when no cell comes, so a first cell that needs no library does not wait.
+    setTimeout(() => this.warmTypes(), 1500).unref();
+  }
+
+  /** Type-checks a trivial cell against the full prelude so the library's types are loaded. */
+  private warmTypes(): Promise<void> {
+    this.typesWarm ??= this.compiler.convert(this.prevDecl, "tf;").then(() => undefined, () => undefined);
+    return this.typesWarm;
+  }
+
+  /**
+   * The declarations to check a cell against: without the library's while its types are still cold and
+   * the cell names nothing from it (no name can collide, so the library part is put back afterwards).
+   */
+  private declarationsFor(code: string): { decl: string; light: boolean } {
+    if (this.typesWarm || !this.libraryDecl || !this.prevDecl.includes(this.libraryDecl)) return { decl: this.prevDecl, light: false };
+    for (const match of code.matchAll(/[A-Za-z_$][\w$]*/g)) if (this.libraryNames.has(match[0])) return { decl: this.prevDecl, light: false };
+    return { decl: this.prevDecl.replace(this.libraryDecl, ""), light: true };
   }
 
   /** Waits for the library's values when compiled code reads one of them (plain cells need not wait). */
@@ -128,7 +151,9 @@ export class Executor implements CellRunner {
       return { status: "ok", payload: [{ source: "page", data, start: 0 }] };
     }
     const filename = `In[${io.executionCount}]`;
-    const compiled = await this.compiler.convert(this.prevDecl, code);
+    const { decl, light } = this.declarationsFor(code);
+    const compiled = await this.compiler.convert(decl, code);
+    if (light) void this.warmTypes();
     if (!compiled.ok) return typeErrorOutcome(filename, code, compiled.diagnostics);
     for (const side of compiled.sideOutputs) {
       this.sideOutputs.set(side.path, side.data);
@@ -161,7 +186,7 @@ export class Executor implements CellRunner {
       this.running = undefined;
     }
     // Declarations made before a failure or an interrupt are kept, so later cells can use them.
-    this.prevDecl = compiled.declOutput;
+    this.prevDecl = light ? this.libraryDecl + compiled.declOutput : compiled.declOutput;
     context.flush();
     return outcome;
   }

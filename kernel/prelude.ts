@@ -9,13 +9,16 @@ import type { AsyncCellCompiler } from "./compiler_client.js";
 export const LIB_INDEX = fileURLToPath(new URL("../lib/index.ts", import.meta.url));
 const CELL_API = fileURLToPath(new URL("./cell_api.ts", import.meta.url));
 
-/** The declaration text: the library's exports (read from lib/index.ts), `tf`, the kernel's names. */
-export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelNames: string[], warnings: string[]): Promise<string> {
+/** The declaration text in two parts: the library's exports (read from lib/index.ts) with `tf`, and the kernel's names. */
+export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelNames: string[], warnings: string[]): Promise<{ library: string; kernel: string }> {
   const library = await compiler.preludeImports(LIB_INDEX, [...kernelNames, "tf"]).catch((error: Error) => {
     warnings.push(`qlora-lab: could not read the library's exports: ${error.message}`);
     return "";
   });
-  return [library, `import * as tf from "@tensorflow/tfjs-core";\n`, `import { ${kernelNames.join(", ")} } from ${JSON.stringify(CELL_API.replace(/\.ts$/, ""))};\n`].join("");
+  return {
+    library: `${library}import * as tf from "@tensorflow/tfjs-core";\n`,
+    kernel: `import { ${kernelNames.join(", ")} } from ${JSON.stringify(CELL_API.replace(/\.ts$/, ""))};\n`,
+  };
 }
 
 /** The library's runtime values and `tf`, with the backend resolved; failures become warnings. */
