@@ -4,6 +4,7 @@
 // QLoRA paper's recipe (Dettmers et al. 2023, appendix B): max grad norm 0.3, warmup ratio 0.03,
 // constant schedule, no weight decay.
 import * as tf from "@tensorflow/tfjs-core";
+import { MessageChannel } from "node:worker_threads";
 import { InvalidArgumentError, expected } from "../errors.js";
 import type { Example } from "../data/examples.js";
 import type { MemoryLedger } from "../memory/ledger.js";
@@ -140,10 +141,10 @@ export function train(model: TrainableModel, dataset: readonly Example[], option
 function macrotask(): Promise<void> {
   return new Promise((resolve) => {
     const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
+    channel.port1.once("message", () => {
       channel.port1.close();
       resolve();
-    };
+    });
     channel.port2.postMessage(null);
   });
 }
