@@ -70,7 +70,8 @@ export function useChartFontMetrics(): void {
 export function renderSvg(spec: VegaLiteSpec): string {
   if (typeof spec !== "object" || spec === null) throw new InvalidArgumentError("renderSvg", expected("a Vega-Lite spec object", spec));
   useChartFontMetrics();
-  const compiled = compile(spec as never).spec;
+  // vega-lite's compile normalizes its input in place; compile a copy so the chart's spec stays as built.
+  const compiled = compile(structuredClone(spec) as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none" });
   try {
     view.run();
