@@ -96,7 +96,7 @@ export function lossChartSpec(steps: readonly StepRecord[], evals: readonly Eval
     }
     for (const r of e) if (usable(r.loss)) evalRows.push({ run, step: r.step, time: r.elapsedMs / 1000, loss: r.loss, perplexity: r.perplexity });
   }
-  const x = byTime ? { field: "time", type: "quantitative", title: "wall time (s)" } : { field: "step", type: "quantitative", title: "training step" };
+  const x = byTime ? { field: "time", type: "quantitative", title: "wall time (s)" } : { field: "step", type: "quantitative", title: "training step", axis: { tickMinStep: 1 } };
   const y = { type: "quantitative", title: logY ? "loss (log scale)" : "loss", scale: logY ? { type: "log" } : { zero: false } };
   const color = {
     field: "run",
