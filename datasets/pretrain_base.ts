@@ -23,7 +23,7 @@ export const BASE_MODEL_SHAPE = { hiddenSize: 96, intermediateSize: 256, numLaye
 /** Seed of initialisation and data order. */
 export const PRETRAIN_SEED = 1234;
 /** Optimizer steps of the shipped model. */
-export const PRETRAIN_STEPS = 200;
+export const PRETRAIN_STEPS = 600;
 const HELD_OUT = 100;
 
 const { values } = parseArgs({ options: { steps: { type: "string" }, checkpoint: { type: "string" }, resume: { type: "string" }, out: { type: "string" } } });
