@@ -4,7 +4,8 @@ import { parseArgs } from "node:util";
 import { InvalidArgumentError, expected } from "../lib/errors.js";
 import { resolveBackend, formatBackendReport } from "../lib/backend.js";
 import { shippedTaskNames } from "../lib/data/index.js";
-import { compareLoraQlora, formatBytes, type CompareReport } from "../lib/train/index.js";
+import { compareLoraQlora, type CompareReport } from "../lib/train/index.js";
+import { formatBytes } from "../lib/viz/format.js";
 import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
 
 const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--json]

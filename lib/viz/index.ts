@@ -24,7 +24,6 @@ export type {
   CodeUsageSeries,
   MergeComparisonRow,
   DeltaSurvivalRow,
-  PagingRecord,
 } from "./records.js";
 
 // Charts
