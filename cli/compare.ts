@@ -15,11 +15,11 @@ and as QLoRA (NF4 + double quantization base), and reports memory, bits per base
 eval loss and task metric before/after, and training and inference speed.
 
 Options:
-  --task NAME        shipped task (qa, ...) or a folder with train.jsonl/eval.jsonl (default qa)
-  --steps N          optimizer steps per run (default 60)
+  --task NAME        shipped task (qa, ...) or a folder with train.jsonl/eval.jsonl (default home)
+  --steps N          optimizer steps per run (default 300)
   --seed N           seed of LoRA init and data order (default 0)
-  --lr X             peak learning rate (default 3e-3)
-  --batch-size N     sequences per step (default 8)
+  --lr X             peak learning rate (default 5e-3, cosine after 10 % warmup)
+  --batch-size N     sequences per step (default 16)
   --model PATH       base model folder (default: the shipped base model)
   --tokenizer PATH   tokenizer (default: the one beside the model)
   --adapters DIR     also save both adapters under DIR/lora and DIR/qlora
