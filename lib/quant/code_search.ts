@@ -42,3 +42,46 @@ export function searchMidpoints(midpoints: Float32Array, s: number): number {
   }
   return lo;
 }
+
+/**
+ * A lookup over the float32 bit pattern that replaces the binary search for large, non-uniform code
+ * books (the dynamic 8-bit maps cluster near 0). The cell of s is monotone in s: one cell per sign for
+ * |s| < 2^-32, then one per 1/128 of each binade up to |s| = 1 (4,098 cells a sign). `first[c]` is the
+ * number of midpoints in lower cells, so the count of midpoints strictly below s is `first[c]` plus
+ * those inside cell c that are below s (a short exact scan; usually zero or one).
+ */
+export interface CellIndex {
+  /** `first[c]`: index of the first midpoint in cell c; length CELL_COUNT + 1. */
+  first: Int32Array;
+}
+
+/** Bits of 2^-32: magnitudes below share the innermost cell of their sign. */
+export const CELL_LOW_BITS = 95 << 23;
+/** Bits of 1.0, the largest magnitude a clamped s takes. */
+export const CELL_ONE_BITS = 0x3f800000;
+/** Mantissa bits dropped: 7 are kept, 128 cells per binade. */
+export const CELL_SHIFT = 16;
+/** Cells per sign. */
+export const CELL_HALF = ((CELL_ONE_BITS - CELL_LOW_BITS) >>> CELL_SHIFT) + 2;
+
+/** The cell of a float32 with bit pattern `bits` (any value; magnitudes above 1 share the outermost cell). */
+export function cellOfBits(bits: number): number {
+  const a = bits & 0x7fffffff;
+  const mi = a < CELL_LOW_BITS ? 0 : Math.min(((a - CELL_LOW_BITS) >>> CELL_SHIFT) + 1, CELL_HALF - 1);
+  return bits < 0 ? CELL_HALF - 1 - mi : CELL_HALF + mi;
+}
+
+/** Builds the cell index of sorted float32 midpoints (a -0 midpoint is bucketed as +0: both compare the same). */
+export function buildCellIndex(midpoints: Float32Array): CellIndex {
+  const cells = 2 * CELL_HALF;
+  const first = new Int32Array(cells + 1);
+  const bits = new Int32Array(1);
+  const f = new Float32Array(bits.buffer);
+  // Count midpoints per cell, then prefix-sum into first[].
+  for (let k = 0; k < midpoints.length; k++) {
+    f[0] = midpoints[k]! + 0; // -0 + 0 = +0
+    first[cellOfBits(bits[0]!) + 1]!++;
+  }
+  for (let c = 0; c < cells; c++) first[c + 1]! += first[c]!;
+  return { first };
+}

@@ -2,7 +2,7 @@
 // functional.create_dynamic_map) and blockwise 8-bit quantization over it, used by double
 // quantization of 4-bit scales and by 8-bit optimizer state.
 import { InvalidArgumentError, expected } from "../errors.js";
-import { prepareCodeSearch, searchMidpoints } from "./code_search.js";
+import { CELL_HALF, CELL_LOW_BITS, CELL_ONE_BITS, CELL_SHIFT, buildCellIndex, prepareCodeSearch, searchMidpoints } from "./code_search.js";
 
 /** Parameters of {@link createDynamicMap}; the defaults give bitsandbytes' 256-entry maps. */
 export interface DynamicMapOptions {
@@ -77,7 +77,8 @@ export interface Blockwise8bit {
  * Quantizes values blockwise to 8-bit codes of a sorted 256-entry `map` as bitsandbytes' default
  * backend does: `absmax = max|x|`, `s = clamp(f32(x * f32(1 / absmax)), -1, 1)`, nearest code by
  * float32 midpoints (a tie takes the lower code). An all-zero block gets absmax 0 and the code of 0.
- * Pass `out` to reuse buffers (as an optimizer does every step).
+ * The nearest code is found through a cell index over the float32 bit pattern of s (see
+ * {@link buildCellIndex}), exact for any sorted map. Pass `out` to reuse buffers (as an optimizer does every step).
  */
 export function quantizeBlockwise8bit(values: Float32Array, map: Float32Array, blocksize: number, out?: { codes: Uint8Array; absmax: Float32Array }): Blockwise8bit {
   validateBlocksize("quantizeBlockwise8bit", blocksize);
@@ -89,10 +90,13 @@ export function quantizeBlockwise8bit(values: Float32Array, map: Float32Array, b
   if (codes.length !== n || absmax.length !== blocks) {
     throw new InvalidArgumentError("quantizeBlockwise8bit", expected(`out buffers of ${n} codes and ${blocks} scales`, `${codes.length} and ${absmax.length}`));
   }
-  const search = prepareCodeSearch(map, "quantizeBlockwise8bit");
-  const { midpoints, order } = search;
+  const { midpoints, order } = prepareCodeSearch(map, "quantizeBlockwise8bit");
+  const { first } = buildCellIndex(midpoints);
   const zeroCode = order[searchMidpoints(midpoints, 0)]!;
-  const f32 = Math.fround;
+  const nanCode = order[0]!; // no midpoint is below NaN
+  // One block of scaled values, read back as float32 bit patterns to find their cells.
+  const scaled = new Float32Array(Math.min(blocksize, n));
+  const scaledBits = new Int32Array(scaled.buffer);
   for (let b = 0; b < blocks; b++) {
     const start = b * blocksize;
     const end = Math.min(start + blocksize, n);
@@ -106,12 +110,29 @@ export function quantizeBlockwise8bit(values: Float32Array, map: Float32Array, b
       codes.fill(zeroCode, start, end);
       continue;
     }
-    const inv = f32(1 / m);
-    for (let j = start; j < end; j++) {
-      let s = f32(values[j]! * inv);
-      if (s > 1) s = 1;
-      else if (s < -1) s = -1;
-      codes[j] = order[searchMidpoints(midpoints, s)]!;
+    const inv = Math.fround(1 / m);
+    const len = end - start;
+    for (let i = 0; i < len; i++) scaled[i] = values[start + i]! * inv; // the store rounds to float32
+    for (let i = 0; i < len; i++) {
+      const bits = scaledBits[i]!;
+      let a = bits & 0x7fffffff;
+      let s: number;
+      if (a > CELL_ONE_BITS) {
+        if (a > 0x7f800000) {
+          codes[start + i] = nanCode;
+          continue;
+        }
+        a = CELL_ONE_BITS; // clamp to [-1, 1]
+        s = bits < 0 ? -1 : 1;
+      } else {
+        s = scaled[i]!;
+      }
+      const mi = a < CELL_LOW_BITS ? 0 : ((a - CELL_LOW_BITS) >>> CELL_SHIFT) + 1;
+      const c = bits < 0 ? CELL_HALF - 1 - mi : CELL_HALF + mi;
+      let k = first[c]!;
+      const stop = first[c + 1]!;
+      while (k < stop && midpoints[k]! < s) k++;
+      codes[start + i] = order[k]!;
     }
   }
   return { codes, absmax, blocksize };

@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { prepareCodeSearch, searchMidpoints } from "../../../lib/quant/code_search.js";
 import { createDynamicMap, dequantizeBlockwise8bit, quantizeBlockwise8bit, signedDynamicMap, unsignedDynamicMap } from "../../../lib/quant/dynamic_map.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
 
@@ -74,4 +75,47 @@ test("unsigned map quantizes non-negative values (8-bit Adam's second moment)", 
   for (let i = 0; i < x.length; i++) rel += Math.abs(x[i]! - y[i]!) / (x[i]! + 1e-8);
   assert.ok(rel / x.length < 0.05, `rel ${rel / x.length}`);
   for (const v of y) assert.ok(v >= 0);
+});
+
+test("8-bit cell lookup picks the same code as a binary search over the midpoints, edge values included", () => {
+  const f32 = Math.fround;
+  const next = (v: number, dir: 1 | -1) => {
+    // The neighbouring float32 of v in direction dir.
+    const b = new Float32Array([v]);
+    const i = new Int32Array(b.buffer);
+    if (v === 0) return dir * 1.401298464324817e-45;
+    i[0]! += (v > 0 ? 1 : -1) * dir;
+    return b[0]!;
+  };
+  // The 5-bit map is padded with zeros: repeated values give repeated midpoints.
+  for (const map of [signedDynamicMap(), unsignedDynamicMap(), createDynamicMap({ totalBits: 5, maxExponentBits: 2 })]) {
+    const { midpoints, order } = prepareCodeSearch(map);
+    const edge: number[] = [0, -0, 1, -1, 1e-45, -1e-45, 2 ** -32, -(2 ** -32), 2 ** -40, 0.5, -0.5];
+    for (const m of midpoints) edge.push(m, next(m, 1), next(m, -1));
+    for (const v of map) edge.push(v, next(v, 1), next(v, -1));
+    const random = seededNormal(20000, 11);
+    for (let i = 0; i < random.length; i++) edge.push(random[i]! * 10 ** -(i % 9));
+    // Blocks of two: [1, v], so s = v whenever |v| <= 1; the reference rescales like the quantizer otherwise.
+    const x = new Float32Array(edge.length * 2);
+    edge.forEach((v, i) => {
+      x[2 * i] = 1;
+      x[2 * i + 1] = f32(v);
+    });
+    const q = quantizeBlockwise8bit(x, map, 2);
+    for (let i = 0; i < edge.length; i++) {
+      const v = f32(edge[i]!);
+      const s = Math.max(-1, Math.min(1, f32(v * f32(1 / Math.max(1, Math.abs(v))))));
+      const want = order[searchMidpoints(midpoints, s)]!;
+      assert.equal(q.codes[2 * i + 1], want, `s = ${s}`);
+    }
+  }
+});
+
+test("8-bit: NaN takes the lowest code and Inf saturates the block, as the binary search did", () => {
+  const map = signedDynamicMap();
+  const q = quantizeBlockwise8bit(new Float32Array([NaN, 0.5, 1, -1]), map, 4);
+  assert.equal(q.codes[0], 0);
+  assert.equal(q.absmax[0], 1);
+  const inf = quantizeBlockwise8bit(new Float32Array([Infinity, 0.5]), map, 2);
+  assert.equal(inf.absmax[0], Infinity);
 });
