@@ -2,44 +2,13 @@
 // step). Per block it scales the 16 code values (f32x4.mul, the same float32 rounding as the scalar
 // path), splits them into four byte planes, and turns 32 nibbles into 32 floats with i8x16.swizzle.
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
+import { OP, SIMD_OP, V128, I32, align16, compileModule, instantiateKernel, singleFunctionModule, uleb, wasmApi, type WasmMemory, type WasmModule } from "./wasm_asm.js";
 
-// Instruction encodings (WebAssembly core + fixed-width SIMD proposals).
-const LOCAL_GET = 0x20, LOCAL_SET = 0x21, I32_CONST = 0x41, I32_ADD = 0x6a, I32_SUB = 0x6b, F32_LOAD = 0x2a;
-const LOOP = 0x03, VOID = 0x40, BR_IF = 0x0d, END = 0x0b, SIMD = 0xfd;
-const V128_LOAD = 0x00, V128_STORE = 0x0b, V128_CONST = 0x0c, SHUFFLE = 0x0d, SWIZZLE = 0x0e, F32X4_SPLAT = 0x13, V128_AND = 0x4e, I8X16_SHR_U = 0x6d, F32X4_MUL = 0xe6;
+const { LOCAL_GET, LOCAL_SET, I32_CONST, I32_ADD, I32_SUB, F32_LOAD, LOOP, VOID, BR_IF, END } = OP;
+const { V128_LOAD, V128_STORE, V128_CONST, SHUFFLE, SWIZZLE, F32X4_SPLAT, V128_AND, I8X16_SHR_U, F32X4_MUL } = SIMD_OP;
+const SIMD = OP.SIMD;
 
-/** The slice of the WebAssembly API this file uses (the project compiles without DOM typings). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => WasmModule;
-  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
-  Memory: new (descriptor: { initial: number }) => { buffer: ArrayBuffer };
-}
-
-/** A compiled WebAssembly module (opaque). */
-export type WasmModule = object;
-
-function wasmApi(): WasmApi | undefined {
-  return (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
-}
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-function name(text: string): number[] {
-  return [...uleb(text.length), ...[...text].map((c) => c.charCodeAt(0))];
-}
+export type { WasmModule } from "./wasm_asm.js";
 
 /** The kernel's bytes: `dequant(out, packed, absmax, code, blocks, bytesPerBlock)` over an imported memory. */
 function kernelBytes(): Uint8Array {
@@ -153,65 +122,85 @@ function kernelBytes(): Uint8Array {
     get(BLOCKS);
     code.push(BR_IF, 0);
   }
-  code.push(END, END);
-  const locals = [2, ...uleb(I32_LOCALS), 0x7f, ...uleb(28), 0x7b];
-  const body = [...locals, ...code];
-  const bytes = [
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 6, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0]),
-    ...section(2, [1, ...name("env"), ...name("memory"), 0x02, 0x00, 1]),
-    ...section(3, [1, 0]),
-    ...section(7, [1, ...name("dequant"), 0x00, 0]),
-    ...section(10, [1, ...uleb(body.length), ...body]),
-  ];
-  return new Uint8Array(bytes);
+  code.push(END);
+  return singleFunctionModule("dequant", 6, [[I32_LOCALS, I32], [28, V128]], code);
 }
 
 /** Compiles the kernel, or returns null where WebAssembly SIMD is unavailable. */
 export function compileDequantKernel(): WasmModule | null {
-  const api = wasmApi();
-  if (!api) return null;
-  try {
-    return new api.Module(kernelBytes());
-  } catch {
-    return null;
-  }
+  return compileModule(kernelBytes());
 }
 
 /** The compiled kernel (an immutable constant, about 1 KB of code), or null without WebAssembly SIMD. */
 export const DEQUANT_KERNEL: WasmModule | null = compileDequantKernel();
 
+/** Values per kernel call: 256 KiB of output, small enough to stay in cache. */
+const CHUNK_VALUES = 1 << 16;
 /**
- * Dequantizes with the SIMD kernel into a fresh WebAssembly memory and returns a Float32Array view of
- * it (no copy out). Full blocks run in the kernel, a tail block in the scalar path. The memory also
- * holds a copy of the packed codes and scales (n/2 + n/16 bytes) for as long as the view lives.
+ * Values per chunk when the output is copied out of a private memory: 1 MiB. Node 20's V8 pays a
+ * large fixed cost per TypedArray.set from WebAssembly memory (256 KiB chunks ran at 0.2x a copy,
+ * 1 MiB at 0.55x, 16 MiB at 0.3x once the chunk leaves the cache).
  */
-export function dequantizeBlockwise4bitSimd(kernel: WasmModule, packed: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number, n: number): Float32Array {
-  const fullBlocks = Math.floor(n / blocksize);
-  const outBytes = align16(n * 4);
-  const packedAt = outBytes;
-  const absmaxAt = packedAt + align16(packed.length);
-  const codeAt = absmaxAt + align16(absmax.length * 4);
-  const total = codeAt + 64;
-  const api = wasmApi()!;
-  const memory = new api.Memory({ initial: Math.ceil(total / 65536) });
+const COPY_CHUNK_VALUES = 1 << 18;
+
+/**
+ * Runs the kernel over the full blocks, a chunk at a time: each chunk's packed bytes, scales and the
+ * code book are staged at `stagingAt` in `memory`, and its output goes to `outAt(firstValue)`;
+ * `flush(firstValue, count, ptr)` runs after each chunk (to copy it out of `memory`, if needed).
+ * Staging needs {@link dequantStagingBytes} bytes.
+ */
+export function runDequantKernel(
+  kernel: WasmModule,
+  memory: WasmMemory,
+  stagingAt: number,
+  args: { packed: Uint8Array; absmax: Float32Array; code: Float32Array; blocksize: number; fullBlocks: number; chunkValues?: number },
+  outAt: (firstValue: number) => number,
+  flush?: (firstValue: number, count: number, ptr: number) => void,
+): void {
+  const { packed, absmax, code, blocksize, fullBlocks } = args;
+  if (fullBlocks === 0) return;
+  const dequant = instantiateKernel(kernel, memory, "dequant");
+  const chunkBlocks = chunkBlocksOf(blocksize, args.chunkValues);
+  const packedAt = stagingAt;
+  const absmaxAt = packedAt + align16((chunkBlocks * blocksize) / 2);
+  const codeAt = absmaxAt + align16(chunkBlocks * 4);
   const heap = new Uint8Array(memory.buffer);
-  heap.set(packed, packedAt);
-  new Float32Array(memory.buffer, absmaxAt, absmax.length).set(absmax);
   new Float32Array(memory.buffer, codeAt, 16).set(code);
-  const out = new Float32Array(memory.buffer, 0, n);
-  if (fullBlocks > 0) {
-    const instance = new api.Instance(kernel, { env: { memory } });
-    (instance.exports.dequant as (...args: number[]) => void)(0, packedAt, absmaxAt, codeAt, fullBlocks, blocksize / 2);
+  for (let b0 = 0; b0 < fullBlocks; b0 += chunkBlocks) {
+    const blocks = Math.min(chunkBlocks, fullBlocks - b0);
+    const first = b0 * blocksize;
+    const count = blocks * blocksize;
+    heap.set(packed.subarray(first / 2, (first + count) / 2), packedAt);
+    new Float32Array(memory.buffer, absmaxAt, blocks).set(absmax.subarray(b0, b0 + blocks));
+    const ptr = outAt(first);
+    dequant(ptr, packedAt, absmaxAt, codeAt, blocks, blocksize / 2);
+    flush?.(first, count, ptr);
   }
-  const done = fullBlocks * blocksize;
-  if (done < n) {
-    const tail = dequantizeBlockwise4bit(packed.subarray(done / 2), absmax.subarray(fullBlocks), code, blocksize, n - done);
-    out.set(tail, done);
-  }
-  return out;
 }
 
-function align16(bytes: number): number {
-  return Math.ceil(bytes / 16) * 16;
+function chunkBlocksOf(blocksize: number, chunkValues = CHUNK_VALUES): number {
+  return Math.max(1, Math.floor(chunkValues / blocksize));
+}
+
+/** Bytes of staging {@link runDequantKernel} needs for a block size. */
+export function dequantStagingBytes(blocksize: number, chunkValues?: number): number {
+  const chunkBlocks = chunkBlocksOf(blocksize, chunkValues);
+  return align16((chunkBlocks * blocksize) / 2) + align16(chunkBlocks * 4) + 64;
+}
+
+/**
+ * Dequantizes into `out` (a plain Float32Array) with the SIMD kernel: chunks of 256 Ki values are
+ * written to a small private WebAssembly memory (they stay in cache) and copied out, so no buffer of
+ * the tensor's size is allocated. Full blocks run in the kernel, a tail block in the scalar path.
+ */
+export function dequantizeBlockwise4bitSimd(kernel: WasmModule, packed: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number, n: number, out: Float32Array): Float32Array {
+  const fullBlocks = Math.floor(n / blocksize);
+  const chunkValues = Math.min(COPY_CHUNK_VALUES, Math.max(fullBlocks, 1) * blocksize);
+  const chunkBytes = align16(chunkBlocksOf(blocksize, chunkValues) * blocksize * 4);
+  const memory = new (wasmApi()!).Memory({ initial: Math.ceil((chunkBytes + dequantStagingBytes(blocksize, chunkValues)) / 65536) });
+  const heapF32 = new Float32Array(memory.buffer);
+  runDequantKernel(kernel, memory, chunkBytes, { packed, absmax, code, blocksize, fullBlocks, chunkValues }, () => 0, (first, count) => out.set(heapF32.subarray(0, count), first));
+  const done = fullBlocks * blocksize;
+  if (done < n) dequantizeBlockwise4bit(packed.subarray(done / 2), absmax.subarray(fullBlocks), code, blocksize, n - done, out.subarray(done));
+  return out;
 }

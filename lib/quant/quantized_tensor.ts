@@ -5,6 +5,7 @@ import { InvalidArgumentError, TensorError, expected } from "../errors.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import { dequantizeBlockwise4bit, quantizeBlockwise4bit, validateBlocksize } from "./blockwise_4bit.js";
 import { codeBook, type QuantType } from "./codebooks.js";
+import { dequantizeToWasmTensor } from "./dequant_backend.js";
 import { DEQUANT_KERNEL, dequantizeBlockwise4bitSimd } from "./dequant_simd.js";
 import { dequantizeAbsmax, doubleQuantize, type NestedAbsmax } from "./double_quant.js";
 
@@ -105,19 +106,28 @@ export class QuantizedTensor implements MemoryReporter {
   }
 
   /**
-   * The dequantized values, float32, row-major. Without `out` the WebAssembly SIMD kernel fills a new
-   * buffer (a view of its own memory, which also holds a copy of the n/2 packed bytes while it lives);
-   * with `out` the scalar kernel writes into it. Both give the same bits.
+   * The dequantized values, float32, row-major, written into `out` when given (a caller-owned buffer
+   * reused across calls: no allocation) or into a new array. The WebAssembly SIMD kernel does the work
+   * where available, the scalar kernel elsewhere; both give the same bits.
    */
   dequantizeToArray(out?: Float32Array): Float32Array {
     this.checkAlive("dequantizeToArray");
-    if (out === undefined && DEQUANT_KERNEL) return dequantizeBlockwise4bitSimd(DEQUANT_KERNEL, this.packed, this.scales(), this.code, this.blocksize, this.size);
-    return dequantizeBlockwise4bit(this.packed, this.scales(), this.code, this.blocksize, this.size, out);
+    const result = out ?? new Float32Array(this.size);
+    if (result.length !== this.size) throw new InvalidArgumentError("QuantizedTensor.dequantizeToArray", expected(`an output of ${this.size} values`, `${result.length}`));
+    if (DEQUANT_KERNEL) return dequantizeBlockwise4bitSimd(DEQUANT_KERNEL, this.packed, this.scales(), this.code, this.blocksize, this.size, result);
+    return dequantizeBlockwise4bit(this.packed, this.scales(), this.code, this.blocksize, this.size, result);
   }
 
-  /** The dequantized values as a new float32 tensor of `shape` on the active backend (the caller disposes it). */
+  /**
+   * The dequantized values as a new float32 tensor of `shape` on the active backend (the caller
+   * disposes it). On the wasm backend the kernel writes the tensor's own heap memory in place; on
+   * other backends a new host array becomes the tensor's storage (the cpu backend keeps the array it
+   * is given, so a reused buffer could not be handed over).
+   */
   dequantize(): tf.Tensor {
-    return tf.tensor(this.dequantizeToArray(), this.shape, "float32");
+    this.checkAlive("dequantize");
+    const inPlace = DEQUANT_KERNEL ? dequantizeToWasmTensor(DEQUANT_KERNEL, this.packed, this.scales(), this.code, this.blocksize, this.shape) : null;
+    return inPlace ?? tf.tensor(this.dequantizeToArray(), this.shape, "float32");
   }
 
   /** Bytes this tensor holds right now: packed codes plus every quantization constant. */

@@ -96,8 +96,23 @@ test("the WebAssembly SIMD dequantizer gives the scalar kernel's bits (every blo
   for (const [n, blocksize, quantType] of [[4096, 32, "nf4"], [70, 64, "nf4"], [231, 128, "fp4"], [8192 + 33, 4096, "nf4"], [64 * 50, 64, "fp4"], [31, 32, "nf4"]] as const) {
     const q = quantize4bit(seededNormal(n, n), [n], { blocksize, quantType, doubleQuant: n > 1000 });
     const scalar = dequantizeBlockwise4bit(q.packed, q.scales(), q.code, blocksize, n);
-    const simd = dequantizeBlockwise4bitSimd(DEQUANT_KERNEL!, q.packed, q.scales(), q.code, blocksize, n);
+    // Into a NaN-filled view at an offset: every value must be written, nothing outside it.
+    const backing = new Float32Array(n + 3).fill(NaN);
+    const simd = dequantizeBlockwise4bitSimd(DEQUANT_KERNEL!, q.packed, q.scales(), q.code, blocksize, n, backing.subarray(1, n + 1));
     assert.equal(Buffer.compare(Buffer.from(simd.buffer, simd.byteOffset, n * 4), Buffer.from(scalar.buffer, 0, n * 4)), 0, `n=${n} blocksize=${blocksize} ${quantType}`);
+    assert.ok(Number.isNaN(backing[0]!) && Number.isNaN(backing[n + 1]!), "writes stay inside out");
     assert.deepEqual(q.dequantizeToArray(), scalar);
+    const reused = new Float32Array(n).fill(NaN);
+    assert.equal(q.dequantizeToArray(reused), reused, "a caller-owned buffer is filled and returned");
+    assert.deepEqual(reused, scalar);
   }
+});
+
+test("a chunked SIMD dequantize over many chunks (4 Mi values) matches the scalar kernel", () => {
+  const n = (1 << 22) + 64 * 3 + 10;
+  const q = quantize4bit(seededNormal(n, 5), [n], { blocksize: 64 });
+  const scalar = dequantizeBlockwise4bit(q.packed, q.scales(), q.code, 64, n);
+  const simd = q.dequantizeToArray(new Float32Array(n));
+  assert.equal(Buffer.compare(Buffer.from(simd.buffer), Buffer.from(scalar.buffer)), 0);
+  assert.throws(() => q.dequantizeToArray(new Float32Array(n - 1)), /output of/);
 });

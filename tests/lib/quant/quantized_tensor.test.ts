@@ -7,6 +7,7 @@ import { resolveBackend } from "../../../lib/backend.js";
 import { TensorError, InvalidArgumentError } from "../../../lib/errors.js";
 import { codeBook } from "../../../lib/quant/codebooks.js";
 import { quantize4bit } from "../../../lib/quant/quantized_tensor.js";
+import { dequantizeBlockwise4bit } from "../../../lib/quant/blockwise_4bit.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
 
 const X = seededNormal(1024 * 1024, 42);
@@ -96,4 +97,39 @@ test("dequantize() gives a float32 tensor of the shape on the backend, without l
   q.dispose();
   assert.throws(() => q.dequantizeToArray(), /disposed/);
   assert.deepEqual(q.memoryItems(), []);
+});
+
+test("dequantize() writes the wasm heap in place and matches dequantizeToArray bit for bit on wasm and cpu, inside tidy, without leaking heap memory", async () => {
+  await resolveBackend();
+  const initial = tf.getBackend();
+  await import("@tensorflow/tfjs-backend-cpu");
+  await import("@tensorflow/tfjs-backend-wasm");
+  try {
+    for (const backend of ["wasm", "cpu"]) {
+      assert.ok(await tf.setBackend(backend), backend);
+      for (const [shape, blocksize, doubleQuant] of [[[64, 96], 64, true], [[33, 7], 32, false], [[3, 4096 + 5], 4096, false]] as const) {
+        const n = shape[0] * shape[1];
+        const q = quantize4bit(seededNormal(n, n), [...shape], { blocksize, doubleQuant });
+        const want = dequantizeBlockwise4bit(q.packed, q.scales(), q.code, blocksize, n);
+        const before = tf.memory();
+        const ids = tf.backend().numDataIds();
+        const got = tf.tidy(() => q.dequantize().dataSync() as Float32Array);
+        assert.equal(Buffer.compare(Buffer.from(got.buffer, got.byteOffset, n * 4), Buffer.from(want.buffer)), 0, `${backend} [${shape}] blocksize ${blocksize}`);
+        const after = tf.memory();
+        assert.equal(after.numTensors, before.numTensors, `${backend}: no tensors left`);
+        assert.equal(after.numBytes, before.numBytes, `${backend}: no bytes left`);
+        assert.equal(tf.backend().numDataIds(), ids, `${backend}: the staging buffer is freed`);
+      }
+      // Two live results do not share memory.
+      const q = quantize4bit(seededNormal(4096, 1), [64, 64]);
+      const [a, b] = [q.dequantize(), q.dequantize()];
+      const aValues = a.dataSync().slice();
+      b.dispose();
+      const c = tf.tidy(() => tf.mul(quantize4bit(seededNormal(4096, 2), [64, 64]).dequantize(), 1));
+      assert.deepEqual(a.dataSync(), aValues, `${backend}: a later dequantize leaves an earlier result alone`);
+      tf.dispose([a, c]);
+    }
+  } finally {
+    await tf.setBackend(initial);
+  }
 });

@@ -1,0 +1,57 @@
+// Dequantization straight into a TF.js wasm-backend tensor: the output is allocated on the backend's
+// heap (as its own kernels allocate outputs) and the SIMD kernel writes it in place, so a forward pass
+// neither allocates a host array nor copies one into the heap. Other backends return null.
+import * as tf from "@tensorflow/tfjs-core";
+import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
+import { dequantStagingBytes, runDequantKernel } from "./dequant_simd.js";
+import type { WasmMemory, WasmModule } from "./wasm_asm.js";
+
+/** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm this file uses (public methods, and the Emscripten module's memory). */
+interface WasmBackendSlice {
+  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
+  getMemoryOffset(dataId: tf.DataId): number;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** The wasm backend and its (non-shared) memory when it is the active backend, else null. */
+function activeWasmBackend(): { backend: WasmBackendSlice; memory: WasmMemory } | null {
+  if (tf.getBackend() !== "wasm") return null;
+  const backend = tf.backend() as unknown as WasmBackendSlice;
+  const memory = backend.wasm?.asm?.memory as WasmMemory | undefined;
+  const Memory = (globalThis as unknown as { WebAssembly?: { Memory: new (...a: never[]) => unknown } }).WebAssembly?.Memory;
+  if (!memory || !Memory || !(memory instanceof Memory) || !(memory.buffer instanceof ArrayBuffer)) return null; // threaded builds share their memory
+  if (typeof backend.makeOutput !== "function" || typeof backend.getMemoryOffset !== "function") return null;
+  return { backend, memory };
+}
+
+/**
+ * A new float32 tensor of `shape` holding the dequantized values, written by the SIMD kernel in
+ * place on the wasm backend's heap; null when the active backend is not wasm (or its memory is not
+ * reachable), for the caller to fall back to a host array.
+ */
+export function dequantizeToWasmTensor(kernel: WasmModule, packed: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number, shape: number[]): tf.Tensor | null {
+  const found = activeWasmBackend();
+  if (!found) return null;
+  const { backend, memory } = found;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const fullBlocks = Math.floor(n / blocksize);
+  const out = backend.makeOutput(shape, "float32"); // n float32 on the heap, not initialized
+  const staging = backend.makeOutput([Math.ceil(dequantStagingBytes(blocksize) / 4) + 4], "int32");
+  try {
+    const outPtr = backend.getMemoryOffset(out.dataId);
+    const stagingPtr = (backend.getMemoryOffset(staging.dataId) + 15) & ~15; // one spare word for alignment
+    runDequantKernel(kernel, memory, stagingPtr, { packed, absmax, code, blocksize, fullBlocks }, (first) => outPtr + 4 * first);
+    const done = fullBlocks * blocksize;
+    if (done < n) {
+      const tail = new Float32Array(memory.buffer, outPtr + 4 * done, n - done);
+      dequantizeBlockwise4bit(packed.subarray(done / 2), absmax.subarray(fullBlocks), code, blocksize, n - done, tail);
+    }
+  } catch (error) {
+    backend.disposeData(out.dataId, true);
+    throw error;
+  } finally {
+    backend.disposeData(staging.dataId, true);
+  }
+  return tf.engine().makeTensorFromTensorInfo(out);
+}
