@@ -6,7 +6,7 @@ import type { MemoryItem } from "../memory/types.js";
 import { adamwStep } from "./adamw_math.js";
 import { concatSlots, float32Codec, type MomentCodec, type StateSlots } from "./moment_codec.js";
 import type { NamedVariable, Optimizer, OptimizerState } from "./optimizer.js";
-import type { PagingRecord, StatePlacement } from "./placement.js";
+import { sliceOnHost, type PagingRecord, type StatePlacement } from "./placement.js";
 import { PagedPlacement } from "./paged_placement.js";
 import { ResidentPlacement } from "./resident_placement.js";
 import { Blockwise8bitCodec, STATE_8BIT_BLOCK } from "./state_8bit.js";
@@ -127,14 +127,15 @@ export class AdamW implements Optimizer {
         const chunks = plan[i]!;
         const pFlat = tf.reshape(variable, [-1]) as tf.Tensor1D; // [n]
         const gFlat = tf.reshape(grad, [-1]) as tf.Tensor1D; // [n]
-        // Chunks are cut on the host: tf.slice on wasm costs milliseconds per call, a copy microseconds.
-        const host = chunks.length > 1 ? { p: pFlat.dataSync() as Float32Array, g: gFlat.dataSync() as Float32Array } : undefined;
+        // Chunks are cut on the host: tf.slice on wasm copies the whole input per call.
+        const split = chunks.length > 1;
+        const scratch = split ? new Float32Array(chunks[0]!.len) : undefined;
         const pieces: tf.Tensor1D[] = [];
         for (const chunk of chunks) {
           cursor++;
           const end = chunk.start + chunk.len;
-          const p = host ? tf.tensor1d(host.p.slice(chunk.start, end)) : pFlat; // [len]
-          const g = host ? tf.tensor1d(host.g.slice(chunk.start, end)) : gFlat; // [len]
+          const p = split ? sliceOnHost(pFlat, chunk.start, end, scratch) : pFlat; // [len]
+          const g = split ? sliceOnHost(gFlat, chunk.start, end, scratch) : gFlat; // [len]
           const payload = this.placement.acquire(chunk.key);
           const next = order[cursor];
           if (next) this.placement.prefetch(next.key);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { MemoryItem } from "../memory/types.js";
 import type { HostArray } from "./moment_codec.js";
-import type { PagingRecord, StatePlacement } from "./placement.js";
+import { hostCopy, type PagingRecord, type StatePlacement } from "./placement.js";
 
 /** Options for {@link PagedPlacement}. */
 export interface PagedPlacementOptions {
@@ -23,6 +23,8 @@ interface Page {
   lastUse: number;
   tensors?: tf.Tensor[];
   host?: HostArray[];
+  /** The host buffers of the last page-in, reused by the next page-out (wasm; avoids allocating per move). */
+  spare?: HostArray[];
   disk?: { offset: number; layout: Array<{ int32: boolean; length: number }> };
 }
 
@@ -162,6 +164,9 @@ export class PagedPlacement implements StatePlacement {
     const started = performance.now();
     const host = page.host ?? this.readSpill(page);
     page.tensors = host.map((a) => tf.keep(tf.tensor1d(a, a instanceof Int32Array ? "int32" : "float32")));
+    // A wasm tensor copied the values into its heap, so the buffers can take the next page-out; on the
+    // cpu backend the tensor keeps the array itself, which must then stay untouched.
+    page.spare = tf.getBackend() === "wasm" && page.host ? page.host : undefined;
     page.host = undefined;
     this.resident += page.bytes;
     this.counters.pagesIn++;
@@ -172,8 +177,9 @@ export class PagedPlacement implements StatePlacement {
 
   private pageOut(page: Page): void {
     const started = performance.now();
-    // dataSync's array is a copy (wasm) or the disposed tensor's own buffer (cpu): either way ours now.
-    const host = page.tensors!.map((t) => t.dataSync() as HostArray);
+    // A copy into the page's spare buffers (wasm) or the disposed tensor's own buffer (cpu): either way ours now.
+    const host = page.tensors!.map((t, i) => hostCopy(t, page.spare?.[i]));
+    page.spare = undefined;
     tf.dispose(page.tensors!);
     page.tensors = undefined;
     this.resident -= page.bytes;

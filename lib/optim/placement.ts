@@ -1,6 +1,6 @@
 // Where optimizer-state payloads live between steps (resident or paged), and the per-step paging
 // record a chart draws.
-import type * as tf from "@tensorflow/tfjs-core";
+import * as tf from "@tensorflow/tfjs-core";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import type { HostArray } from "./moment_codec.js";
 
@@ -43,4 +43,41 @@ export interface StatePlacement extends MemoryReporter {
   endStep(step: number, stepMs: number): PagingRecord | undefined;
   memoryItems(): MemoryItem[];
   dispose(): void;
+}
+
+/** The wasm backend's view of a tensor's bytes in its heap (no copy), when the active backend offers one. */
+function heapView(t: tf.Tensor): HostArray | undefined {
+  if (tf.getBackend() !== "wasm") return undefined;
+  const backend = tf.engine().backend as unknown as { typedArrayFromHeap?: (info: { shape: number[]; dtype: string; dataId: object }) => HostArray };
+  if (typeof backend.typedArrayFromHeap !== "function" || (t.dtype !== "float32" && t.dtype !== "int32")) return undefined;
+  return backend.typedArrayFromHeap({ shape: t.shape, dtype: t.dtype, dataId: t.dataId });
+}
+
+/**
+ * A host copy of `t`'s elements that the caller owns. On wasm it is copied straight out of the heap into
+ * `into` when that has the right type and length (so a page moving out reuses its previous host buffer
+ * instead of allocating one); elsewhere it is dataSync's array (a copy, or a disposed tensor's buffer).
+ */
+export function hostCopy(t: tf.Tensor, into?: HostArray): HostArray {
+  const view = heapView(t);
+  if (!view) return t.dataSync() as HostArray;
+  const fits = into !== undefined && into.length === view.length && into.constructor === view.constructor;
+  const out = fits ? into : view instanceof Int32Array ? new Int32Array(view.length) : new Float32Array(view.length);
+  out.set(view); // no allocation between taking the view and copying, so the heap cannot move under it
+  return out;
+}
+
+/**
+ * Elements [start, end) of a float32 tensor as a new [end - start] tensor, cut on the host: wasm's
+ * tf.slice copies the whole input per call. On wasm the range goes through `scratch` (reused: a wasm
+ * tensor copies its values in); on other backends a fresh array is handed over.
+ */
+export function sliceOnHost(t: tf.Tensor, start: number, end: number, scratch?: Float32Array): tf.Tensor1D {
+  const view = heapView(t);
+  if (view && scratch && scratch.length >= end - start) {
+    const part = scratch.subarray(0, end - start);
+    part.set(view.subarray(start, end));
+    return tf.tensor1d(part, "float32");
+  }
+  return tf.tensor1d((t.dataSync() as Float32Array).slice(start, end), "float32");
 }
