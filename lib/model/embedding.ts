@@ -1,7 +1,22 @@
-// Token embedding lookup with a gradient every backend can run: the backward pass scatters dy
-// into the table as one_hot(ids)^T @ dy (a matMul), because tf.gather's own gradient needs
-// UnsortedSegmentSum, which the wasm backend does not register.
+// Token embedding lookup with a gradient every backend can run: tf.gather's own gradient needs
+// UnsortedSegmentSum, which the wasm backend does not register. On the host backends (wasm, cpu)
+// the backward adds each row of dy into its token's row on the host (N * C additions); elsewhere it
+// scatters as one_hot(ids)^T @ dy (a matMul).
 import * as tf from "@tensorflow/tfjs-core";
+
+/** dTable [V, C] = sum over rows i of dy[i] into row ids[i], computed on the host. */
+function scatterRows(dy: tf.Tensor2D, ids: tf.Tensor1D, vocab: number): tf.Tensor2D {
+  const width = dy.shape[1];
+  const rows = dy.dataSync() as Float32Array; // [N, C]
+  const index = ids.dataSync();
+  const table = new Float32Array(vocab * width); // [V, C]
+  for (let i = 0; i < index.length; i++) {
+    const to = index[i]! * width;
+    const from = i * width;
+    for (let c = 0; c < width; c++) table[to + c]! += rows[from + c]!;
+  }
+  return tf.tensor2d(table, [vocab, width]);
+}
 
 /** table: [V, C], ids: [N] int32 -> [N, C]; differentiable with respect to the table on any backend. */
 export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
@@ -13,9 +28,10 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
       value: tf.gather(tableIn, idsIn), // [N, C]
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const savedIds = saved[0] as tf.Tensor1D;
+        const backend = tf.getBackend();
+        if (backend === "wasm" || backend === "cpu") return [scatterRows(dy as tf.Tensor2D, savedIds, vocab), tf.zerosLike(savedIds)];
         const oneHot = tf.cast(tf.oneHot(savedIds, vocab), "float32"); // [N, V] (wasm's float32 OneHot is wrong, so cast)
-        // Transposed explicitly: wasm's matMul is far slower with transposeA (see matmul.ts).
-        const dTable = tf.matMul(tf.transpose(oneHot), dy as tf.Tensor2D); // [V, N] x [N, C] -> [V, C]
+        const dTable = tf.matMul(oneHot, dy as tf.Tensor2D, true, false); // [V, N] x [N, C] -> [V, C]
         return [dTable, tf.zerosLike(savedIds)];
       },
     };
