@@ -2,6 +2,7 @@
 // backend): float32 arithmetic, per-block absmax, nearest code by midpoints, two codes per byte.
 import { InvalidArgumentError, TensorError, expected } from "../errors.js";
 import { prepareCodeSearch } from "./code_search.js";
+import { QUANT_KERNEL, quantizeFullBlocksSimd } from "./quant_simd.js";
 
 /** Block sizes bitsandbytes accepts for 4-bit quantization. */
 export const BLOCKSIZES: readonly number[] = [32, 64, 128, 256, 512, 1024, 2048, 4096];
@@ -50,10 +51,22 @@ export function quantizeBlockwise4bit(values: Float32Array, options: Blockwise4b
   const absmax = new Float32Array(blocks);
   const { midpoints, order } = prepareCodeSearch(code, where);
   if (midpoints.length !== 15) throw new InvalidArgumentError(where, expected("a 16-entry code book", `${code.length} entries`));
-  const cells = buildCells(midpoints, order);
   const f32 = Math.fround;
   const fullBlocks = Math.floor(n / blocksize);
-  for (let b = 0; b < blocks; b++) {
+  let firstBlock = 0;
+  if (QUANT_KERNEL && fullBlocks > 0) {
+    quantizeFullBlocksSimd(QUANT_KERNEL, values, blocksize, fullBlocks, midpoints, order, packed, absmax);
+    let finite = true;
+    for (let b = 0; b < fullBlocks; b++) {
+      const mx = absmax[b]!;
+      if (mx === 0) packed.fill(zeroBlockByte, (b * blocksize) >> 1, ((b + 1) * blocksize) >> 1);
+      else if (!(mx < Infinity)) finite = false;
+    }
+    // A NaN or Inf: redo the blocks below to throw the error that names the element.
+    firstBlock = finite ? fullBlocks : 0;
+  }
+  const cells = buildCells(midpoints, order);
+  for (let b = firstBlock; b < blocks; b++) {
     const start = b * blocksize;
     const end = Math.min(start + blocksize, n);
     let mx = 0;

@@ -116,3 +116,72 @@ test("a chunked SIMD dequantize over many chunks (4 Mi values) matches the scala
   assert.equal(Buffer.compare(Buffer.from(simd.buffer), Buffer.from(scalar.buffer)), 0);
   assert.throws(() => q.dequantizeToArray(new Float32Array(n - 1)), /output of/);
 });
+
+import { QUANT_KERNEL } from "../../../lib/quant/quant_simd.js";
+import { prepareCodeSearch, searchMidpoints } from "../../../lib/quant/code_search.js";
+import { quantizeBlockwise4bit } from "../../../lib/quant/blockwise_4bit.js";
+
+/** bitsandbytes' rule written plainly: reciprocal for full blocks, division for the tail, count the midpoints below s. */
+function referenceQuantize(x: Float32Array, code: Float32Array, blocksize: number, zeroBlockByte: number): Uint8Array {
+  const f32 = Math.fround;
+  const { midpoints, order } = prepareCodeSearch(code);
+  const n = x.length;
+  const nibbles = new Uint8Array(n + 1);
+  const out = new Uint8Array(Math.ceil(n / 2));
+  for (let start = 0; start < n; start += blocksize) {
+    const end = Math.min(start + blocksize, n);
+    let mx = 0;
+    for (let j = start; j < end; j++) mx = Math.max(mx, Math.abs(x[j]!));
+    if (mx === 0) {
+      for (let j = start; j < end; j += 2) out[j >> 1] = zeroBlockByte;
+      continue;
+    }
+    const inv = f32(1 / Math.max(mx, f32(1e-38)));
+    for (let j = start; j < end; j++) {
+      const s = Math.max(-1, Math.min(1, end - start === blocksize ? f32(x[j]! * inv) : f32(x[j]! / mx)));
+      nibbles[j] = order[searchMidpoints(midpoints, s)]!;
+    }
+    if ((end - start) % 2 === 1) nibbles[end] = order[searchMidpoints(midpoints, 0)]!;
+    for (let j = start; j < end; j += 2) out[j >> 1] = (nibbles[j]! << 4) | nibbles[j + 1]!;
+  }
+  return out;
+}
+
+test("the SIMD quantizer gives bitsandbytes' bytes: every book and block size, midpoints and their neighbours, clamping, zero blocks, tails", () => {
+  assert.ok(QUANT_KERNEL, "WebAssembly SIMD compiles on Node 20");
+  const step = (v: number, dir: number) => {
+    const b = new Float32Array([v]);
+    new Int32Array(b.buffer)[0]! += v === 0 ? 1 : Math.sign(v) * dir;
+    return b[0]!;
+  };
+  const books = [...Object.values(CODEBOOKS).map((b) => new Float32Array(b)), new Float32Array([-1, -0.9, -0.899, -0.5, -0.1, -0.01, -0.001, 0, 0.001, 0.0011, 0.1, 0.3, 0.5, 0.9, 0.95, 1])];
+  for (const code of books) {
+    const { midpoints } = prepareCodeSearch(code);
+    // Block 0 and 2 have absmax exactly 1 so s = x: each midpoint, its neighbours, and the code values.
+    const edges: number[] = [];
+    for (const m of midpoints) edges.push(m, step(m, 1), step(m, -1));
+    for (const c of code) edges.push(c, step(c, 1), step(c, -1));
+    for (const blocksize of [32, 64, 256, 4096]) {
+      const blocks: number[][] = [];
+      for (let i = 0; i < edges.length; i += blocksize - 1) blocks.push([1, ...edges.slice(i, i + blocksize - 1)]);
+      blocks.push([]); // an all-zero block
+      const random = seededNormal(blocksize * 3 + 17, blocksize);
+      const x = new Float32Array(blocks.length * blocksize + random.length);
+      blocks.forEach((b, i) => x.set(b, i * blocksize));
+      x.set(random, blocks.length * blocksize);
+      x[x.length - 20] = 1e-40; // subnormal
+      for (const zeroBlockByte of [0x77, 0x00]) {
+        const got = quantizeBlockwise4bit(x, { code, blocksize, zeroBlockByte });
+        const want = referenceQuantize(x, code, blocksize, zeroBlockByte);
+        assert.equal(Buffer.compare(Buffer.from(got.packed), Buffer.from(want)), 0, `blocksize ${blocksize}, book ${code[1]}`);
+      }
+    }
+  }
+  // Non-finite values still name the element, wherever the block is.
+  const bad = seededNormal(64 * 40, 3);
+  bad[64 * 33 + 5] = NaN;
+  assert.throws(() => quantizeBlockwise4bit(bad, { code: new Float32Array(CODEBOOKS.nf4), blocksize: 64, zeroBlockByte: 0x77 }), /element 2117 \(block 33/);
+  bad[64 * 33 + 5] = 1;
+  bad[7] = -Infinity;
+  assert.throws(() => quantizeBlockwise4bit(bad, { code: new Float32Array(CODEBOOKS.nf4), blocksize: 64, zeroBlockByte: 0x77 }), /element 7 \(block 0/);
+});
