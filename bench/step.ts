@@ -1,11 +1,13 @@
 // Training-step benchmark: forward + backward (every weight, embeddings included) of a fixed small
 // LLaMA on the active TF.js backend, against the identical model and batch in PyTorch (CPU), run in
 // the same process tree. Config: C 256, L 4, H 8, K 4 (GQA), F 688, V 512, B 8, T 128 (about 3.0M
-// parameters, 1,024 tokens per step). Usage: node --import tsx bench/step.ts [--steps N]
-import { spawnSync } from "node:child_process";
+// parameters, 1,024 tokens per step). The two take turns step by step and the ratio is the median of the
+// per-round ratios. Usage: node --import tsx bench/step.ts [--steps N] [--warmup N] [--profile]
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { formatBackendReport, resolveBackend } from "../lib/backend.js";
@@ -38,11 +40,78 @@ function step(): number {
   return loss;
 }
 
-for (let i = 0; i < warmup; i++) step();
+/** The PyTorch side as a child process that runs one timed step per request (see step_torch.py --serve). */
+interface TorchPeer {
+  info: { threads: number; torch: string };
+  step(): Promise<{ loss: number; seconds: number }>;
+  close(): void;
+}
+
+async function startTorch(dir: string): Promise<TorchPeer> {
+  await saveModel(model, dir);
+  writeFileSync(join(dir, "batch.json"), JSON.stringify({ ids: rows.map((r) => r.slice(0, -1)), targets: rows.map((r) => r.slice(1)) }));
+  const child = spawn(process.env.QLORA_LAB_PYTHON ?? "/usr/bin/python3", [new URL("./step_torch.py", import.meta.url).pathname, dir, join(dir, "batch.json"), "--serve"], { stdio: ["pipe", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await lines.next();
+    if (line.done) throw new Error(stderr.trim().split("\n").pop() || "the PyTorch process ended");
+    return JSON.parse(line.value);
+  };
+  const spawned = new Promise<never>((_, reject) => child.once("error", reject));
+  spawned.catch(() => {}); // a late error surfaces as the stream ending
+  const info = await Promise.race([next(), spawned]);
+  return {
+    info,
+    step: () => {
+      child.stdin.write("step\n");
+      return next();
+    },
+    close: () => child.stdin.end(),
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const timeTf = () => {
+  const started = performance.now();
+  const loss = step();
+  return { loss, seconds: (performance.now() - started) / 1000 };
+};
+
+// The frameworks take turns step by step, so load from other processes hits both alike; the ratio
+// reported is the median of the per-round ratios.
+const dir = mkdtempSync(join(tmpdir(), "qlora-lab-bench-"));
+let torch: TorchPeer | undefined;
+let torchError = "";
+try {
+  torch = await startTorch(dir);
+} catch (error) {
+  torchError = error instanceof Error ? error.message : String(error);
+}
+const tfTimes: number[] = [];
+const torchTimes: number[] = [];
 let loss = 0;
-const started = performance.now();
-for (let i = 0; i < steps; i++) loss = step();
-const tfSeconds = (performance.now() - started) / 1000 / steps;
+let torchLoss = 0;
+try {
+  for (let i = 0; i < warmup + steps; i++) {
+    const tfStep = timeTf();
+    const torchStep = torch ? await torch.step() : undefined;
+    if (i < warmup) continue;
+    loss = tfStep.loss;
+    tfTimes.push(tfStep.seconds);
+    if (torchStep) {
+      torchTimes.push(torchStep.seconds);
+      torchLoss = torchStep.loss;
+    }
+  }
+} finally {
+  torch?.close();
+  rmSync(dir, { recursive: true, force: true });
+}
 
 if (values.profile) {
   const profile = await tf.profile(() => {
@@ -55,25 +124,15 @@ if (values.profile) {
   for (const [name, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${name.padEnd(22)} ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
 }
 
-const dir = mkdtempSync(join(tmpdir(), "qlora-lab-bench-"));
-let torch: { loss: number; seconds_per_step: number; threads: number; torch: string } | undefined;
-let torchError = "";
-try {
-  await saveModel(model, dir);
-  writeFileSync(join(dir, "batch.json"), JSON.stringify({ ids: rows.map((r) => r.slice(0, -1)), targets: rows.map((r) => r.slice(1)) }));
-  const run = spawnSync(process.env.QLORA_LAB_PYTHON ?? "/usr/bin/python3", [new URL("./step_torch.py", import.meta.url).pathname, dir, join(dir, "batch.json"), String(warmup), String(steps)], { encoding: "utf8" });
-  if (run.status === 0) torch = JSON.parse(run.stdout.trim().split("\n").pop()!);
-  else torchError = (run.stderr || run.error?.message || "").trim().split("\n").pop() ?? "";
-} finally {
-  rmSync(dir, { recursive: true, force: true });
-}
-
 const tokens = BATCH * TIME;
-console.log(`LLaMA step benchmark: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, all trained`);
+const tfSeconds = median(tfTimes);
+console.log(`LLaMA step benchmark: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, all trained; ${steps} rounds after ${warmup} warm-up (medians)`);
 console.log(`TF.js ${formatBackendReport(report)}: ${(tfSeconds * 1000).toFixed(0)} ms/step, ${(tokens / tfSeconds).toFixed(0)} tokens/s (loss ${loss.toFixed(4)})`);
-if (torch) {
-  console.log(`PyTorch ${torch.torch} CPU, ${torch.threads} thread(s): ${(torch.seconds_per_step * 1000).toFixed(0)} ms/step, ${(tokens / torch.seconds_per_step).toFixed(0)} tokens/s (loss ${torch.loss.toFixed(4)})`);
-  console.log(`ratio TF.js / PyTorch: ${(torch.seconds_per_step / tfSeconds).toFixed(2)}  (same weights and batch; loss difference ${Math.abs(torch.loss - loss).toExponential(1)})`);
+if (torch && torchTimes.length > 0) {
+  const torchSeconds = median(torchTimes);
+  const ratio = median(torchTimes.map((t, i) => t / tfTimes[i]!));
+  console.log(`PyTorch ${torch.info.torch} CPU, ${torch.info.threads} thread(s): ${(torchSeconds * 1000).toFixed(0)} ms/step, ${(tokens / torchSeconds).toFixed(0)} tokens/s (loss ${torchLoss.toFixed(4)})`);
+  console.log(`ratio TF.js / PyTorch: ${ratio.toFixed(2)}  (median of per-round ratios; same weights and batch; loss difference ${Math.abs(torchLoss - loss).toExponential(1)})`);
 } else {
   console.log(`PyTorch: not run (${torchError || "no /usr/bin/python3 with torch"})`);
 }
