@@ -51,8 +51,12 @@ export function searchMidpoints(midpoints: Float32Array, s: number): number {
  * those inside cell c that are below s (a short exact scan; usually zero or one).
  */
 export interface CellIndex {
-  /** `first[c]`: index of the first midpoint in cell c; length CELL_COUNT + 1. */
+  /** `first[c]`: index of the first midpoint in cell c; length cells + 1. */
   first: Int32Array;
+  /** The one midpoint inside cell c, or +Infinity when it holds none. */
+  cellMid: Float32Array;
+  /** 1 where cell c holds two or more midpoints (scan them), else 0. */
+  crowded: Uint8Array;
 }
 
 /** Bits of 2^-32: magnitudes below share the innermost cell of their sign. */
@@ -82,6 +86,13 @@ export function buildCellIndex(midpoints: Float32Array): CellIndex {
     f[0] = midpoints[k]! + 0; // -0 + 0 = +0
     first[cellOfBits(bits[0]!) + 1]!++;
   }
-  for (let c = 0; c < cells; c++) first[c + 1]! += first[c]!;
-  return { first };
+  const cellMid = new Float32Array(cells).fill(Infinity);
+  const crowded = new Uint8Array(cells);
+  for (let c = 0; c < cells; c++) {
+    const count = first[c + 1]!;
+    if (count === 1) cellMid[c] = midpoints[first[c]!]!;
+    else if (count > 1) crowded[c] = 1;
+    first[c + 1] = first[c]! + count;
+  }
+  return { first, cellMid, crowded };
 }

@@ -91,7 +91,7 @@ export function quantizeBlockwise8bit(values: Float32Array, map: Float32Array, b
     throw new InvalidArgumentError("quantizeBlockwise8bit", expected(`out buffers of ${n} codes and ${blocks} scales`, `${codes.length} and ${absmax.length}`));
   }
   const { midpoints, order } = prepareCodeSearch(map, "quantizeBlockwise8bit");
-  const { first } = buildCellIndex(midpoints);
+  const { first, cellMid, crowded } = buildCellIndex(midpoints);
   const zeroCode = order[searchMidpoints(midpoints, 0)]!;
   const nanCode = order[0]!; // no midpoint is below NaN
   // One block of scaled values, read back as float32 bit patterns to find their cells.
@@ -116,7 +116,7 @@ export function quantizeBlockwise8bit(values: Float32Array, map: Float32Array, b
     for (let i = 0; i < len; i++) {
       const bits = scaledBits[i]!;
       let a = bits & 0x7fffffff;
-      let s: number;
+      let s = scaled[i]!;
       if (a > CELL_ONE_BITS) {
         if (a > 0x7f800000) {
           codes[start + i] = nanCode;
@@ -124,14 +124,17 @@ export function quantizeBlockwise8bit(values: Float32Array, map: Float32Array, b
         }
         a = CELL_ONE_BITS; // clamp to [-1, 1]
         s = bits < 0 ? -1 : 1;
-      } else {
-        s = scaled[i]!;
       }
-      const mi = a < CELL_LOW_BITS ? 0 : ((a - CELL_LOW_BITS) >>> CELL_SHIFT) + 1;
-      const c = bits < 0 ? CELL_HALF - 1 - mi : CELL_HALF + mi;
+      // Branch-free cell (the sign and the size of s are unpredictable): see cellOfBits.
+      const t = ((a - CELL_LOW_BITS) >> CELL_SHIFT) + 1;
+      const c = CELL_HALF + ((t & ~(t >> 31)) ^ (bits >> 31));
       let k = first[c]!;
-      const stop = first[c + 1]!;
-      while (k < stop && midpoints[k]! < s) k++;
+      if (crowded[c] === 0) {
+        if (cellMid[c]! < s) k++;
+      } else {
+        const stop = first[c + 1]!;
+        while (k < stop && midpoints[k]! < s) k++;
+      }
       codes[start + i] = order[k]!;
     }
   }
