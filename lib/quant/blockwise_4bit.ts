@@ -39,7 +39,8 @@ const F32_TINY = Math.fround(1e-38);
  * Quantizes n float32 values. Full blocks use `s = clamp(f32(x * f32(1 / max(absmax, 1e-38))), -1, 1)`;
  * the tail block uses division `x / absmax`; the code is the number of float32 midpoints strictly
  * below s (a tie takes the lower code), mapped back through the sorted order; an odd n is padded
- * with one 0.0. Throws a TensorError naming the block on NaN or Inf.
+ * with one 0.0. Full blocks run in the WebAssembly SIMD kernel of quant_simd.ts where available (same
+ * bytes), the tail block and code books here. Throws a TensorError naming the block on NaN or Inf.
  */
 export function quantizeBlockwise4bit(values: Float32Array, options: Blockwise4bitOptions): Packed4bit {
   const { code, blocksize, zeroBlockByte } = options;
