@@ -7,6 +7,7 @@ import { shippedTaskNames } from "../lib/data/index.js";
 import { compareLoraQlora, type CompareReport } from "../lib/train/index.js";
 import { formatBytes } from "../lib/viz/format.js";
 import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
+import type { ScheduleKind } from "../lib/optim/schedule.js";
 
 const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--json]
 
@@ -18,7 +19,9 @@ Options:
   --task NAME        shipped task (qa, ...) or a folder with train.jsonl/eval.jsonl (default home)
   --steps N          optimizer steps per run (default 300)
   --seed N           seed of LoRA init and data order (default 0)
-  --lr X             peak learning rate (default 5e-3, cosine after 10 % warmup)
+  --lr X             peak learning rate (default 5e-3)
+  --schedule KIND    constant, linear or cosine after the warmup (default cosine)
+  --warmup RATIO     warmup as a fraction of the steps (default 0.1)
   --batch-size N     sequences per step (default 16)
   --model PATH       base model folder (default: the shipped base model)
   --tokenizer PATH   tokenizer (default: the one beside the model)
@@ -31,7 +34,7 @@ export async function compare(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      task: { type: "string" }, steps: { type: "string" }, seed: { type: "string" }, lr: { type: "string" }, "batch-size": { type: "string" },
+      task: { type: "string" }, steps: { type: "string" }, seed: { type: "string" }, lr: { type: "string" }, "batch-size": { type: "string" }, schedule: { type: "string" }, warmup: { type: "string" },
       model: { type: "string" }, tokenizer: { type: "string" }, adapters: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
   });
@@ -47,6 +50,10 @@ export async function compare(argv: string[]): Promise<number> {
   };
   const lr = values.lr === undefined ? undefined : Number(values.lr);
   if (lr !== undefined && !(lr > 0)) throw new InvalidArgumentError("qlora-lab compare", expected("--lr to be a positive number", values.lr));
+  const schedule = values.schedule as ScheduleKind | undefined;
+  if (schedule !== undefined && !["constant", "linear", "cosine"].includes(schedule)) throw new InvalidArgumentError("qlora-lab compare", expected('--schedule to be "constant", "linear" or "cosine"', values.schedule));
+  const warmupRatio = values.warmup === undefined ? undefined : Number(values.warmup);
+  if (warmupRatio !== undefined && !(warmupRatio >= 0 && warmupRatio <= 1)) throw new InvalidArgumentError("qlora-lab compare", expected("--warmup to be a fraction in [0, 1]", values.warmup));
   const backend = await resolveBackend();
   const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   log(`backend: ${formatBackendReport(backend)}`);
@@ -54,7 +61,7 @@ export async function compare(argv: string[]): Promise<number> {
   const onSigint = () => controller.abort(); // train() stops the current run; this skips the next one
   process.once("SIGINT", onSigint);
   const report = await compareLoraQlora({
-    task: values.task, steps: int("steps", values.steps), seed: int("seed", values.seed), lr, batchSize: int("batch-size", values["batch-size"]),
+    task: values.task, steps: int("steps", values.steps), seed: int("seed", values.seed), lr, schedule, warmupRatio, batchSize: int("batch-size", values["batch-size"]),
     model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, log, signal: controller.signal,
   });
   process.off("SIGINT", onSigint);
@@ -85,7 +92,8 @@ export function formatCompareReport(report: CompareReport): string {
   const head = `task "${report.task}", ${report.steps} steps, seed ${report.seed}`;
   const summary: string[] = [];
   if (report.qloraQualityPercent !== undefined) summary.push(`QLoRA quality: ${report.qloraQualityPercent.toFixed(1)} % of LoRA's ${report.runs[0]!.metricName}`);
-  if (report.evalLossGapPercent !== undefined) summary.push(`QLoRA eval loss ${report.evalLossGapPercent >= 0 ? "+" : ""}${report.evalLossGapPercent.toFixed(2)} % vs LoRA`);
+  const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(2)} %`;
+  if (report.evalLossGapPercent !== undefined) summary.push(`QLoRA eval loss ${signed(report.evalLossGapPercent)} vs LoRA` + (report.evalLossGapBeforePercent !== undefined ? ` (before training: ${signed(report.evalLossGapBeforePercent)})` : ""));
   if (report.linearBaseBytesPercent !== undefined) summary.push(`QLoRA base projections take ${report.linearBaseBytesPercent.toFixed(1)} % of LoRA's bytes (whole base ${report.baseBytesPercent!.toFixed(1)} %)`);
   return [head, "", ...lines, "", ...summary].join("\n");
 }

@@ -12,6 +12,7 @@ import { evaluateLoss, exactMatchAccuracy } from "./evaluate.js";
 import type { EvalRecord, StepRecord } from "./records.js";
 import { train, type TrainCallbacks } from "./train.js";
 import { formatBytes } from "../viz/format.js";
+import type { ScheduleKind } from "../optim/schedule.js";
 
 /** Which base a run fine-tunes. */
 export type BaseMode = "lora" | "qlora";
@@ -30,11 +31,15 @@ export interface CompareOptions {
   seed?: number;
   /** Sequences per step (default 16). */
   batchSize?: number;
-  /** Peak learning rate (default 5e-3; cosine decay after a 10 % warmup). */
+  /** Peak learning rate (default 5e-3). */
   lr?: number;
+  /** LR curve after the warmup (default "cosine"). */
+  schedule?: ScheduleKind;
+  /** Warmup as a fraction of the steps (default 0.1). */
+  warmupRatio?: number;
   /** LoRA config (default r 8, alpha 16, every projection). */
   lora?: Partial<LoraConfig>;
-  /** Eval examples for the loss (default 100) and for the metric (default 60). */
+  /** Eval examples for the loss (default 200: a shipped task's whole eval split) and for the metric (default 60). */
   evalExamples?: number;
   metricExamples?: number;
   /** Also evaluate every N steps (default: before and after only). */
@@ -95,6 +100,8 @@ export interface CompareReport {
   qloraQualityPercent?: number;
   /** 100 * (QLoRA eval loss - LoRA eval loss) / LoRA eval loss. */
   evalLossGapPercent?: number;
+  /** The same gap before training: what quantizing the base alone costs on the task. */
+  evalLossGapBeforePercent?: number;
   /** QLoRA's projection weights' bytes as a percentage of LoRA's. */
   linearBaseBytesPercent?: number;
   /** QLoRA's whole base as a percentage of LoRA's. */
@@ -123,6 +130,7 @@ export async function compareLoraQlora(options: CompareOptions = {}): Promise<Co
   if (lora && qlora) {
     if (lora.metricAfter > 0) report.qloraQualityPercent = (100 * qlora.metricAfter) / lora.metricAfter;
     report.evalLossGapPercent = (100 * (qlora.evalLossAfter - lora.evalLossAfter)) / lora.evalLossAfter;
+    report.evalLossGapBeforePercent = (100 * (qlora.evalLossBefore - lora.evalLossBefore)) / lora.evalLossBefore;
     report.linearBaseBytesPercent = (100 * qlora.linearBaseBytes) / lora.linearBaseBytes;
     report.baseBytesPercent = (100 * qlora.baseBytes) / lora.baseBytes;
   }
@@ -143,7 +151,7 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
     const linearParameters = linearPaths.reduce((s, p) => s + base.linears().get(p)!.inFeatures * base.linears().get(p)!.outFeatures, 0);
     const baseParameters = [...expectedWeightShapes(base.config).values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
     const trainableParameters = model.trainableVariables().reduce((s, p) => s + p.variable.size, 0);
-    const evalSet = task.eval.slice(0, options.evalExamples ?? 100);
+    const evalSet = task.eval.slice(0, options.evalExamples ?? 200);
     const metricSet = task.eval.slice(0, options.metricExamples ?? 60);
     const metric = async (m: LoraModel<LlamaModel>) => ({ name: "exact_match", value: await exactMatchAccuracy(m as never, metricSet, { tokenizer, maxNewTokens: task.metric.maxNewTokens }) });
     log(`${name}: base ${formatBytes(baseBytes)} (${((8 * baseBytes) / baseParameters).toFixed(2)} bits/param), training ${trainableParameters} LoRA parameters for ${steps} steps on "${task.name}"`);
@@ -155,8 +163,8 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
       seed,
       batchSize: options.batchSize ?? 16,
       lr: options.lr ?? 5e-3,
-      schedule: "cosine",
-      warmupRatio: 0.1,
+      schedule: options.schedule ?? "cosine",
+      warmupRatio: options.warmupRatio ?? 0.1,
       maxGradNorm: 0.3,
       signal: options.signal,
       ledger: new MemoryLedger(),
