@@ -135,8 +135,8 @@ function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>): type
   sys.watchDirectory = (path, callback, recursive, options) => ts.sys.watchDirectory!(path, safe(callback), recursive, options);
   Object.defineProperty(patched, "sys", { value: sys, enumerable: true });
   Object.defineProperty(patched, "createWatchCompilerHost", {
-    value: (roots: string[], options: TS.CompilerOptions, ...rest: unknown[]) =>
-      (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(roots, { ...options, moduleResolution: ts.ModuleResolutionKind.Bundler, inlineSourceMap: true, types: ["node"], paths }, ...rest),
+    value: (roots: string[], options: TS.CompilerOptions, system: TS.System, _createProgram: unknown, ...rest: unknown[]) =>
+      (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(roots, { ...options, moduleResolution: ts.ModuleResolutionKind.Bundler, inlineSourceMap: true, types: ["node"], paths, suppressOutputPathCheck: true }, system, createProgramOnly(ts), ...rest),
     enumerable: true,
   });
   Object.defineProperty(patched, "transpileModule", {
@@ -144,6 +144,60 @@ function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>): type
     enumerable: true,
   });
   return patched as unknown as typeof TS;
+}
+
+/**
+ * The watch program's "builder" as a plain Program. TypeScript's builder programs recompute every file's
+ * references through the checker on each rebuild (most of a cell's compile time once the library's
+ * ~900 declaration files are in the program); the converter only needs the program, emit, and the
+ * cell's own source dependencies, computed here from the cell's resolved imports alone.
+ */
+function createProgramOnly(ts: typeof TS): TS.CreateProgram<TS.BuilderProgram> {
+  const getResolvedModule = (ts as unknown as { getResolvedModule(file: TS.SourceFile, name: string, mode: TS.ResolutionMode): TS.ResolvedModuleFull | undefined }).getResolvedModule;
+  return (rootNames, options, host, oldBuilder, configFileParsingDiagnostics, projectReferences) => {
+    // Files a program stops using (the library's, when a cell is checked without it) stay in the watch
+    // host's cache with their watchers, so switching back reuses them instead of parsing ~900 files again.
+    const keepingHost = host && (Object.assign(Object.create(host) as TS.CompilerHost, { onReleaseOldSourceFile: undefined }) as TS.CompilerHost);
+    const program = ts.createProgram({ rootNames: rootNames ?? [], options: options ?? {}, host: keepingHost, oldProgram: (oldBuilder as { getProgramOrUndefined?(): TS.Program | undefined } | undefined)?.getProgramOrUndefined?.(), configFileParsingDiagnostics, projectReferences });
+    // The converter reads each cell's `locals`, which binding sets: create the checker (it binds every file).
+    program.getTypeChecker();
+    /** The file and every source file it reaches through imports (declaration files end the walk). */
+    const getAllDependencies = (file: TS.SourceFile): readonly string[] => {
+      const seen = new Set<string>([file.fileName]);
+      const queue = [file];
+      for (let current = queue.pop(); current; current = queue.pop()) {
+        if (current.isDeclarationFile) continue;
+        for (const literal of (current as unknown as { imports: readonly TS.StringLiteralLike[] }).imports) {
+          const resolved = getResolvedModule(current, literal.text, ts.getModeForUsageLocation(current, literal));
+          const next = resolved && program.getSourceFile(resolved.resolvedFileName);
+          if (next && !seen.has(next.fileName)) {
+            seen.add(next.fileName);
+            queue.push(next);
+          }
+        }
+      }
+      return [...seen];
+    };
+    const builder: TS.BuilderProgram = {
+      getState: () => ({}) as never,
+      getProgram: () => program,
+      getProgramOrUndefined: () => program,
+      releaseProgram: () => undefined,
+      getCompilerOptions: () => program.getCompilerOptions(),
+      getSourceFile: (fileName) => program.getSourceFile(fileName),
+      getSourceFiles: () => program.getSourceFiles(),
+      getOptionsDiagnostics: (token) => program.getOptionsDiagnostics(token),
+      getGlobalDiagnostics: (token) => program.getGlobalDiagnostics(token),
+      getConfigFileParsingDiagnostics: () => program.getConfigFileParsingDiagnostics(),
+      getSyntacticDiagnostics: (file, token) => program.getSyntacticDiagnostics(file, token),
+      getDeclarationDiagnostics: (file, token) => program.getDeclarationDiagnostics(file, token),
+      getSemanticDiagnostics: (file, token) => program.getSemanticDiagnostics(file, token),
+      emit: (file, writeFile, token, emitOnlyDts, transformers) => program.emit(file, writeFile, token, emitOnlyDts, transformers),
+      getAllDependencies,
+      getCurrentDirectory: () => program.getCurrentDirectory(),
+    } as TS.BuilderProgram;
+    return builder;
+  };
 }
 
 /**

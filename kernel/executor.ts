@@ -62,7 +62,11 @@ export class Executor implements CellRunner {
   private libraryNames = new Set<string>();
   private libraryDecl = "";
   private typesWarm: Promise<void> | undefined;
+  /** The prelude's library import lines, trimmed, and the specifier its library import ends with. */
+  private libraryImportLines = new Set<string>();
+  private librarySpecifier = "";
   private libraryReady: Promise<void> = Promise.resolve();
+  private openLibrary: () => void = () => undefined;
 
   constructor(
     private readonly compiler: AsyncCellCompiler,
@@ -91,13 +95,20 @@ export class Executor implements CellRunner {
   private async load(kernelValues: Record<string, unknown>): Promise<void> {
     Object.assign(this.locals, kernelValues);
     this.libraryNames = new Set();
-    this.libraryReady = loadLibraryValues(this.warnings).then((values) => {
+    // The library loads once the compiler is up and a first cell that needs no library has compiled (or
+    // half a second later, or at once for a cell that names it): on two busy cores, loading both at the
+    // same time made each take as long as the two one after the other, and delayed a plain first cell.
+    const gate = new Promise<void>((resolve) => (this.openLibrary = resolve));
+    void this.compiler.ready.then(() => setTimeout(() => this.openLibrary(), 500).unref(), () => this.openLibrary());
+    this.libraryReady = gate.then(() => loadLibraryValues(this.warnings)).then((values) => {
       // Kernel names win over a library export of the same name.
       for (const [name, value] of Object.entries(values)) if (!(name in kernelValues)) this.locals[name] = value;
     });
     this.libraryReady.catch(() => undefined);
     const prelude = await preludeDeclaration(this.compiler, Object.keys(kernelValues), this.warnings);
     this.libraryDecl = prelude.library;
+    this.libraryImportLines = new Set(prelude.library.split("\n").map((l) => l.trim()).filter(Boolean));
+    this.librarySpecifier = / from ("[^"]+");$/m.exec(prelude.library.split("\n")[0] ?? "")?.[1] ?? "";
     this.prevDecl = prelude.library + prelude.kernel;
     const braces = /\{([^}]*)\}/.exec(prelude.library)?.[1] ?? "";
     for (const match of braces.matchAll(/[A-Za-z_$][\w$]*/g)) this.libraryNames.add(match[0]);
@@ -116,17 +127,35 @@ export class Executor implements CellRunner {
   }
 
   /**
-   * The declarations to check a cell against: without the library's while its types are still cold and
-   * the cell names nothing from it (no name can collide, so the library part is put back afterwards).
+   * The declarations to check a cell against. A cell that names nothing from the library, after earlier
+   * declarations that name nothing from it either, is checked without the library's import lines: no
+   * name can resolve to or collide with the library, and the program stays tslab's size (the library's
+   * ~800 declaration files otherwise cost every cell). The import lines are put back afterwards.
    */
-  private declarationsFor(code: string): { decl: string; light: boolean } {
-    if (this.typesWarm || !this.libraryDecl || !this.prevDecl.includes(this.libraryDecl)) return { decl: this.prevDecl, light: false };
-    for (const match of code.matchAll(/[A-Za-z_$][\w$]*/g)) if (this.libraryNames.has(match[0])) return { decl: this.prevDecl, light: false };
-    return { decl: this.prevDecl.replace(this.libraryDecl, ""), light: true };
+  private declarationsFor(code: string): { decl: string; light: boolean; library: string } {
+    const full = { decl: this.prevDecl, light: false, library: "" };
+    if (this.namesLibrary(code)) return full;
+    const libraryLines: string[] = [];
+    const rest: string[] = [];
+    for (const line of this.prevDecl.split("\n")) (this.libraryImportLines.has(line.trim()) || this.isLibraryImport(line) ? libraryLines : rest).push(line);
+    const decl = rest.join("\n");
+    if (this.namesLibrary(decl.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""'))) return full;
+    return { decl, light: true, library: libraryLines.length > 0 ? `${libraryLines.join("\n")}\n` : "" };
+  }
+
+  private namesLibrary(text: string): boolean {
+    for (const match of text.matchAll(/[A-Za-z_$][\w$]*/g)) if (this.libraryNames.has(match[0])) return true;
+    return false;
+  }
+
+  /** The prelude's import of the library (as written, or as the converter reprints it, possibly pruned). */
+  private isLibraryImport(line: string): boolean {
+    return this.librarySpecifier !== "" && line.startsWith("import {") && line.trimEnd().endsWith(`from ${this.librarySpecifier};`);
   }
 
   /** Waits for the library's values when compiled code reads one of them (plain cells need not wait). */
   private async valuesFor(js: string): Promise<void> {
+    this.openLibrary();
     for (const match of js.matchAll(/\bexports\.([A-Za-z_$][\w$]*)/g)) {
       if (this.libraryNames.has(match[1]!)) return this.libraryReady;
     }
@@ -151,8 +180,10 @@ export class Executor implements CellRunner {
       return { status: "ok", payload: [{ source: "page", data, start: 0 }] };
     }
     const filename = `In[${io.executionCount}]`;
-    const { decl, light } = this.declarationsFor(code);
+    const { decl, light, library } = this.declarationsFor(code);
+    if (!light) this.openLibrary();
     const compiled = await this.compiler.convert(decl, code);
+    this.openLibrary();
     if (light) void this.warmTypes();
     if (!compiled.ok) return typeErrorOutcome(filename, code, compiled.diagnostics);
     for (const side of compiled.sideOutputs) {
@@ -186,7 +217,7 @@ export class Executor implements CellRunner {
       this.running = undefined;
     }
     // Declarations made before a failure or an interrupt are kept, so later cells can use them.
-    this.prevDecl = light ? this.libraryDecl + compiled.declOutput : compiled.declOutput;
+    this.prevDecl = light ? library + compiled.declOutput : compiled.declOutput;
     context.flush();
     return outcome;
   }
