@@ -67,6 +67,8 @@ export class Executor implements CellRunner {
   private librarySpecifier = "";
   private libraryReady: Promise<void> = Promise.resolve();
   private openLibrary: () => void = () => undefined;
+  /** Set while a cell compiles (the library waits for a first cell's compile to finish). */
+  private compiling = false;
 
   constructor(
     private readonly compiler: AsyncCellCompiler,
@@ -99,7 +101,8 @@ export class Executor implements CellRunner {
     // half a second later, or at once for a cell that names it): on two busy cores, loading both at the
     // same time made each take as long as the two one after the other, and delayed a plain first cell.
     const gate = new Promise<void>((resolve) => (this.openLibrary = resolve));
-    void this.compiler.ready.then(() => setTimeout(() => this.openLibrary(), 500).unref(), () => this.openLibrary());
+    const whenIdle = (): void => void (this.compiling ? undefined : this.openLibrary());
+    void this.compiler.ready.then(() => setTimeout(whenIdle, 500).unref(), () => this.openLibrary());
     this.libraryReady = gate.then(() => loadLibraryValues(this.warnings)).then((values) => {
       // Kernel names win over a library export of the same name.
       for (const [name, value] of Object.entries(values)) if (!(name in kernelValues)) this.locals[name] = value;
@@ -182,7 +185,8 @@ export class Executor implements CellRunner {
     const filename = `In[${io.executionCount}]`;
     const { decl, light, library } = this.declarationsFor(code);
     if (!light) this.openLibrary();
-    const compiled = await this.compiler.convert(decl, code);
+    this.compiling = true;
+    const compiled = await this.compiler.convert(decl, code).finally(() => (this.compiling = false));
     this.openLibrary();
     if (light) void this.warmTypes();
     if (!compiled.ok) return typeErrorOutcome(filename, code, compiled.diagnostics);

@@ -19,9 +19,11 @@ export interface StartKernelOptions {
 export async function startKernel(connectionFile: string | ConnectionInfo, options: StartKernelOptions = {}): Promise<{ session: Session; done: Promise<void> }> {
   const connection = typeof connectionFile === "string" ? readConnectionFile(connectionFile) : connectionFile;
   const log = process.stderr.write.bind(process.stderr);
+  // The compiler thread first: TypeScript's start-up is the longest step before a first result.
+  const compilerStarted = startCompiler();
   const transport = await startTransport(connection);
   const router = new OutputRouter();
-  const compiler = await startCompiler();
+  const compiler = await compilerStarted;
   const executor = new Executor(compiler, router);
   router.install();
   const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
