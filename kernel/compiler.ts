@@ -2,7 +2,8 @@
 // declarations of earlier cells, last-expression capture), with three adjustments made by handing the
 // converter a patched `typescript`: bundler module resolution (ESM packages' "exports" types), inline
 // source maps (tracebacks in cell lines), only @types/node as an implicit global (other typings load when
-// imported), and file watchers that never throw into the event loop.
+// imported), file watchers that never throw into the event loop, and a plain Program in place of the
+// watch program's builder (see createProgramOnly).
 import Module, { createRequire } from "node:module";
 import { readFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";

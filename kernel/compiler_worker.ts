@@ -1,5 +1,5 @@
-// The compiler thread: creates tslab's converter once (about two seconds of TypeScript start-up, in
-// parallel with the library loading on the main thread) and answers calls one at a time.
+// The compiler thread: creates tslab's converter once (about two seconds of TypeScript start-up; the
+// library loads on the main thread once it is ready) and answers calls one at a time.
 import { parentPort, workerData } from "node:worker_threads";
 import { createCellCompiler, type CellCompiler } from "./compiler.js";
 

@@ -1,5 +1,6 @@
-// The kernel's composition root: bind the sockets (a worker thread) and answer kernel_info at once,
-// then start the compiler thread and load the library in the background; the first cell waits for both.
+// The kernel's composition root: start the compiler thread, bind the sockets (a worker thread) and
+// answer kernel_info at once; the library loads once the compiler is up. A first cell waits for the
+// compiler, and for the library only when it uses it.
 import { readFileSync } from "node:fs";
 import { OutputRouter } from "./cell_context.js";
 import { startCompiler } from "./compiler_client.js";
