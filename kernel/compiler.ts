@@ -1,5 +1,5 @@
 // Cells from TypeScript to runnable JavaScript through tslab's converter (type checking against the
-// declarations of earlier cells, last-expression capture), with three adjustments made by handing the
+// declarations of earlier cells, last-expression capture), with these adjustments made by handing the
 // converter a patched `typescript`: bundler module resolution (ESM packages' "exports" types), inline
 // source maps (tracebacks in cell lines), only @types/node as an implicit global (other typings load when
 // imported), file watchers that never throw into the event loop, and a plain Program in place of the
