@@ -52,12 +52,19 @@ test(`${MAIN_LESSON} runs in Jupyter Notebook in Chromium and shows the loss cha
 
     // Charts arrive as image/png bundles: decoded images of a real size, not broken icons.
     const charts = result.images.filter((img) => img.src.startsWith("data:image/png") && img.naturalWidth >= 200 && img.naturalHeight >= 100 && img.width >= 200);
-    assert.ok(charts.length >= 2, `expected the loss chart and the memory map as PNG images, got ${JSON.stringify(result.images)}`);
+    // Lesson 01 draws four: the live loss chart, the loss curves, the memory map and the planner.
+    assert.ok(charts.length >= 4, `expected the loss charts, the memory map and the planner chart as PNG images, got ${JSON.stringify(result.images)}`);
 
     // The comparison table: one row for LoRA, one for QLoRA.
     const comparison = result.tables.find((table) => table.rows.some((r) => r.includes("LoRA")) && table.rows.some((r) => r.includes("QLoRA")));
     assert.ok(comparison, `expected a table with LoRA and QLoRA rows, got ${JSON.stringify(result.tables.map((x) => x.rows.slice(0, 3)))}`);
     assert.ok(comparison.rows.length >= 3, "header + LoRA + QLoRA rows");
+    const header = comparison.rows[0]!;
+    for (const column of ["base weights", "peak memory", "eval loss", "exact match", "train tokens/s"]) {
+      assert.ok(header.includes(column), `the comparison table has a "${column}" column: ${header.join(" | ")}`);
+    }
+    // The planner's table for 7B and 70B follows the measured one.
+    assert.ok(result.tables.some((table) => table.rows.some((r) => r.includes("70B"))), "the planner table for 7B and 70B is shown");
   } finally {
     rmSync(ws.root, { recursive: true, force: true });
   }

@@ -176,6 +176,11 @@ export async function runNotebookInBrowser(options: BrowserRunOptions): Promise<
       const prompts = [...document.querySelectorAll(".code_cell .input_prompt")].map((p) => (p.textContent ?? "").trim());
       return { images, tables, errors, stderr, prompts };
     });
+    // The classic notebook scrolls inside #site, so a full-page shot would hold one screen: grow the
+    // viewport to the whole notebook first, so the picture shows every chart and table.
+    const notebookHeight = await page.evaluate(() => document.querySelector("#notebook")?.getBoundingClientRect().height ?? 0);
+    await page.setViewportSize({ width: 1280, height: Math.min(Math.ceil(notebookHeight) + 200, 16_000) });
+    await page.waitForTimeout(500);
     await page.screenshot({ path: options.screenshot, fullPage: true });
     if (consoleErrors.length > 0) log(`page errors: ${consoleErrors.join(" | ")}`);
     return { kernelShown, codeCells, seconds, screenshot: options.screenshot, ...result };
