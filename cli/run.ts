@@ -1,7 +1,7 @@
 // `qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html]`: executes a notebook headlessly
 // through the kernel over zeromq (no Python), saves the outputs, exits non-zero on a cell error.
 import { readFile, writeFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
@@ -38,7 +38,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (!Array.isArray(notebook.cells)) throw new FileFormatError("qlora-lab run", expected("a notebook with a cells array", input));
 
-  const client = await KernelClient.launch();
+  // Like Jupyter, the kernel runs in the notebook's folder, so relative paths in cells resolve the same way.
+  const client = await KernelClient.launch({ cwd: dirname(resolve(input)) });
   let failed = false;
   try {
     await client.waitReady();
