@@ -28,14 +28,8 @@ interface Page {
   disk?: { offset: number; layout: Array<{ int32: boolean; length: number }> };
 }
 
-interface StepCounters {
-  pagesIn: number;
-  pagesOut: number;
-  prefetched: number;
-  bytesIn: number;
-  bytesOut: number;
-  pagingMs: number;
-}
+/** The part of a PagingRecord counted while a step runs. */
+type StepCounters = Pick<PagingRecord, "pagesIn" | "pagesOut" | "prefetched" | "bytesIn" | "bytesOut" | "pagingMs">;
 
 const zeroCounters = (): StepCounters => ({ pagesIn: 0, pagesOut: 0, prefetched: 0, bytesIn: 0, bytesOut: 0, pagingMs: 0 });
 const bytesOf = (arrays: readonly { size?: number; length?: number }[]) => arrays.reduce((s, a) => s + 4 * (a.size ?? a.length ?? 0), 0);
