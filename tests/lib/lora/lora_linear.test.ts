@@ -82,6 +82,32 @@ test("with B = 0 the output is exactly the base output; merge then unmerge resto
   assert.equal(tf.memory().numTensors, before, "no tensor leaks");
 });
 
+/**
+ * Checks an analytic gradient against central finite differences, one element at a time. The losses
+ * here are linear in each of A, B and x separately, so central differences are exact up to rounding.
+ */
+function assertMatchesFiniteDifferences(v: tf.Variable, gradient: tf.Tensor, lossFn: () => tf.Scalar, label: string): void {
+  const analytic = gradient.dataSync();
+  const values = (v.dataSync() as Float32Array).slice();
+  const eps = 1e-2;
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < values.length; i++) {
+    const at = (delta: number) => {
+      const moved = values.slice();
+      moved[i] = values[i]! + delta;
+      assignValues(v, moved);
+      return tf.tidy(() => lossFn().dataSync()[0]!);
+    };
+    const numeric = (at(eps) - at(-eps)) / (2 * eps);
+    worst = Math.max(worst, Math.abs(numeric - analytic[i]!));
+    scale = Math.max(scale, Math.abs(analytic[i]!));
+    assignValues(v, values);
+  }
+  assert.ok(scale > 0.1, `${label}: non-trivial gradient`);
+  assert.ok(worst < 1e-3 * scale, `${label}: max |numeric - analytic| ${worst} vs scale ${scale}`);
+}
+
 test("gradients of A and B match central finite differences (dense base, float32, cpu)", () => {
   const before = tf.memory().numTensors;
   const layer = new LoraLinear(denseLayer(4, 5, 10), "m");
@@ -92,25 +118,7 @@ test("gradients of A and B match central finite differences (dense base, float32
   const { value, grads } = tf.variableGrads(lossFn, [adapter.loraA, adapter.loraB]);
   assert.deepEqual(Object.keys(grads).sort(), [adapter.loraA.name, adapter.loraB.name].sort());
   for (const v of [adapter.loraA, adapter.loraB]) {
-    const analytic = grads[v.name]!.dataSync();
-    const values = (v.dataSync() as Float32Array).slice();
-    const eps = 1e-2; // L is linear in A for fixed B (and vice versa): central differences are exact up to rounding
-    let worst = 0;
-    let scale = 0;
-    for (let i = 0; i < values.length; i++) {
-      const at = (delta: number) => {
-        const moved = values.slice();
-        moved[i] = values[i]! + delta;
-        assignValues(v, moved);
-        return tf.tidy(() => lossFn().dataSync()[0]!);
-      };
-      const numeric = (at(eps) - at(-eps)) / (2 * eps);
-      worst = Math.max(worst, Math.abs(numeric - analytic[i]!));
-      scale = Math.max(scale, Math.abs(analytic[i]!));
-      assignValues(v, values);
-    }
-    assert.ok(scale > 0.1, "non-trivial gradient");
-    assert.ok(worst < 1e-3 * scale, `max |numeric - analytic| ${worst} vs scale ${scale}`);
+    assertMatchesFiniteDifferences(v, grads[v.name]!, lossFn, v === adapter.loraA ? "A" : "B");
   }
   tf.dispose([x, probe, value, ...Object.values(grads)]);
   layer.dispose();
@@ -169,25 +177,7 @@ test("gradients of A, B and the input match finite differences over a 4-bit base
   assert.deepEqual(layer.trainableVariables(), [adapter.loraA, adapter.loraB], "the 4-bit base contributes no variables");
   const { value, grads } = tf.variableGrads(lossFn, [adapter.loraA, adapter.loraB, x]);
   for (const v of [adapter.loraA, adapter.loraB, x]) {
-    const analytic = grads[v.name]!.dataSync();
-    const values = (v.dataSync() as Float32Array).slice();
-    const eps = 1e-2; // L is linear in each of A, B, x separately
-    let worst = 0;
-    let scale = 0;
-    for (let i = 0; i < values.length; i++) {
-      const at = (delta: number) => {
-        const moved = values.slice();
-        moved[i] = values[i]! + delta;
-        assignValues(v, moved);
-        return tf.tidy(() => lossFn().dataSync()[0]!);
-      };
-      const numeric = (at(eps) - at(-eps)) / (2 * eps);
-      worst = Math.max(worst, Math.abs(numeric - analytic[i]!));
-      scale = Math.max(scale, Math.abs(analytic[i]!));
-      assignValues(v, values);
-    }
-    assert.ok(scale > 0.1, "non-trivial gradient");
-    assert.ok(worst < 1e-3 * scale, `${v === x ? "x" : v === adapter.loraA ? "A" : "B"}: max |numeric - analytic| ${worst} vs scale ${scale}`);
+    assertMatchesFiniteDifferences(v, grads[v.name]!, lossFn, v === x ? "x" : v === adapter.loraA ? "A" : "B");
   }
   // LoRA on a 4-bit base never merges silently.
   assert.throws(() => layer.merge(), /expected a dense float32 base to merge into, got a QuantizedLinear base\. For a 4-bit base call mergeAndUnload\(model, \{ strategy \}\) with strategy "separate" .* "float32" .* "requantize"/);
