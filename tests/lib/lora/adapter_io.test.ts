@@ -14,6 +14,7 @@ import type { LoraConfig } from "../../../lib/lora/config.js";
 import { toQloraModel } from "../../../lib/lora/qlora.js";
 import { loadAdapter, readAdapterConfig, saveAdapter } from "../../../lib/lora/adapter_io.js";
 import { jupyterPython, skipUnlessPythonModules } from "../../helpers/jupyter.js";
+import { logitsOn } from "./helpers.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;
 const IDS = [[1, 403, 407, 261, 378, 430, 267, 310, 285, 261, 400]];
@@ -24,7 +25,7 @@ before(async () => {
 });
 
 function logits(model: { forward(ids: tf.Tensor2D): tf.Tensor3D }): Float32Array {
-  return tf.tidy(() => model.forward(tf.tensor2d(IDS, undefined, "int32")).dataSync() as Float32Array);
+  return logitsOn(model, IDS);
 }
 
 function tempDir(): string {

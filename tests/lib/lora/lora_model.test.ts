@@ -8,6 +8,7 @@ import { LoraLinear } from "../../../lib/lora/lora_linear.js";
 import { toLoraModel } from "../../../lib/lora/lora_model.js";
 import { countParameters, formatParameterCount } from "../../../lib/lora/count.js";
 import { mergeAndUnload } from "../../../lib/lora/merge.js";
+import { logitsOn, maxAbsDiff } from "./helpers.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;
 const IDS = [[1, 403, 407, 261, 378, 430, 267, 1046 % 512, 310, 285, 261, 400]];
@@ -17,13 +18,7 @@ before(async () => {
 });
 
 function logits(model: { forward(ids: tf.Tensor2D): tf.Tensor3D }): Float32Array {
-  return tf.tidy(() => model.forward(tf.tensor2d(IDS, undefined, "int32")).dataSync() as Float32Array);
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
+  return logitsOn(model, IDS);
 }
 
 test("toLoraModel on stories260K: q/v adapters by default, PEFT parameter names, B = 0 gives the base logits exactly", async () => {

@@ -12,6 +12,7 @@ import { loraDelta } from "../../../lib/lora/delta.js";
 import { countParameters } from "../../../lib/lora/count.js";
 import { toLoraModel } from "../../../lib/lora/lora_model.js";
 import { registerAllGradients } from "../../../lib/model/register_gradients.js";
+import { logitsOn, maxAbsDiff } from "./helpers.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;
 const IDS = [[1, 403, 407, 261, 378, 430, 267, 310, 285, 261, 400]];
@@ -21,13 +22,7 @@ before(async () => {
 });
 
 function logits(model: { forward(ids: tf.Tensor2D): tf.Tensor3D }): Float32Array {
-  return tf.tidy(() => model.forward(tf.tensor2d(IDS, undefined, "int32")).dataSync() as Float32Array);
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
+  return logitsOn(model, IDS);
 }
 
 /** The reference a QLoRA model must reproduce: the same model with each linear's dequantized weight as a dense float32 layer. */
