@@ -1,6 +1,7 @@
 // Plain input records the charts draw from (besides lib/train's StepRecord / EvalRecord).
 // Other areas produce these; every field is a number, string or plain object, so they serialize.
 import type { MemoryCategory } from "../memory/types.js";
+import type { PagingRecord as OptimizerPagingRecord } from "../optim/placement.js";
 
 /** Resident bytes by category for one configuration or one moment (a ledger snapshot or a plan). */
 export interface MemorySnapshot {
@@ -87,14 +88,5 @@ export interface DeltaSurvivalRow {
   method?: string;
 }
 
-/** Optimizer paging activity in one training step. */
-export interface PagingRecord {
-  step: number;
-  pagesIn: number;
-  pagesOut: number;
-  /** Bytes moved host -> device and device -> host in the step. */
-  bytesIn: number;
-  bytesOut: number;
-  /** Wall time of the step in milliseconds. */
-  stepMs: number;
-}
+/** Optimizer paging activity in one training step: the fields of lib/optim's record the chart draws. */
+export type PagingRecord = Pick<OptimizerPagingRecord, "step" | "pagesIn" | "pagesOut" | "bytesIn" | "bytesOut" | "stepMs">;
