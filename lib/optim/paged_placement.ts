@@ -1,7 +1,8 @@
 // Paged optimizer state (QLoRA section 3): payloads cut into fixed-size pages; a byte budget bounds
-// the pages resident as backend tensors, the rest wait in host memory or a spill file. Before a
-// chunk's update its page comes in and the next chunk's page is prefetched; the least recently
-// used unpinned page goes out. Moves are exact copies, so results equal the resident optimizer's.
+// the pages resident as backend tensors, the rest wait in host memory or a spill file. A chunk (one
+// or more consecutive pages of a parameter, moved together) comes in before its update and the next
+// chunk is prefetched when both fit; the least recently used unpinned chunk goes out. Moves are exact
+// copies, so results equal the resident optimizer's.
 import * as tf from "@tensorflow/tfjs-core";
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -20,6 +21,8 @@ export interface PagedPlacementOptions {
 interface Page {
   owner: string;
   bytes: number;
+  /** Pages this chunk spans (the unit the counters report). */
+  pages: number;
   lastUse: number;
   tensors?: tf.Tensor[];
   host?: HostArray[];
@@ -59,12 +62,13 @@ export class PagedPlacement implements StatePlacement {
     return page.tensors;
   }
 
-  put(key: string, payload: tf.Tensor[], owner: string): void {
+  put(key: string, payload: tf.Tensor[], owner: string, pages = 1): void {
     let page = this.pages.get(key);
     if (!page) {
-      page = { owner, bytes: 0, lastUse: 0 };
+      page = { owner, bytes: 0, pages, lastUse: 0 };
       this.pages.set(key, page);
     }
+    page.pages = pages;
     if (page.tensors) {
       this.resident -= page.bytes;
       for (const t of page.tensors) if (!payload.includes(t)) t.dispose();
@@ -78,13 +82,13 @@ export class PagedPlacement implements StatePlacement {
     if (this.pinned === key) this.pinned = undefined;
   }
 
-  putHost(key: string, host: HostArray[], owner: string): void {
+  putHost(key: string, host: HostArray[], owner: string, pages = 1): void {
     const old = this.pages.get(key);
     if (old?.tensors) {
       this.resident -= old.bytes;
       tf.dispose(old.tensors);
     }
-    const page: Page = { owner, bytes: bytesOf(host), lastUse: 0, host };
+    const page: Page = { owner, bytes: bytesOf(host), pages, lastUse: 0, host };
     this.pages.set(key, page);
     if (this.options.spillDir !== undefined) this.writeSpill(page, host);
   }
@@ -163,9 +167,9 @@ export class PagedPlacement implements StatePlacement {
     page.spare = tf.getBackend() === "wasm" && page.host ? page.host : undefined;
     page.host = undefined;
     this.resident += page.bytes;
-    this.counters.pagesIn++;
+    this.counters.pagesIn += page.pages;
     this.counters.bytesIn += page.bytes;
-    if (prefetch) this.counters.prefetched++;
+    if (prefetch) this.counters.prefetched += page.pages;
     this.counters.pagingMs += performance.now() - started;
   }
 
@@ -179,7 +183,7 @@ export class PagedPlacement implements StatePlacement {
     this.resident -= page.bytes;
     if (this.options.spillDir !== undefined) this.writeSpill(page, host);
     else page.host = host;
-    this.counters.pagesOut++;
+    this.counters.pagesOut += page.pages;
     this.counters.bytesOut += page.bytes;
     this.counters.pagingMs += performance.now() - started;
   }

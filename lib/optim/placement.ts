@@ -27,14 +27,17 @@ export interface PagingRecord {
   budgetBytes: number;
 }
 
-/** Holds chunk payloads keyed by "param#chunk"; the optimizer pins one chunk at a time. */
+/**
+ * Holds chunk payloads keyed by "param#chunk"; the optimizer pins one chunk at a time. A chunk spans
+ * `pages` pages (default 1), which the paging counters report.
+ */
 export interface StatePlacement extends MemoryReporter {
   /** The chunk's payload as backend tensors (paged in if needed), or undefined when it has no state yet. */
   acquire(key: string): tf.Tensor[] | undefined;
   /** Replaces the chunk's payload (takes ownership of kept tensors; disposes the previous ones). */
-  put(key: string, payload: tf.Tensor[], owner: string): void;
+  put(key: string, payload: tf.Tensor[], owner: string, pages?: number): void;
   /** Stores a host payload (from a checkpoint). */
-  putHost(key: string, host: HostArray[], owner: string): void;
+  putHost(key: string, host: HostArray[], owner: string, pages?: number): void;
   /** A host copy of the chunk's payload without changing where it lives. */
   readHost(key: string): HostArray[] | undefined;
   /** Hint: this chunk is needed next. */

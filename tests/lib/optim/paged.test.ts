@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
-import { AdamW, type OptimizerStateOption, type PagingRecord } from "../../../lib/optim/index.js";
+import { AdamW, PagedPlacement, type OptimizerStateOption, type PagingRecord } from "../../../lib/optim/index.js";
 import { makeTinyModel, trainStep } from "./tiny_model.js";
 
 // 3 layers: 24*40 + 40*40 + 40*8 = 2880 parameters -> 23040 bytes of 32-bit state.
@@ -70,6 +70,38 @@ for (const backend of ["cpu", "wasm"] as const) {
     assert.equal(resident.records.length, 0);
   });
 }
+
+test("the budget holds after every page move inside a step; a parameter whose state fits moves as one chunk", async () => {
+  await resolveBackend({ force: "wasm" });
+  // Watch the pager's resident bytes after every call AdamW makes, not only between steps.
+  const proto = PagedPlacement.prototype;
+  const originals = { acquire: proto.acquire, put: proto.put, prefetch: proto.prefetch };
+  const seen: Array<{ call: string; key: string; resident: number }> = [];
+  for (const call of ["acquire", "put", "prefetch"] as const) {
+    const original = originals[call] as (this: PagedPlacement, ...args: unknown[]) => unknown;
+    (proto as unknown as Record<string, unknown>)[call] = function (this: PagedPlacement, ...args: unknown[]) {
+      const result = original.apply(this, args);
+      seen.push({ call, key: args[0] as string, resident: this.residentBytes });
+      return result;
+    };
+  }
+  try {
+    // 40 * 40 * 8 = 12800 bytes is the largest parameter's state: at a 13000-byte budget every
+    // parameter is one chunk (8 + 13 + 3 pages of 1024 bytes); at 25 % chunks are 5 pages.
+    const resident = run({ kind: "resident" }, 3, "fit-res");
+    for (const [budget, chunks] of [[13000, [8, 13, 3]], [Math.floor(STATE_BYTES / 4), [5, 3, 5, 5, 3, 3]]] as const) {
+      seen.length = 0;
+      const paged = run({ kind: "paged", budgetBytes: budget, pageBytes: 1024 }, 3, `fit-pag-${budget}`);
+      assert.deepEqual(paged.weights, resident.weights);
+      assert.ok(seen.length > 0 && seen.every((s) => s.resident <= budget), `max resident ${Math.max(...seen.map((s) => s.resident))} <= ${budget}`);
+      const keys = [...new Set(seen.filter((s) => s.call === "put").map((s) => s.key))];
+      assert.equal(keys.length, chunks.length, `chunks: ${keys.join(", ")}`);
+      for (const r of paged.records.slice(1)) assert.equal(r.pagesIn, chunks.reduce((a, b) => a + b, 0));
+    }
+  } finally {
+    Object.assign(proto, originals);
+  }
+});
 
 test("paged AdamW with a spill file keeps paged-out pages on disk and still matches resident", async () => {
   await resolveBackend({ force: "cpu" });
