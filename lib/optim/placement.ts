@@ -57,6 +57,14 @@ function heapView(t: tf.Tensor): HostArray | undefined {
 }
 
 /**
+ * `t`'s elements without a copy where the backend allows: a view of the wasm heap (valid until the
+ * next backend allocation) or the cpu backend's own array (do not write to it); elsewhere dataSync's copy.
+ */
+export function hostView(t: tf.Tensor): HostArray {
+  return heapView(t) ?? (t.dataSync() as HostArray);
+}
+
+/**
  * A host copy of `t`'s elements that the caller owns. On wasm it is copied straight out of the heap into
  * `into` when that has the right type and length (so a page moving out reuses its previous host buffer
  * instead of allocating one); elsewhere it is dataSync's array (a copy, or a disposed tensor's buffer).

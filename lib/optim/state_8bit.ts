@@ -2,8 +2,10 @@
 // Adam): blocks of 256, m on the signed dynamic map, v on the unsigned one, a float32 absmax per block.
 // TF.js has no uint8 dtype, so a chunk's codes travel as int32 tensors holding four codes each.
 import * as tf from "@tensorflow/tfjs-core";
-import { dequantizeBlockwise8bit, quantizeBlockwise8bit, signedDynamicMap, unsignedDynamicMap } from "../quant/dynamic_map.js";
+import { signedDynamicMap, unsignedDynamicMap } from "../quant/dynamic_map.js";
 import type { HostArray, MomentCodec, StateSlots } from "./moment_codec.js";
+import { hostView } from "./placement.js";
+import { State8bitRunner, kernelMap, type KernelMap } from "./state_8bit_runner.js";
 
 /** Block size of 8-bit optimizer state (bitsandbytes). */
 export const STATE_8BIT_BLOCK = 256;
@@ -23,7 +25,11 @@ function unpackCodes(words: Int32Array, n: number): Uint8Array {
   return new Uint8Array(words.buffer, words.byteOffset, n);
 }
 
-/** 8-bit blockwise moments; one instance per optimizer holds the two maps. */
+/**
+ * 8-bit blockwise moments; one instance per optimizer holds the two maps. Codes are computed by the
+ * SIMD kernels of state_8bit_simd.ts (in place on the wasm backend's heap), which give the bits of
+ * lib/quant's scalar quantizeBlockwise8bit / dequantizeBlockwise8bit.
+ */
 export class Blockwise8bitCodec implements MomentCodec {
   readonly kind = "8bit" as const;
   readonly decodeCopies = true;
@@ -31,6 +37,9 @@ export class Blockwise8bitCodec implements MomentCodec {
   readonly signedMap = signedDynamicMap();
   /** Unsigned dynamic map (second moment). */
   readonly unsignedMap = unsignedDynamicMap();
+  private readonly signed: KernelMap = kernelMap(this.signedMap);
+  private readonly unsigned: KernelMap = kernelMap(this.unsignedMap);
+  private readonly runner = new State8bitRunner();
 
   elementsPerPage(pageBytes: number): number {
     return Math.floor(pageBytes / BLOCK_PAYLOAD_BYTES) * STATE_8BIT_BLOCK;
@@ -41,24 +50,43 @@ export class Blockwise8bitCodec implements MomentCodec {
   }
 
   decode(payload: readonly tf.Tensor[], len: number): { m: tf.Tensor1D; v: tf.Tensor1D } {
-    const [mCodes, mAbsmax, vCodes, vAbsmax] = payload.map((t) => t.dataSync()) as [Int32Array, Float32Array, Int32Array, Float32Array];
-    const m = dequantizeBlockwise8bit(unpackCodes(mCodes, len), mAbsmax, this.signedMap, STATE_8BIT_BLOCK);
-    const v = dequantizeBlockwise8bit(unpackCodes(vCodes, len), vAbsmax, this.unsignedMap, STATE_8BIT_BLOCK);
-    return { m: tf.tensor1d(m), v: tf.tensor1d(v) };
+    const [mCodes, mAbsmax, vCodes, vAbsmax] = payload as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const onHeap = (codes: tf.Tensor, absmax: tf.Tensor, map: KernelMap) => this.runner.dequantizeOnWasm(codes, absmax, len, map);
+    const onHost = (codes: tf.Tensor, absmax: tf.Tensor, map: KernelMap) => {
+      const out = new Float32Array(len);
+      this.runner.dequantize(unpackCodes(hostView(codes) as Int32Array, len), hostView(absmax) as Float32Array, map, out);
+      return tf.tensor1d(out);
+    };
+    return {
+      m: onHeap(mCodes, mAbsmax, this.signed) ?? onHost(mCodes, mAbsmax, this.signed),
+      v: onHeap(vCodes, vAbsmax, this.unsigned) ?? onHost(vCodes, vAbsmax, this.unsigned),
+    };
   }
 
   encode(m: tf.Tensor1D, v: tf.Tensor1D): tf.Tensor[] {
-    const host = this.quantize(m.dataSync() as Float32Array, v.dataSync() as Float32Array);
+    const len = m.size;
+    const qm = this.runner.quantizeOnWasm(m, len, this.signed);
+    const qv = qm && this.runner.quantizeOnWasm(v, len, this.unsigned);
+    let payload: tf.Tensor[];
+    if (qm && qv) payload = [...qm, ...qv];
+    else {
+      if (qm) tf.dispose(qm);
+      payload = this.quantize(hostView(m) as Float32Array, hostView(v) as Float32Array).map((a) => tf.keep(tf.tensor1d(a, a instanceof Int32Array ? "int32" : "float32")));
+    }
     m.dispose();
     v.dispose();
-    return host.map((a) => tf.keep(tf.tensor1d(a, a instanceof Int32Array ? "int32" : "float32")));
+    return payload;
   }
 
   /** Host payload [m codes, m absmax, v codes, v absmax] of float32 moments. */
   quantize(m: Float32Array, v: Float32Array): HostArray[] {
-    const qm = quantizeBlockwise8bit(m, this.signedMap, STATE_8BIT_BLOCK);
-    const qv = quantizeBlockwise8bit(v, this.unsignedMap, STATE_8BIT_BLOCK);
-    return [packCodes(qm.codes), qm.absmax, packCodes(qv.codes), qv.absmax];
+    const one = (values: Float32Array, map: KernelMap): [Int32Array, Float32Array] => {
+      const words = new Int32Array(Math.ceil(values.length / 4)); // zero padded
+      const absmax = new Float32Array(Math.ceil(values.length / STATE_8BIT_BLOCK));
+      this.runner.quantize(values, map, unpackCodes(words, values.length), absmax);
+      return [words, absmax];
+    };
+    return [...one(m, this.signed), ...one(v, this.unsigned)];
   }
 
   toSlots(host: readonly HostArray[], len: number): StateSlots {
@@ -81,10 +109,11 @@ export class Blockwise8bitCodec implements MomentCodec {
   /** Whole-parameter float32 slots {m, v} from 8-bit slots (to resume 8-bit state in a 32-bit optimizer). */
   dequantizeSlots(slots: StateSlots): StateSlots {
     if (!(slots.m_codes instanceof Uint8Array)) return slots;
-    return {
-      ...slots,
-      m: dequantizeBlockwise8bit(slots.m_codes, slots.m_absmax as Float32Array, this.signedMap, STATE_8BIT_BLOCK),
-      v: dequantizeBlockwise8bit(slots.v_codes as Uint8Array, slots.v_absmax as Float32Array, this.unsignedMap, STATE_8BIT_BLOCK),
+    const one = (codes: Uint8Array, absmax: Float32Array, map: KernelMap) => {
+      const out = new Float32Array(codes.length);
+      this.runner.dequantize(codes, absmax, map, out);
+      return out;
     };
+    return { ...slots, m: one(slots.m_codes, slots.m_absmax as Float32Array, this.signed), v: one(slots.v_codes as Uint8Array, slots.v_absmax as Float32Array, this.unsigned) };
   }
 }

@@ -1,0 +1,355 @@
+// WebAssembly SIMD kernels for 8-bit blockwise optimizer state (blocks of 256 on bitsandbytes' dynamic
+// maps), assembled with lib/quant's assembler. quantize: per-block absmax (f32x4.abs/max), then
+// s = clamp(f32(x * f32(1 / absmax)), -1, 1) and its code through lib/quant's cell index over the
+// float32 bits of s, gathered lane by lane from one table; dequantize: f32(map[code] * absmax).
+// Both reproduce lib/quant/dynamic_map.ts's scalar functions bit for bit (tests compare them).
+import { CELL_HALF, CELL_LOW_BITS, CELL_SHIFT, buildCellIndex, prepareCodeSearch } from "../quant/code_search.js";
+import { OP, SIMD_OP, F32, I32, V128, compileModule, instantiateKernel, singleFunctionModule, uleb, type WasmMemory, type WasmModule } from "../quant/wasm_asm.js";
+
+/** Values per block the kernels handle (a multiple of 16). */
+export const KERNEL_BLOCK = 256;
+
+/** Opcodes beyond lib/quant's tables. */
+const OP_MORE = { I32_SHL: 0x74, F32_CONST: 0x43, F32_EQ: 0x5b, SELECT: 0x1b } as const;
+const SIMD_MORE = {
+  I32X4_EXTRACT_LANE: 0x1b, V128_XOR: 0x51, V128_BITSELECT: 0x52, V128_LOAD32_LANE: 0x56,
+  I16X8_EXTEND_LOW_I8X16_U: 0x89, I16X8_EXTEND_HIGH_I8X16_U: 0x8a,
+  I32X4_EXTEND_LOW_I16X8_U: 0xa9, I32X4_EXTEND_HIGH_I16X8_U: 0xaa,
+  I32X4_SHL: 0xab, I32X4_SHR_S: 0xac, I32X4_SHR_U: 0xad, I32X4_ADD: 0xae, I32X4_MAX_S: 0xb8,
+  F32X4_PMIN: 0xea, F32X4_PMAX: 0xeb,
+} as const;
+
+/** Bytes of one cell-table entry: i32 (code if s is at or below the cell's midpoint | code above << 8), f32 midpoint. */
+const ENTRY_BYTES = 8;
+/** Cells of the table (both signs). */
+const CELLS = 2 * CELL_HALF;
+/** Bytes of one map's cell table. */
+export const CELL_TABLE_BYTES = CELLS * ENTRY_BYTES;
+
+/** A function body under construction, with the few helpers the two kernels share. */
+class Body {
+  readonly code: number[] = [];
+  get(l: number): void {
+    this.code.push(OP.LOCAL_GET, ...uleb(l));
+  }
+  set(l: number): void {
+    this.code.push(OP.LOCAL_SET, ...uleb(l));
+  }
+  tee(l: number): void {
+    this.code.push(OP.LOCAL_TEE, ...uleb(l));
+  }
+  i32(x: number): void {
+    this.code.push(OP.I32_CONST, ...sleb(x));
+  }
+  f32(x: number): void {
+    this.code.push(OP_MORE.F32_CONST, ...new Uint8Array(new Float32Array([x]).buffer));
+  }
+  simd(op: number, ...imm: number[]): void {
+    this.code.push(OP.SIMD, ...uleb(op), ...imm);
+  }
+  /** v128.const of four i32 (or f32) lanes. */
+  splat(x: number, float = false): void {
+    const lanes = float ? new Float32Array([x, x, x, x]) : new Int32Array([x, x, x, x]);
+    this.simd(SIMD_OP.V128_CONST, ...new Uint8Array(lanes.buffer));
+  }
+  /** `ptr += step` (i32 local). */
+  advance(ptr: number, step: number): void {
+    this.get(ptr);
+    this.i32(step);
+    this.code.push(OP.I32_ADD);
+    this.set(ptr);
+  }
+  /** Gathers lane by lane: for each lane of the i32x4 in `addrs`, loads 4 bytes at addr + offset into that lane of `into`. */
+  gather(addrs: number, addr: number, into: number, offset: number): void {
+    for (let lane = 0; lane < 4; lane++) {
+      this.get(addrs);
+      this.simd(SIMD_MORE.I32X4_EXTRACT_LANE, lane);
+      this.set(addr);
+      this.get(addr);
+      this.get(into);
+      this.simd(SIMD_MORE.V128_LOAD32_LANE, 0, ...uleb(offset), lane);
+      this.set(into);
+    }
+  }
+}
+
+/**
+ * `quant8(values, codes, absmax, table, blocks)`: for each block of 256 float32 values, absmax[b] =
+ * max |x| (NaN when the block holds one; the caller redoes non-finite blocks) and 256 codes from the
+ * cell table (CELLS entries at `table`, see {@link writeCellTable}).
+ */
+function quantBytes(): Uint8Array {
+  const [VAL, CODES, ABSMAX, TABLE, BLOCKS] = [0, 1, 2, 3, 4];
+  const [END_PTR, P, ADDR] = [5, 6, 7];
+  const [MX] = [8];
+  let next = 9;
+  const v = () => next++;
+  const [MXV, INVV, S, OFF, PK, MD, ABS_MASK, LOW, ONE_I, ZERO, HALF, NEG1F, ONEF, BYTE_MASK, TBL] = Array.from({ length: 15 }, v);
+  const C = [v(), v(), v(), v()];
+  const b = new Body();
+  const { code } = b;
+  const S_ = SIMD_OP;
+  const M = SIMD_MORE;
+  // Constants.
+  for (const [local, value, float] of [[ABS_MASK, 0x7fffffff], [LOW, CELL_LOW_BITS], [ONE_I, 1], [ZERO, 0], [HALF, CELL_HALF], [NEG1F, -1, true], [ONEF, 1, true], [BYTE_MASK, 0xff]] as const) {
+    b.splat(value, float);
+    b.set(local);
+  }
+  b.get(TABLE);
+  b.simd(S_.I32X4_SPLAT);
+  b.set(TBL);
+  code.push(OP.LOOP, OP.VOID);
+  {
+    b.get(VAL);
+    b.i32(4 * KERNEL_BLOCK);
+    code.push(OP.I32_ADD);
+    b.set(END_PTR);
+    // Pass 1: absmax (f32x4.max propagates NaN, so a NaN in the block shows in its absmax).
+    b.splat(0);
+    b.set(MXV);
+    b.get(VAL);
+    b.set(P);
+    code.push(OP.LOOP, OP.VOID);
+    {
+      b.get(MXV);
+      b.get(P);
+      b.simd(S_.V128_LOAD, 0, 0);
+      b.simd(S_.F32X4_ABS);
+      b.simd(S_.F32X4_MAX);
+      b.set(MXV);
+      b.get(P);
+      b.i32(16);
+      code.push(OP.I32_ADD);
+      b.tee(P);
+      b.get(END_PTR);
+      code.push(OP.I32_NE, OP.BR_IF, 0);
+    }
+    code.push(OP.END);
+    for (const lane of [0, 1, 2, 3]) {
+      b.get(MXV);
+      b.simd(S_.F32X4_EXTRACT_LANE, lane);
+      if (lane > 0) code.push(OP.F32_MAX);
+    }
+    b.set(MX);
+    b.get(ABSMAX);
+    b.get(MX);
+    code.push(OP.F32_STORE, 2, 0);
+    // inv = absmax == 0 ? 0 : f32(1 / absmax); an all-zero block then scales to +-0, whose code is the code of 0.
+    b.f32(0);
+    b.f32(1);
+    b.get(MX);
+    code.push(OP.F32_DIV);
+    b.get(MX);
+    b.f32(0);
+    code.push(OP_MORE.F32_EQ, OP_MORE.SELECT);
+    b.simd(S_.F32X4_SPLAT);
+    b.set(INVV);
+    // Pass 2: 16 values -> 16 codes per iteration.
+    b.get(VAL);
+    b.set(P);
+    code.push(OP.LOOP, OP.VOID);
+    {
+      for (let g = 0; g < 4; g++) {
+        // s = clamp(x * inv): pmax/pmin keep the sign of -0 as max/min do and turn a NaN into -1,
+        // so a non-finite block (redone by the caller) never indexes outside the table.
+        b.get(NEG1F);
+        b.get(P);
+        b.simd(S_.V128_LOAD, 0, ...uleb(16 * g));
+        b.get(INVV);
+        b.simd(S_.F32X4_MUL);
+        b.simd(M.F32X4_PMAX);
+        b.get(ONEF);
+        b.simd(M.F32X4_PMIN);
+        b.tee(S);
+        // cell = HALF + (max(((|bits| - LOW) >> SHIFT) + 1, 0) ^ (bits >> 31)), as cellOfBits.
+        b.get(ABS_MASK);
+        b.simd(S_.V128_AND);
+        b.get(LOW);
+        b.simd(S_.I32X4_SUB);
+        b.i32(CELL_SHIFT);
+        b.simd(M.I32X4_SHR_S);
+        b.get(ONE_I);
+        b.simd(M.I32X4_ADD);
+        b.get(ZERO);
+        b.simd(M.I32X4_MAX_S);
+        b.get(S);
+        b.i32(31);
+        b.simd(M.I32X4_SHR_S);
+        b.simd(M.V128_XOR);
+        b.get(HALF);
+        b.simd(M.I32X4_ADD);
+        b.i32(3); // * ENTRY_BYTES
+        b.simd(M.I32X4_SHL);
+        b.get(TBL);
+        b.simd(M.I32X4_ADD);
+        b.set(OFF);
+        b.gather(OFF, ADDR, PK, 0);
+        b.gather(OFF, ADDR, MD, 4);
+        // code = midpoint < s ? upper : lower
+        b.get(PK);
+        b.i32(8);
+        b.simd(M.I32X4_SHR_U);
+        b.get(PK);
+        b.get(BYTE_MASK);
+        b.simd(S_.V128_AND);
+        b.get(MD);
+        b.get(S);
+        b.simd(S_.F32X4_LT);
+        b.simd(M.V128_BITSELECT);
+        b.set(C[g]!);
+      }
+      b.get(CODES);
+      b.get(C[0]!);
+      b.get(C[1]!);
+      b.simd(S_.I16X8_NARROW_I32X4_U);
+      b.get(C[2]!);
+      b.get(C[3]!);
+      b.simd(S_.I16X8_NARROW_I32X4_U);
+      b.simd(S_.I8X16_NARROW_I16X8_U);
+      b.simd(S_.V128_STORE, 0, 0);
+      b.advance(CODES, 16);
+      b.get(P);
+      b.i32(64);
+      code.push(OP.I32_ADD);
+      b.tee(P);
+      b.get(END_PTR);
+      code.push(OP.I32_NE, OP.BR_IF, 0);
+    }
+    code.push(OP.END);
+    b.get(END_PTR);
+    b.set(VAL);
+    b.advance(ABSMAX, 4);
+    b.get(BLOCKS);
+    b.i32(1);
+    code.push(OP.I32_SUB);
+    b.tee(BLOCKS);
+    code.push(OP.BR_IF, 0);
+  }
+  code.push(OP.END);
+  return singleFunctionModule("quant8", 5, [[3, I32], [1, F32], [next - 9, V128]], code);
+}
+
+/** `dequant8(codes, absmax, out, map, blocks)`: out[j] = f32(map[codes[j]] * absmax[block of j]) for 256-value blocks. */
+function dequantBytes(): Uint8Array {
+  const [CODES, ABSMAX, OUT, MAP, BLOCKS] = [0, 1, 2, 3, 4];
+  const [END_PTR, ADDR] = [5, 6];
+  let next = 7;
+  const v = () => next++;
+  const [SC, BYTES, H, OFF, F, MAPV] = Array.from({ length: 6 }, v);
+  const b = new Body();
+  const { code } = b;
+  const S_ = SIMD_OP;
+  const M = SIMD_MORE;
+  b.get(MAP);
+  b.simd(S_.I32X4_SPLAT);
+  b.set(MAPV);
+  code.push(OP.LOOP, OP.VOID);
+  {
+    b.get(ABSMAX);
+    code.push(OP.F32_LOAD, 2, 0);
+    b.simd(S_.F32X4_SPLAT);
+    b.set(SC);
+    b.get(OUT);
+    b.i32(4 * KERNEL_BLOCK);
+    code.push(OP.I32_ADD);
+    b.set(END_PTR);
+    code.push(OP.LOOP, OP.VOID);
+    {
+      b.get(CODES);
+      b.simd(S_.V128_LOAD, 0, 0);
+      b.set(BYTES);
+      for (let half = 0; half < 2; half++) {
+        b.get(BYTES);
+        b.simd(half === 0 ? M.I16X8_EXTEND_LOW_I8X16_U : M.I16X8_EXTEND_HIGH_I8X16_U);
+        b.set(H);
+        for (let quarter = 0; quarter < 2; quarter++) {
+          b.get(H);
+          b.simd(quarter === 0 ? M.I32X4_EXTEND_LOW_I16X8_U : M.I32X4_EXTEND_HIGH_I16X8_U);
+          b.i32(2);
+          b.simd(M.I32X4_SHL);
+          b.get(MAPV);
+          b.simd(M.I32X4_ADD);
+          b.set(OFF);
+          b.gather(OFF, ADDR, F, 0);
+          b.get(OUT);
+          b.get(F);
+          b.get(SC);
+          b.simd(S_.F32X4_MUL);
+          b.simd(S_.V128_STORE, 0, ...uleb(16 * (2 * half + quarter)));
+        }
+      }
+      b.advance(CODES, 16);
+      b.get(OUT);
+      b.i32(64);
+      code.push(OP.I32_ADD);
+      b.tee(OUT);
+      b.get(END_PTR);
+      code.push(OP.I32_NE, OP.BR_IF, 0);
+    }
+    code.push(OP.END);
+    b.advance(ABSMAX, 4);
+    b.get(BLOCKS);
+    b.i32(1);
+    code.push(OP.I32_SUB);
+    b.tee(BLOCKS);
+    code.push(OP.BR_IF, 0);
+  }
+  code.push(OP.END);
+  return singleFunctionModule("dequant8", 5, [[2, I32], [next - 7, V128]], code);
+}
+
+/** Signed LEB128 (for i32.const). */
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** The two compiled kernels (immutable constants), or null without WebAssembly SIMD. */
+export const STATE_8BIT_KERNELS: { quant: WasmModule; dequant: WasmModule } | null = (() => {
+  const quant = compileModule(quantBytes());
+  const dequant = compileModule(dequantBytes());
+  return quant && dequant ? { quant, dequant } : null;
+})();
+
+/**
+ * The quantizer's cell table of a sorted 256-entry map, or null when some cell holds two or more
+ * midpoints (the kernel reads one per cell; bitsandbytes' dynamic maps hold at most one).
+ * Entry c: i32 `lower | upper << 8` (the code when s is at or below the cell's midpoint, and above it)
+ * and f32 the midpoint (+Infinity for a cell without one), as the scalar quantizer's lookup.
+ */
+export function cellTable(map: Float32Array): Uint8Array | null {
+  const { midpoints, order } = prepareCodeSearch(map, "cellTable");
+  const { first, cellMid, crowded } = buildCellIndex(midpoints);
+  if (crowded.some((c) => c !== 0)) return null;
+  const table = new Uint8Array(CELL_TABLE_BYTES);
+  const words = new Int32Array(table.buffer);
+  const floats = new Float32Array(table.buffer);
+  for (let c = 0; c < CELLS; c++) {
+    const k = first[c]!;
+    const lower = order[Math.min(k, order.length - 1)]!;
+    const hasMid = cellMid[c] !== Infinity;
+    words[2 * c] = lower | ((hasMid ? order[k + 1]! : lower) << 8);
+    floats[2 * c + 1] = cellMid[c]!;
+  }
+  return table;
+}
+
+/** The kernels instantiated over one memory (instances are cheap; the memory decides where pointers point). */
+export interface State8bitKernelInstance {
+  quant8(values: number, codes: number, absmax: number, table: number, blocks: number): void;
+  dequant8(codes: number, absmax: number, out: number, map: number, blocks: number): void;
+}
+
+/** Instantiates both kernels over `memory` (pointers in later calls are byte offsets into it). */
+export function instantiateState8bitKernels(memory: WasmMemory): State8bitKernelInstance {
+  const kernels = STATE_8BIT_KERNELS!;
+  return { quant8: instantiateKernel(kernels.quant, memory, "quant8"), dequant8: instantiateKernel(kernels.dequant, memory, "dequant8") };
+}
