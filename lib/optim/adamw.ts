@@ -142,15 +142,13 @@ export class AdamW implements Optimizer {
         const chunks = plan[i]!;
         const pFlat = tf.reshape(variable, [-1]) as tf.Tensor1D; // [n]
         const gFlat = tf.reshape(grad, [-1]) as tf.Tensor1D; // [n]
-        // Chunks are cut on the host: tf.slice on wasm copies the whole input per call.
         const split = chunks.length > 1;
-        const scratch = split ? new Float32Array(chunks[0]!.len) : undefined;
         const pieces: tf.Tensor1D[] = [];
         for (const chunk of chunks) {
           cursor++;
           const end = chunk.start + chunk.len;
-          const p = split ? sliceOnHost(pFlat, chunk.start, end, scratch) : pFlat; // [len]
-          const g = split ? sliceOnHost(gFlat, chunk.start, end, scratch) : gFlat; // [len]
+          const p = split ? sliceOnHost(pFlat, chunk.start, end) : pFlat; // [len]
+          const g = split ? sliceOnHost(gFlat, chunk.start, end) : gFlat; // [len]
           const payload = this.placement.acquire(chunk.key);
           const next = order[cursor];
           if (next) this.placement.prefetch(next.key);

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import type { HostArray } from "./moment_codec.js";
+import { heapView, sliceInHeap } from "./wasm_heap.js";
 
 /** What paging did during one optimizer step (a plain record for charts and tables). */
 export interface PagingRecord {
@@ -48,14 +49,6 @@ export interface StatePlacement extends MemoryReporter {
   dispose(): void;
 }
 
-/** The wasm backend's view of a tensor's bytes in its heap (no copy), when the active backend offers one. */
-function heapView(t: tf.Tensor): HostArray | undefined {
-  if (tf.getBackend() !== "wasm") return undefined;
-  const backend = tf.engine().backend as unknown as { typedArrayFromHeap?: (info: { shape: number[]; dtype: string; dataId: object }) => HostArray };
-  if (typeof backend.typedArrayFromHeap !== "function" || (t.dtype !== "float32" && t.dtype !== "int32")) return undefined;
-  return backend.typedArrayFromHeap({ shape: t.shape, dtype: t.dtype, dataId: t.dataId });
-}
-
 /**
  * `t`'s elements without a copy where the backend allows: a view of the wasm heap (valid until the
  * next backend allocation) or the cpu backend's own array (do not write to it); elsewhere dataSync's copy.
@@ -79,16 +72,9 @@ export function hostCopy(t: tf.Tensor, into?: HostArray): HostArray {
 }
 
 /**
- * Elements [start, end) of a float32 tensor as a new [end - start] tensor, cut on the host: wasm's
- * tf.slice copies the whole input per call. On wasm the range goes through `scratch` (reused: a wasm
- * tensor copies its values in); on other backends a fresh array is handed over.
+ * Elements [start, end) of a float32 tensor as a new [end - start] tensor without tf.slice (which on
+ * wasm copies the whole input per call): on wasm one copy inside its heap, elsewhere a host slice.
  */
-export function sliceOnHost(t: tf.Tensor, start: number, end: number, scratch?: Float32Array): tf.Tensor1D {
-  const view = heapView(t);
-  if (view && scratch && scratch.length >= end - start) {
-    const part = scratch.subarray(0, end - start);
-    part.set(view.subarray(start, end));
-    return tf.tensor1d(part, "float32");
-  }
-  return tf.tensor1d((t.dataSync() as Float32Array).slice(start, end), "float32");
+export function sliceOnHost(t: tf.Tensor, start: number, end: number): tf.Tensor1D {
+  return sliceInHeap(t, start, end) ?? tf.tensor1d((t.dataSync() as Float32Array).slice(start, end), "float32");
 }

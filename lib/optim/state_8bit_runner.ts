@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise8bit, quantizeBlockwise8bit } from "../quant/dynamic_map.js";
 import { wasmApi, type WasmMemory } from "../quant/wasm_asm.js";
+import { activeWasmBackend } from "./wasm_heap.js";
 import { CELL_TABLE_BYTES, KERNEL_BLOCK, STATE_8BIT_KERNELS, cellTable, instantiateState8bitKernels, type State8bitKernelInstance } from "./state_8bit_simd.js";
 
 /** A map with its cell table (null when the kernel cannot use the map). */
@@ -16,25 +17,6 @@ export interface KernelMap {
 /** The map and, where the kernels run, its cell table. */
 export function kernelMap(map: Float32Array): KernelMap {
   return { map, table: STATE_8BIT_KERNELS ? cellTable(map) : null };
-}
-
-/** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm used here (public methods, and the Emscripten module's memory). */
-interface WasmBackendSlice {
-  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
-  getMemoryOffset(dataId: tf.DataId): number;
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
-  wasm?: { asm?: { memory?: unknown } };
-}
-
-/** The wasm backend and its (non-shared) memory when it is the active backend, else null. */
-function activeWasmBackend(): { backend: WasmBackendSlice; memory: WasmMemory } | null {
-  if (tf.getBackend() !== "wasm") return null;
-  const backend = tf.backend() as unknown as WasmBackendSlice;
-  const memory = backend.wasm?.asm?.memory as WasmMemory | undefined;
-  const Memory = (globalThis as unknown as { WebAssembly?: { Memory: new (...a: never[]) => unknown } }).WebAssembly?.Memory;
-  if (!memory || !Memory || !(memory instanceof Memory) || !(memory.buffer instanceof ArrayBuffer)) return null; // threaded builds share their memory
-  if (typeof backend.makeOutput !== "function" || typeof backend.getMemoryOffset !== "function") return null;
-  return { backend, memory };
 }
 
 /** Values per kernel call through the private memory (1 MiB of float32: few calls, stays in cache). */

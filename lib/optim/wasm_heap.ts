@@ -1,0 +1,45 @@
+// The TF.js wasm backend's heap, when it is the active backend and its memory is reachable (not a
+// threaded build's shared memory): views of tensors' bytes and tensors allocated there, so optimizer
+// state moves and the 8-bit kernels work in place instead of through host copies.
+import * as tf from "@tensorflow/tfjs-core";
+import type { WasmMemory } from "../quant/wasm_asm.js";
+import type { HostArray } from "./moment_codec.js";
+
+/** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm used here (public methods, and the Emscripten module's memory). */
+export interface WasmBackendSlice {
+  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
+  getMemoryOffset(dataId: tf.DataId): number;
+  disposeData(dataId: tf.DataId, force?: boolean): boolean;
+  typedArrayFromHeap(info: { shape: number[]; dtype: string; dataId: object }): HostArray;
+  wasm?: { asm?: { memory?: unknown } };
+}
+
+/** The wasm backend and its (non-shared) memory when it is the active backend, else null. */
+export function activeWasmBackend(): { backend: WasmBackendSlice; memory: WasmMemory } | null {
+  if (tf.getBackend() !== "wasm") return null;
+  const backend = tf.backend() as unknown as WasmBackendSlice;
+  const memory = backend.wasm?.asm?.memory as WasmMemory | undefined;
+  const Memory = (globalThis as unknown as { WebAssembly?: { Memory: new (...a: never[]) => unknown } }).WebAssembly?.Memory;
+  if (!memory || !Memory || !(memory instanceof Memory) || !(memory.buffer instanceof ArrayBuffer)) return null; // threaded builds share their memory
+  if (typeof backend.makeOutput !== "function" || typeof backend.getMemoryOffset !== "function") return null;
+  return { backend, memory };
+}
+
+/** The wasm backend's view of a float32 or int32 tensor's bytes in its heap (no copy; valid until the next allocation), else undefined. */
+export function heapView(t: tf.Tensor): HostArray | undefined {
+  if (tf.getBackend() !== "wasm" || (t.dtype !== "float32" && t.dtype !== "int32")) return undefined;
+  const backend = tf.backend() as unknown as Partial<WasmBackendSlice>;
+  if (typeof backend.typedArrayFromHeap !== "function") return undefined;
+  return backend.typedArrayFromHeap({ shape: t.shape, dtype: t.dtype, dataId: t.dataId });
+}
+
+/** Elements [start, end) of a float32 tensor as a new tensor copied within the wasm heap (one memmove), else null. */
+export function sliceInHeap(t: tf.Tensor, start: number, end: number): tf.Tensor1D | null {
+  const found = t.dtype === "float32" ? activeWasmBackend() : null;
+  if (!found) return null;
+  const { backend, memory } = found;
+  const out = backend.makeOutput([end - start], "float32");
+  const from = backend.getMemoryOffset(t.dataId);
+  new Uint8Array(memory.buffer).copyWithin(backend.getMemoryOffset(out.dataId), from + 4 * start, from + 4 * end); // view taken after the allocation
+  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor1D;
+}
