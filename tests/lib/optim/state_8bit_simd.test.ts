@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
-import { dequantizeBlockwise8bit, quantizeBlockwise8bit, signedDynamicMap, unsignedDynamicMap } from "../../../lib/quant/dynamic_map.js";
+import { createDynamicMap, dequantizeBlockwise8bit, quantizeBlockwise8bit, signedDynamicMap, unsignedDynamicMap } from "../../../lib/quant/dynamic_map.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
 import { State8bitRunner, kernelMap } from "../../../lib/optim/state_8bit_runner.js";
 import { STATE_8BIT_KERNELS, cellTable } from "../../../lib/optim/state_8bit_simd.js";
@@ -130,4 +130,23 @@ test("kernel codes are the nearest entry of bitsandbytes' own maps (brute force;
       }
     }
   }
+});
+
+test("a map the kernel cannot take (two midpoints in one cell) goes through the scalar functions on both paths", async () => {
+  // The 5-bit dynamic map is zero padded to 256 entries: its repeated midpoints share a cell.
+  const map = createDynamicMap({ totalBits: 5, maxExponentBits: 2 });
+  const km = kernelMap(map);
+  assert.equal(km.table, null);
+  const x = seededNormal(3 * 256 + 5, 4);
+  const want = quantizeBlockwise8bit(x, map, 256);
+  const runner = new State8bitRunner();
+  const codes = new Uint8Array(x.length);
+  const absmax = new Float32Array(4);
+  runner.quantize(x, km, codes, absmax);
+  assert.deepEqual(codes, want.codes);
+  assert.deepEqual(absmax, want.absmax);
+  await resolveBackend({ force: "wasm" });
+  const t = tf.tensor1d(x);
+  assert.equal(runner.quantizeOnWasm(t, x.length, km), null, "the codec then quantizes on the host");
+  t.dispose();
 });
