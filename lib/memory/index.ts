@@ -19,6 +19,7 @@ export {
   resolvePlanSetup,
   resolveShape,
   DEFAULT_PLAN_SETUP,
+  TFJS_PLAN_DEFAULTS,
   GPU_SIZES_GB,
   TFJS_ADAMW_WORKING_COPIES,
   CUDA_CONTEXT_BYTES,
@@ -26,9 +27,11 @@ export {
   type PlanSetup,
   type ResolvedPlanSetup,
   type PlanComponent,
+  type PlanCategory,
   type MemoryPlan,
   type PlanModel,
   type PlanDtype,
   type DenseStackModel,
 } from "./planner.js";
+export { tfjsTapeElements, type TfjsTapeSetup, type TfjsTapeElements, type TfjsBackendKind, type TapeCounts } from "./tfjs_tape.js";
 export { LLAMA_PRESETS, llamaPreset, shapeFromHfConfig, blockLinears, type LlamaShape, type LinearShape } from "./llama_presets.js";

@@ -1,9 +1,11 @@
 // The memory planner: bytes per component of a LoRA / QLoRA fine-tune of a LLaMA-family model, each
-// with the formula behind it (QLoRA paper section 2-3; activations after Korthikanti et al. 2022,
-// "Reducing Activation Recomputation", s*b*h*(34 + 5*a*s/h) bytes per layer in 16-bit).
+// with the formula behind it (QLoRA paper section 2-3). Activations on CUDA after Korthikanti et al.
+// 2022, "Reducing Activation Recomputation", s*b*h*(34 + 5*a*s/h) bytes per layer in 16-bit; on
+// TF.js, what its autodiff keeps for lib/model's own forward (tfjs_tape.ts).
 import { InvalidArgumentError, expected } from "../errors.js";
 import { DEFAULT_8BIT_MIN_ELEMENTS } from "../optim/state_options.js";
 import { blockLinears, llamaPreset, shapeFromHfConfig, type LinearShape, type LlamaShape } from "./llama_presets.js";
+import { tfjsTapeElements, type TfjsBackendKind } from "./tfjs_tape.js";
 import type { MemoryCategory } from "./types.js";
 
 /** Element types the planner knows, with their byte sizes. */
@@ -32,17 +34,30 @@ export interface PlanSetup {
   quantType?: "nf4" | "fp4";
   blocksize?: number;
   doubleQuant?: boolean;
-  /** "cuda": add the CUDA context / allocator overhead term; "tfjs": none (TF.js counts tensors only). */
+  /**
+   * "cuda": a PyTorch-style run (16-bit compute, modelled activations, CUDA context / allocator term).
+   * "tfjs": this library's own training loop on TensorFlow.js: float32 throughout, no gradient
+   * checkpointing, activations as TF.js's autodiff holds them, no runtime term (TF.js counts tensors only).
+   */
   runtime?: "cuda" | "tfjs";
+  /** runtime "tfjs": the backend whose kernels the activation count follows (default "wasm"; "tensorflow" is tfjs-node). */
+  backend?: TfjsBackendKind;
 }
 
-/** A setup with every default filled in. */
-export type ResolvedPlanSetup = Required<Omit<PlanSetup, "optimizer" | "targetModules">> & { optimizer: { bits: 32 | 8; paged: boolean }; targetModules: "all-linear" | readonly string[] };
+/** A setup with every default filled in (`backend` only for runtime "tfjs"). */
+export type ResolvedPlanSetup = Required<Omit<PlanSetup, "optimizer" | "targetModules" | "backend">> & {
+  optimizer: { bits: 32 | 8; paged: boolean };
+  targetModules: "all-linear" | readonly string[];
+  backend?: TfjsBackendKind;
+};
+
+/** What a plan's component is for: a ledger category, or "runtime" (CUDA context, allocator slack). */
+export type PlanCategory = MemoryCategory | "runtime";
 
 /** One line of the plan. */
 export interface PlanComponent {
   name: string;
-  category: MemoryCategory | "runtime";
+  category: PlanCategory;
   bytes: number;
   /** The formula, with the numbers put in. */
   formula: string;
@@ -92,11 +107,21 @@ export const DEFAULT_PLAN_SETUP: Omit<ResolvedPlanSetup, "method"> = {
   runtime: "cuda",
 };
 
-/** Validates a setup and fills defaults. */
+/**
+ * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (the loaders widen
+ * f16/bf16 checkpoints), no gradient checkpointing (the loop keeps every activation), the wasm backend.
+ */
+export const TFJS_PLAN_DEFAULTS = { baseDtype: "fp32", computeDtype: "fp32", loraDtype: "fp32", gradientCheckpointing: false, backend: "wasm" } as const;
+
+const TFJS_BACKENDS: readonly TfjsBackendKind[] = ["wasm", "cpu", "tensorflow"];
+
+/** Validates a setup and fills defaults (the CUDA recipe, or {@link TFJS_PLAN_DEFAULTS} for runtime "tfjs"). */
 export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
   const fn = "planMemory";
   if (!setup || !["lora", "qlora", "full"].includes(setup.method)) throw new InvalidArgumentError(fn, expected('setup.method "lora", "qlora" or "full"', setup?.method));
-  const s: ResolvedPlanSetup = { ...DEFAULT_PLAN_SETUP, ...stripUndefined(setup), optimizer: { ...DEFAULT_PLAN_SETUP.optimizer, ...stripUndefined(setup.optimizer ?? {}) } } as ResolvedPlanSetup;
+  const tfjs = setup.runtime === "tfjs";
+  const defaults = tfjs ? { ...DEFAULT_PLAN_SETUP, ...TFJS_PLAN_DEFAULTS, runtime: "tfjs" as const } : DEFAULT_PLAN_SETUP;
+  const s: ResolvedPlanSetup = { ...defaults, ...stripUndefined(setup), optimizer: { ...DEFAULT_PLAN_SETUP.optimizer, ...stripUndefined(setup.optimizer ?? {}) } } as ResolvedPlanSetup;
   const positiveInt = (what: string, v: number) => {
     if (!(Number.isInteger(v) && v > 0)) throw new InvalidArgumentError(fn, expected(`${what} to be a positive integer`, v));
   };
@@ -109,6 +134,16 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
   }
   if (s.optimizer.bits !== 32 && s.optimizer.bits !== 8) throw new InvalidArgumentError(fn, expected("optimizer.bits 32 or 8", s.optimizer.bits));
   if (s.runtime !== "cuda" && s.runtime !== "tfjs") throw new InvalidArgumentError(fn, expected('runtime "cuda" or "tfjs"', s.runtime));
+  if (s.backend !== undefined && !tfjs) throw new InvalidArgumentError(fn, expected('backend only with runtime "tfjs"', s.backend, "The backend names a TF.js backend; CUDA plans have none."));
+  if (tfjs) {
+    if (!TFJS_BACKENDS.includes(s.backend!)) throw new InvalidArgumentError(fn, expected(`backend ${TFJS_BACKENDS.join(", ")}`, s.backend));
+    for (const [what, v] of [["baseDtype", s.baseDtype], ["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
+      if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js trains these models in float32 (the loaders widen f16 and bf16 weights)."));
+    }
+    if (s.gradientCheckpointing) {
+      throw new InvalidArgumentError(fn, expected('gradientCheckpointing false for runtime "tfjs"', true, "The training loop (lib/train) has no gradient checkpointing: it keeps every activation for the backward."));
+    }
+  }
   if (s.targetModules !== "all-linear" && (!Array.isArray(s.targetModules) || s.targetModules.length === 0)) {
     throw new InvalidArgumentError(fn, expected('targetModules "all-linear" or a non-empty list of module names', s.targetModules));
   }
@@ -129,7 +164,7 @@ export function resolveShape(model: PlanModel): LlamaShape {
 export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
   const shape = resolveShape(model);
   const s = resolvePlanSetup(setup);
-  const { hiddenSize: h, numLayers: L, vocabSize: V, numHeads: a } = shape;
+  const { hiddenSize: h, numLayers: L, vocabSize: V } = shape;
   const linears = blockLinears(shape);
   const targets = s.targetModules === "all-linear" ? linears : linears.filter((l) => (s.targetModules as readonly string[]).some((t) => l.module === t || l.module.endsWith(t)));
   if (s.method !== "full" && targets.length === 0) {
@@ -163,8 +198,10 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
         : `per tensor 4*ceil(n/${s.blocksize}) + 64 (code book); x ${L * linears.length} tensors`,
     });
     add({ name: "other base params (embeddings, head, norms)", category: "base_dense", bytes: pOther * baseBytes, formula: `(V*h${head ? " + V*h" : ""} + (2L+1)*h) * ${baseBytes} = ${fmt(pOther)} * ${baseBytes}` });
+    // On TF.js the dequantized weight lives only inside a 4-bit layer's forward or backward, gone
+    // by the end of the backward where the peak is (tfjs_tape.ts).
     const largest = Math.max(...linears.map((l) => l.outFeatures * l.inFeatures));
-    add({ name: "dequantized weight (transient)", category: "temporaries", bytes: largest * cb, formula: `largest out*in * ${cb} = ${fmt(largest)} * ${cb}` });
+    if (s.runtime === "cuda") add({ name: "dequantized weight (transient)", category: "temporaries", bytes: largest * cb, formula: `largest out*in * ${cb} = ${fmt(largest)} * ${cb}` });
   } else {
     add({ name: "base weights", category: "base_dense", bytes: (pLin + pOther) * baseBytes, formula: `(P_lin + P_other) * ${baseBytes} = ${fmt(pLin + pOther)} * ${baseBytes}` });
   }
@@ -190,16 +227,11 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
     pageable: s.optimizer.paged,
   });
 
-  const bsh = s.batch * s.seqLen * h;
-  const fullLayer = Math.round(bsh * (34 + (5 * a * s.seqLen) / h) * (cb / 2));
-  if (s.gradientCheckpointing) {
-    add({ name: "activations: checkpoints", category: "activations", bytes: L * bsh * cb, formula: `L * b*s*h * ${cb} = ${L} * ${fmt(bsh)} * ${cb}` });
-    add({ name: "activations: one layer recomputed", category: "activations", bytes: fullLayer, formula: `s*b*h*(34 + 5*a*s/h) * ${cb}/2 = ${fmt(bsh)} * ${(34 + (5 * a * s.seqLen) / h).toFixed(2)}${cb === 2 ? "" : ` * ${cb / 2}`}` });
+  if (s.runtime === "tfjs") {
+    for (const c of tfjsActivations(shape, s, targets, pTrain)) add(c);
   } else {
-    add({ name: "activations", category: "activations", bytes: L * fullLayer, formula: `L * s*b*h*(34 + 5*a*s/h) * ${cb}/2 = ${L} * ${fmt(fullLayer)}` });
+    for (const c of cudaActivations(shape, s)) add(c);
   }
-  const bsv = s.batch * s.seqLen * V;
-  add({ name: "logits, float32 copy for the loss, its gradient", category: "activations", bytes: bsv * (cb + 4 + 4), formula: `b*s*V * (${cb} + 4 + 4) = ${fmt(bsv)} * ${cb + 8}` });
 
   const tensorBytes = sum(components.map((c) => c.bytes));
   if (s.runtime === "cuda") {
@@ -221,6 +253,58 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
     totalBytes,
     requiredBytes: totalBytes - pageable,
   };
+}
+
+/** Activations of a PyTorch-style run: checkpoints plus one recomputed layer, or every layer, plus the logits. */
+function cudaActivations(shape: LlamaShape, s: ResolvedPlanSetup): PlanComponent[] {
+  const { hiddenSize: h, numLayers: L, vocabSize: V, numHeads: a } = shape;
+  const cb = DTYPE_BYTES[s.computeDtype];
+  const fmt = (n: number) => n.toLocaleString("en-US");
+  const out: PlanComponent[] = [];
+  const bsh = s.batch * s.seqLen * h;
+  const fullLayer = Math.round(bsh * (34 + (5 * a * s.seqLen) / h) * (cb / 2));
+  if (s.gradientCheckpointing) {
+    out.push({ name: "activations: checkpoints", category: "activations", bytes: L * bsh * cb, formula: `L * b*s*h * ${cb} = ${L} * ${fmt(bsh)} * ${cb}` });
+    out.push({ name: "activations: one layer recomputed", category: "activations", bytes: fullLayer, formula: `s*b*h*(34 + 5*a*s/h) * ${cb}/2 = ${fmt(bsh)} * ${(34 + (5 * a * s.seqLen) / h).toFixed(2)}${cb === 2 ? "" : ` * ${cb / 2}`}` });
+  } else {
+    out.push({ name: "activations", category: "activations", bytes: L * fullLayer, formula: `L * s*b*h*(34 + 5*a*s/h) * ${cb}/2 = ${L} * ${fmt(fullLayer)}` });
+  }
+  const bsv = s.batch * s.seqLen * V;
+  out.push({ name: "logits, float32 copy for the loss, its gradient", category: "activations", bytes: bsv * (cb + 4 + 4), formula: `b*s*V * (${cb} + 4 + 4) = ${fmt(bsv)} * ${cb + 8}` });
+  return out;
+}
+
+/**
+ * Activations of lib/train's loop on TF.js: what the autodiff holds at the end of the backward
+ * (tfjs_tape.ts walks lib/model's forward op by op), less the trainable variables' gradients, which
+ * are their own component. Everything here is transient, so a MemoryLedger files all of it under
+ * "activations" (the forward+backward phase's peak above its end).
+ */
+function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: readonly LinearShape[], trainable: number): PlanComponent[] {
+  const tape = tfjsTapeElements({ shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend });
+  const fmt = (n: number) => n.toLocaleString("en-US");
+  const rows = s.batch * s.seqLen;
+  const where = `b*s = ${fmt(rows)} rows; one block on the gradient path`;
+  return [
+    {
+      name: "activations: tensors saved for the backward",
+      category: "activations",
+      bytes: 4 * tape.saved,
+      formula: `4 * ${fmt(tape.saved)} elements (${where}: ${fmt(tape.perLayer.saved)}): every input a kernel's gradient needs, cloned and kept, weights included`,
+    },
+    {
+      name: "activations: gradients of intermediates",
+      category: "activations",
+      bytes: 4 * (tape.gradients - trainable),
+      formula: `4 * (${fmt(tape.gradients)} - P_train ${fmt(trainable)}) elements (${where}: ${fmt(tape.perLayer.gradients)}): one per (kernel, input) on the path, kept to the end`,
+    },
+    {
+      name: "activations: backward temporaries",
+      category: "activations",
+      bytes: 4 * tape.temporaries,
+      formula: `4 * ${fmt(tape.temporaries)} elements (${where}: ${fmt(tape.perLayer.temporaries)}): frozen weights' unused gradients, transposed copies, softmax and sum helpers`,
+    },
+  ];
 }
 
 /** AdamW state bytes for tensors of the given sizes: 8 per element, or 8-bit blockwise for tensors >= 4096 elements. */
