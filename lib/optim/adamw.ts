@@ -6,7 +6,7 @@ import type { MemoryItem } from "../memory/types.js";
 import { adamwStep } from "./adamw_math.js";
 import { concatSlots, float32Codec, type MomentCodec, type StateSlots } from "./moment_codec.js";
 import type { NamedVariable, Optimizer, OptimizerState } from "./optimizer.js";
-import { sliceOnHost, type PagingRecord, type StatePlacement } from "./placement.js";
+import { sliceElements, type PagingRecord, type StatePlacement } from "./placement.js";
 import { PagedPlacement } from "./paged_placement.js";
 import { ResidentPlacement } from "./resident_placement.js";
 import { Blockwise8bitCodec, STATE_8BIT_BLOCK } from "./state_8bit.js";
@@ -147,8 +147,8 @@ export class AdamW implements Optimizer {
         for (const chunk of chunks) {
           cursor++;
           const end = chunk.start + chunk.len;
-          const p = split ? sliceOnHost(pFlat, chunk.start, end) : pFlat; // [len]
-          const g = split ? sliceOnHost(gFlat, chunk.start, end) : gFlat; // [len]
+          const p = split ? sliceElements(pFlat, chunk.start, end) : pFlat; // [len]
+          const g = split ? sliceElements(gFlat, chunk.start, end) : gFlat; // [len]
           const payload = this.placement.acquire(chunk.key);
           const next = order[cursor];
           if (next) this.placement.prefetch(next.key);

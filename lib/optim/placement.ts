@@ -75,6 +75,6 @@ export function hostCopy(t: tf.Tensor, into?: HostArray): HostArray {
  * Elements [start, end) of a float32 tensor as a new [end - start] tensor without tf.slice (which on
  * wasm copies the whole input per call): on wasm one copy inside its heap, elsewhere a host slice.
  */
-export function sliceOnHost(t: tf.Tensor, start: number, end: number): tf.Tensor1D {
+export function sliceElements(t: tf.Tensor, start: number, end: number): tf.Tensor1D {
   return sliceInHeap(t, start, end) ?? tf.tensor1d((t.dataSync() as Float32Array).slice(start, end), "float32");
 }
