@@ -1,5 +1,6 @@
 // The planner's "where it works" picture: estimated memory of each model size x method (stacked by
-// category) next to a grid of which GPUs (12/16/24/48/80 GB) hold it, as in the QLoRA paper's comparison.
+// category, the planner's runtime share on top) next to a grid of which GPUs (12/16/24/48/80 GB)
+// hold it, as in the QLoRA paper's comparison.
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
 import { formatBytes } from "./format.js";
@@ -7,10 +8,24 @@ import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
 import type { GpuSpec, PlannerRow } from "./records.js";
 import { requireArray, requireString } from "./validate.js";
-import type { MemoryCategory } from "../memory/types.js";
+import type { PlanCategory } from "../memory/planner.js";
+import { MEMORY_CATEGORIES, type MemoryCategory } from "../memory/types.js";
 
 /** The GPU sizes of the course's table: 12, 16, 24, 48 and 80 GB. */
 export const DEFAULT_GPUS: readonly GpuSpec[] = [12, 16, 24, 48, 80].map((gb) => ({ name: `${gb} GB`, bytes: gb * 2 ** 30 }));
+
+/**
+ * A row as lib/memory's planByCategory gives it: memory categories plus "runtime", the CUDA context
+ * and allocator slack a CUDA plan adds (not a tensor, so not a ledger category).
+ */
+export interface PlannerChartRow extends Omit<PlannerRow, "bytesByCategory"> {
+  bytesByCategory: Partial<Record<PlanCategory, number>>;
+}
+
+/** Legend name of the planner's runtime share. */
+export const RUNTIME_LABEL = "runtime (CUDA context, allocator)";
+/** Its colour: Tableau 10's purple, which no memory category uses. */
+export const RUNTIME_COLOR = "#b279a2";
 
 /** Options of {@link plannerChart}. */
 export interface PlannerChartOptions {
@@ -18,8 +33,12 @@ export interface PlannerChartOptions {
   title?: string;
 }
 
-/** Estimated memory per (model, method) against GPU sizes: stacked bars plus a fits / does-not-fit grid. */
-export function plannerChart(rows: readonly PlannerRow[], options: PlannerChartOptions = {}): Chart {
+/**
+ * Estimated memory per (model, method) against GPU sizes: stacked bars plus a fits / does-not-fit
+ * grid. Rows take planByCategory's output as it is; a runtime share is drawn as its own segment and
+ * counts toward what must fit, paged-out optimizer state does not (it lives in host memory).
+ */
+export function plannerChart(rows: readonly PlannerChartRow[], options: PlannerChartOptions = {}): Chart {
   const where = "plannerChart";
   requireArray(where, "rows", rows);
   if (rows.length === 0) throw new InvalidArgumentError(where, expected("at least one planner row", "[]"));
@@ -27,18 +46,29 @@ export function plannerChart(rows: readonly PlannerRow[], options: PlannerChartO
   if (gpus.length === 0) throw new InvalidArgumentError(where, expected("at least one GPU", "[]"));
   const GiB = 2 ** 30;
   const names = rows.map((r) => `${requireString(where, "row.model", r.model)} ${requireString(where, "row.method", r.method)}`);
-  const totals = rows.map((r) => totalBytes(r.bytesByCategory, HOST_CATEGORIES));
+  const split = rows.map((r) => splitRuntime(where, r.bytesByCategory));
+  const totals = split.map((r) => totalBytes(r.categories, HOST_CATEGORIES) + r.runtime);
   const present = new Set<MemoryCategory>();
+  let anyRuntime = false;
   const bars: Record<string, unknown>[] = [];
-  rows.forEach((r, i) => {
+  split.forEach((r, i) => {
     // Stacked by hand (x..x2) because Vega-Lite does not stack on a non-linear scale.
     let start = 0;
-    for (const c of categoryRows(where, r.bytesByCategory, HOST_CATEGORIES)) {
+    for (const c of categoryRows(where, r.categories, HOST_CATEGORIES)) {
       present.add(c.category);
       bars.push({ row: names[i], category: c.name, order: c.order, x: start / GiB, x2: (start + c.bytes) / GiB, size: formatBytes(c.bytes) });
       start += c.bytes;
     }
+    if (r.runtime > 0) {
+      anyRuntime = true;
+      bars.push({ row: names[i], category: RUNTIME_LABEL, order: MEMORY_CATEGORIES.length, x: start / GiB, x2: (start + r.runtime) / GiB, size: formatBytes(r.runtime) });
+    }
   });
+  const colors = memoryColorScale(present);
+  if (anyRuntime) {
+    colors.domain.push(RUNTIME_LABEL);
+    colors.range.push(RUNTIME_COLOR);
+  }
   const grid: Record<string, unknown>[] = [];
   rows.forEach((_, i) => {
     for (const gpu of gpus) {
@@ -62,7 +92,7 @@ export function plannerChart(rows: readonly PlannerRow[], options: PlannerChartO
               y,
               x: { field: "x", type: "quantitative", title: "estimated memory (GiB, log scale)", scale: { type: "symlog", constant: 4 }, axis: { values: [0, 4, 8, 16, 32, 64, 128, 256, 512, 1024] } },
               x2: { field: "x2" },
-              color: { field: "category", type: "nominal", title: "what the bytes are", scale: memoryColorScale(present), legend: { orient: "bottom", columns: 3 } },
+              color: { field: "category", type: "nominal", title: "what the bytes are", scale: colors, legend: { orient: "bottom", columns: 3 } },
               order: { field: "order", type: "quantitative" },
               tooltip: [{ field: "row", title: "setup" }, { field: "category" }, { field: "size", title: "bytes" }],
             },
@@ -105,4 +135,14 @@ export function plannerChart(rows: readonly PlannerRow[], options: PlannerChartO
     })
     .join("; ");
   return new Chart(spec, `Planner: ${summary}`);
+}
+
+/** Separates the planner's runtime share (validated like a category's bytes) from the memory categories. */
+function splitRuntime(where: string, bytesByCategory: Partial<Record<PlanCategory, number>>): { categories: Partial<Record<MemoryCategory, number>>; runtime: number } {
+  if (typeof bytesByCategory !== "object" || bytesByCategory === null) throw new InvalidArgumentError(where, expected("bytesByCategory to be an object of category -> bytes", bytesByCategory));
+  const { runtime, ...categories } = bytesByCategory;
+  if (runtime !== undefined && (typeof runtime !== "number" || !Number.isFinite(runtime) || runtime < 0)) {
+    throw new InvalidArgumentError(where, expected("bytes of runtime to be a finite number >= 0", runtime));
+  }
+  return { categories, runtime: runtime ?? 0 };
 }
