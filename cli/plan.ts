@@ -1,7 +1,7 @@
 // `qlora-lab plan`: estimates the memory of a LoRA / QLoRA fine-tune (lib/memory/planner.ts) and
 // prints a table of components with their formulas plus the GPU sizes the run fits.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { LLAMA_PRESETS } from "../lib/memory/llama_presets.js";
@@ -21,7 +21,10 @@ const USAGE = `Usage: qlora-lab plan --model 7b|13b|33b|65b|70b|llama3-8b|CONFIG
   --compute-dtype D      bf16 (default), fp16 or fp32
   --quant-type T         nf4 (default) or fp4
   --no-double-quant      QLoRA without double quantization
-  --runtime R            cuda (default, adds a modelled context/allocator term) or tfjs
+  --runtime R            cuda (default, adds a modelled context/allocator term) or tfjs: this
+                         library's own training on TensorFlow.js (float32, no checkpointing, the
+                         activations TF.js's autodiff holds; what a MemoryLedger measures)
+  --backend B            with --runtime tfjs: wasm (default), cpu or tensorflow (tfjs-node)
   --json                 print the plan as JSON
   --help                 this text
 
@@ -45,6 +48,7 @@ export async function plan(argv: string[]): Promise<number> {
       "quant-type": { type: "string" },
       "no-double-quant": { type: "boolean" },
       runtime: { type: "string" },
+      backend: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -83,6 +87,7 @@ export async function plan(argv: string[]): Promise<number> {
     quantType: values["quant-type"] as PlanSetup["quantType"],
     doubleQuant: values["no-double-quant"] ? false : undefined,
     runtime: values.runtime as PlanSetup["runtime"],
+    backend: values.backend as PlanSetup["backend"],
   };
   const result = planMemory(readModel(values.model), setup);
   const fit = fitsGpus(result);
@@ -95,33 +100,41 @@ function readModel(model: string): string | Record<string, unknown> {
   if (!model.includes("/") && !model.endsWith(".json") && !existsSync(model)) return model;
   const path = existsSync(model) && statSync(model).isDirectory() ? join(model, "config.json") : model;
   if (!existsSync(path)) throw new FileFormatError("qlora-lab plan", expected("a config.json file or a folder holding one", path));
+  let config: Record<string, unknown>;
   try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+    config = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
   } catch (error) {
     throw new FileFormatError("qlora-lab plan", expected(`valid JSON in ${path}`, (error as Error).message));
   }
+  // Name the plan after the model's folder unless the config names itself (its model_type is only "llama").
+  return { _name_or_path: basename(dirname(path)) || basename(path), ...config };
 }
 
-/** The plan as a text table plus the GPUs it fits. */
+/** The plan as a text table plus the GPUs it fits (GiB; MiB for plans under 1 GiB, such as the models trained here). */
 export function formatPlan(p: MemoryPlan): string {
-  const gib = (b: number) => (b / 2 ** 30).toFixed(2);
+  const [unit, scale] = p.totalBytes >= 2 ** 30 ? ["GiB", 2 ** 30] : ["MiB", 2 ** 20];
+  const size = (b: number) => (b / scale).toFixed(2);
   const s = p.setup;
+  const tfjs = s.runtime === "tfjs";
   const opt = `${s.optimizer.paged ? "paged " : ""}AdamW ${s.optimizer.bits}-bit`;
   const base = s.method === "qlora" ? `${s.quantType}${s.doubleQuant ? "+DQ" : ""}` : s.baseDtype;
-  const head = `${p.model} ${s.method}: base ${base}, r=${s.r} on ${s.targetModules === "all-linear" ? "all linear layers" : s.targetModules.join(",")}, batch ${s.batch}, seq ${s.seqLen}, ${s.gradientCheckpointing ? "gradient checkpointing" : "no checkpointing"}, ${opt}, compute ${s.computeDtype}`;
+  const where = tfjs ? `, TF.js ${s.backend}` : "";
+  const head = `${p.model} ${s.method}: base ${base}, r=${s.r} on ${s.targetModules === "all-linear" ? "all linear layers" : s.targetModules.join(",")}, batch ${s.batch}, seq ${s.seqLen}, ${s.gradientCheckpointing ? "gradient checkpointing" : "no checkpointing"}, ${opt}, compute ${s.computeDtype}${where}`;
   const width = Math.max(...p.components.map((c) => c.name.length), 9);
-  const rows = p.components.map((c) => `  ${c.name.padEnd(width)}  ${gib(c.bytes).padStart(8)}  ${c.formula}`);
+  const rows = p.components.map((c) => `  ${c.name.padEnd(width)}  ${size(c.bytes).padStart(8)}  ${c.formula}`);
   const fit = fitsGpus(p);
   const fits = fit.gpus.map((g) => `${g.gb} GB ${g.fits ? "yes" : "no"}`).join(", ");
   const need = fit.gpus.some((g) => g.fits) ? "" : `\nNeeds ${fit.largestGpusNeeded} x ${Math.max(...fit.gpus.map((g) => g.gb))} GB GPUs (sharded).`;
+  const params = p.parameters.total >= 1e8 ? `${(p.parameters.total / 1e9).toFixed(2)} B` : `${(p.parameters.total / 1e6).toFixed(3)} M`;
+  const trainable = p.parameters.trainable >= 1e5 ? `${(p.parameters.trainable / 1e6).toFixed(1)} M` : `${(p.parameters.trainable / 1e3).toFixed(1)} K`;
   return [
     head,
-    `parameters ${(p.parameters.total / 1e9).toFixed(2)} B, trainable ${(p.parameters.trainable / 1e6).toFixed(1)} M`,
+    `parameters ${params}, trainable ${trainable}`,
     "",
-    `  ${"component".padEnd(width)}  ${"GiB".padStart(8)}  formula`,
+    `  ${"component".padEnd(width)}  ${unit.padStart(8)}  formula`,
     ...rows,
-    `  ${"total".padEnd(width)}  ${gib(p.totalBytes).padStart(8)}${p.requiredBytes !== p.totalBytes ? `  (on the GPU: ${gib(p.requiredBytes)}; paged state can move to host)` : ""}`,
+    `  ${"total".padEnd(width)}  ${size(p.totalBytes).padStart(8)}${p.requiredBytes !== p.totalBytes ? `  (${tfjs ? "in backend tensors" : "on the GPU"}: ${size(p.requiredBytes)}; paged state can move to host)` : ""}`,
     "",
-    `Fits: ${fits}${need}`,
+    tfjs ? "Peak of one training step as tf.memory() counts it (what a MemoryLedger measures); no runtime overhead term." : `Fits: ${fits}${need}`,
   ].join("\n");
 }

@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { planMemory } from "../../../lib/memory/index.js";
 
 const bin = new URL("../../../bin/qlora-lab.js", import.meta.url).pathname;
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, "plan", ...args], { encoding: "utf8" });
@@ -35,4 +36,41 @@ test("qlora-lab plan --json, a config.json path, options, and clear errors", () 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+const repo = new URL("../../../", import.meta.url).pathname;
+const TFJS_MODELS = [join(repo, "datasets", "base-model"), join(repo, "..", "shared", "models", "stories260K-hf")];
+
+for (const dir of TFJS_MODELS) {
+  test(`qlora-lab plan --runtime tfjs on ${dir.split("/").at(-1)}'s config.json: the library's own run, as planMemory plans it`, { skip: !existsSync(dir) && `${dir} is not present` }, () => {
+    const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+    for (const method of ["lora", "qlora"] as const) {
+      const args = ["--model", dir, "--method", method, "--runtime", "tfjs", "--r", "8", "--batch", "16", "--seq-len", "64"];
+      const json = cli(...args, "--json");
+      assert.equal(json.status, 0, json.stderr);
+      const plan = JSON.parse(json.stdout);
+      const expected = planMemory(config, { method, runtime: "tfjs", r: 8, batch: 16, seqLen: 64 });
+      assert.equal(plan.totalBytes, expected.totalBytes);
+      assert.deepEqual([plan.setup.backend, plan.setup.computeDtype, plan.setup.gradientCheckpointing], ["wasm", "fp32", false]);
+      assert.equal(plan.model, dir.split("/").at(-1), "named after the model's folder");
+      const text = cli(...args);
+      assert.equal(text.status, 0, text.stderr);
+      assert.match(text.stdout, /no checkpointing, AdamW 32-bit, compute fp32, TF\.js wasm/);
+      assert.match(text.stdout, /component\s+MiB\s+formula/);
+      assert.match(text.stdout, new RegExp(`total\\s+${(expected.totalBytes / 2 ** 20).toFixed(2).replace(".", "\\.")}`));
+      assert.match(text.stdout, /activations: tensors saved for the backward/);
+      assert.doesNotMatch(text.stdout, /CUDA|Fits:/);
+    }
+    const cpu = cli("--model", dir, "--method", "qlora", "--runtime", "tfjs", "--backend", "cpu", "--json");
+    assert.equal(JSON.parse(cpu.stdout).totalBytes, planMemory(config, { method: "qlora", runtime: "tfjs", backend: "cpu" }).totalBytes);
+  });
+}
+
+test("qlora-lab plan --runtime tfjs refuses what the library's TF.js training does not do", () => {
+  const dir = TFJS_MODELS[0]!;
+  const bf16 = cli("--model", dir, "--method", "lora", "--runtime", "tfjs", "--compute-dtype", "bf16");
+  assert.equal(bf16.status, 1);
+  assert.match(bf16.stderr, /expected computeDtype fp32 for runtime "tfjs", got bf16/);
+  assert.match(cli("--model", dir, "--method", "lora", "--backend", "cpu").stderr, /expected backend only with runtime "tfjs", got cpu/);
+  assert.match(cli("--model", dir, "--method", "lora", "--runtime", "tfjs", "--backend", "webgl").stderr, /expected backend wasm, cpu, tensorflow, got webgl/);
 });
