@@ -11,6 +11,8 @@
 //    gradients of inputs nothing asked for (a frozen weight's dW) and the transposed copies
 //    lib/model's matMulNN makes for its NN-only products.
 // So the peak is at the end of the backward: saved tensors + intermediate gradients + temporaries.
+// Assumes what lib/train does by default: one micro-batch per step, LoRA dropout 0. The walk mirrors
+// lib/model's ops; tests/lib/memory/planner_tfjs.test.ts holds it to a MemoryLedger's measured peak.
 import type { LinearShape, LlamaShape } from "./llama_presets.js";
 import { blockLinears } from "./llama_presets.js";
 
