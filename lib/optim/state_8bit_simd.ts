@@ -13,14 +13,14 @@ export const KERNEL_BLOCK = 256;
 /** Opcodes beyond lib/quant's tables. */
 const OP_MORE = { I32_SHL: 0x74, F32_CONST: 0x43, F32_EQ: 0x5b, SELECT: 0x1b } as const;
 const SIMD_MORE = {
-  I32X4_EXTRACT_LANE: 0x1b, V128_XOR: 0x51, V128_BITSELECT: 0x52, V128_LOAD32_LANE: 0x56, V128_LOAD64_LANE: 0x57,
+  I32X4_EXTRACT_LANE: 0x1b, V128_XOR: 0x51, V128_LOAD32_LANE: 0x56, V128_LOAD64_LANE: 0x57,
   I16X8_EXTEND_LOW_I8X16_U: 0x89, I16X8_EXTEND_HIGH_I8X16_U: 0x8a,
   I32X4_EXTEND_LOW_I16X8_U: 0xa9, I32X4_EXTEND_HIGH_I16X8_U: 0xaa,
   I32X4_SHL: 0xab, I32X4_SHR_S: 0xac, I32X4_SHR_U: 0xad, I32X4_ADD: 0xae, I32X4_MAX_S: 0xb8,
   F32X4_PMIN: 0xea, F32X4_PMAX: 0xeb,
 } as const;
 
-/** Bytes of one cell-table entry: i32 (code if s is at or below the cell's midpoint | code above << 8), f32 midpoint. */
+/** Bytes of one cell-table entry: i32 code when s is at or below the cell's midpoint (the code above is the next), f32 midpoint. */
 const ENTRY_BYTES = 8;
 /** Cells of the table (both signs). */
 const CELLS = 2 * CELL_HALF;
@@ -85,20 +85,22 @@ function quantBytes(): Uint8Array {
   const MX = 7;
   let next = 8;
   const v = () => next++;
-  const [MXV, INVV, S, OFF, PK, MD, MID, ABS_MASK, LOW, ONE_I, ZERO, HALF, NEG1F, ONEF, BYTE_MASK, TBL] = Array.from({ length: 16 }, v);
+  const [MXV, INVV, S, OFF, LO, MD, MID, ABS_MASK, LOW, ZERO, NEG1F, ONEF, BASE] = Array.from({ length: 13 }, v);
   const C = [v(), v(), v(), v()];
   const b = new Body();
   const { code } = b;
   const S_ = SIMD_OP;
   const M = SIMD_MORE;
-  // Constants.
-  for (const [local, value, float] of [[ABS_MASK, 0x7fffffff], [LOW, CELL_LOW_BITS], [ONE_I, 1], [ZERO, 0], [HALF, CELL_HALF], [NEG1F, -1, true], [ONEF, 1, true], [BYTE_MASK, 0xff]] as const) {
+  // LOW is lowered by one cell (the "+ 1" of cellOfBits); BASE = table + HALF * ENTRY_BYTES.
+  for (const [local, value, float] of [[ABS_MASK, 0x7fffffff], [LOW, CELL_LOW_BITS - (1 << CELL_SHIFT)], [ZERO, 0], [NEG1F, -1, true], [ONEF, 1, true]] as const) {
     b.splat(value, float);
     b.set(local);
   }
   b.get(TABLE);
+  b.i32(CELL_HALF * ENTRY_BYTES);
+  code.push(OP.I32_ADD);
   b.simd(S_.I32X4_SPLAT);
-  b.set(TBL);
+  b.set(BASE);
   code.push(OP.LOOP, OP.VOID);
   {
     b.get(VAL);
@@ -162,59 +164,46 @@ function quantBytes(): Uint8Array {
         b.get(ONEF);
         b.simd(M.F32X4_PMIN);
         b.tee(S);
-        // cell = HALF + (max(((|bits| - LOW) >> SHIFT) + 1, 0) ^ (bits >> 31)), as cellOfBits.
+        // cell = HALF + (max(((|bits| - LOW) >> SHIFT) + 1, 0) ^ (bits >> 31)), as cellOfBits; entry at table + 8 cell.
         b.get(ABS_MASK);
         b.simd(S_.V128_AND);
         b.get(LOW);
         b.simd(S_.I32X4_SUB);
         b.i32(CELL_SHIFT);
         b.simd(M.I32X4_SHR_S);
-        b.get(ONE_I);
-        b.simd(M.I32X4_ADD);
         b.get(ZERO);
         b.simd(M.I32X4_MAX_S);
         b.get(S);
         b.i32(31);
         b.simd(M.I32X4_SHR_S);
         b.simd(M.V128_XOR);
-        b.get(HALF);
-        b.simd(M.I32X4_ADD);
         b.i32(3); // * ENTRY_BYTES
         b.simd(M.I32X4_SHL);
-        b.get(TBL);
+        b.get(BASE);
         b.simd(M.I32X4_ADD);
         b.set(OFF);
-        // One 8-byte entry per lane (lanes 0-1 into PK, 2-3 into MD), then split into codes and midpoints:
+        // One 8-byte entry per lane (lanes 0-1 into LO, 2-3 into MD), then split into codes and midpoints:
         // four 64-bit lane loads and two shuffles ran 5 % faster than eight 32-bit lane loads.
         for (let lane = 0; lane < 4; lane++) {
-          const into = lane < 2 ? PK : MD;
+          const into = lane < 2 ? LO : MD;
           b.get(OFF);
           b.simd(M.I32X4_EXTRACT_LANE, lane);
           b.get(into);
           b.simd(M.V128_LOAD64_LANE, 0, 0, lane % 2);
           b.set(into);
         }
-        b.get(PK);
+        b.get(LO);
         b.get(MD);
         b.simd(S_.SHUFFLE, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
         b.set(MID);
-        b.get(PK);
+        // code = lower - (midpoint < s ? -1 : 0): the code above a midpoint is the next one.
+        b.get(LO);
         b.get(MD);
         b.simd(S_.SHUFFLE, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
-        b.set(PK);
         b.get(MID);
-        b.set(MD);
-        // code = midpoint < s ? upper : lower
-        b.get(PK);
-        b.i32(8);
-        b.simd(M.I32X4_SHR_U);
-        b.get(PK);
-        b.get(BYTE_MASK);
-        b.simd(S_.V128_AND);
-        b.get(MD);
         b.get(S);
         b.simd(S_.F32X4_LT);
-        b.simd(M.V128_BITSELECT);
+        b.simd(S_.I32X4_SUB);
         b.set(C[g]!);
       }
       b.get(CODES);
@@ -339,23 +328,22 @@ export const STATE_8BIT_KERNELS: { quant: WasmModule; dequant: WasmModule } | nu
 })();
 
 /**
- * The quantizer's cell table of a sorted 256-entry map, or null when some cell holds two or more
- * midpoints (the kernel reads one per cell; bitsandbytes' dynamic maps hold at most one).
- * Entry c: i32 `lower | upper << 8` (the code when s is at or below the cell's midpoint, and above it)
- * and f32 the midpoint (+Infinity for a cell without one), as the scalar quantizer's lookup.
+ * The quantizer's cell table of a 256-entry map, or null when the kernel cannot use it: some cell holds
+ * two or more midpoints (the kernel reads one per cell; bitsandbytes' dynamic maps hold at most one),
+ * or the code above a midpoint is not the code below plus one (the map is not sorted, or repeats a value).
+ * Entry c: i32 the code when s is at or below the cell's midpoint, f32 the midpoint (+Infinity for a
+ * cell without one), as the scalar quantizer's lookup.
  */
 export function cellTable(map: Float32Array): Uint8Array | null {
   const { midpoints, order } = prepareCodeSearch(map, "cellTable");
   const { first, cellMid, crowded } = buildCellIndex(midpoints);
   if (crowded.some((c) => c !== 0)) return null;
+  for (let k = 0; k < midpoints.length; k++) if (order[k + 1] !== order[k]! + 1) return null;
   const table = new Uint8Array(CELL_TABLE_BYTES);
   const words = new Int32Array(table.buffer);
   const floats = new Float32Array(table.buffer);
   for (let c = 0; c < CELLS; c++) {
-    const k = first[c]!;
-    const lower = order[Math.min(k, order.length - 1)]!;
-    const hasMid = cellMid[c] !== Infinity;
-    words[2 * c] = lower | ((hasMid ? order[k + 1]! : lower) << 8);
+    words[2 * c] = order[first[c]!]!;
     floats[2 * c + 1] = cellMid[c]!;
   }
   return table;
