@@ -95,7 +95,9 @@ export class AdamW implements Optimizer {
    * Cuts a parameter into chunks. Paged forms move and update as many whole pages at once as the budget
    * holds (the whole parameter when its state fits): each chunk costs a page-in, a page-out and one
    * AdamW update of ~15 backend ops, so fewer, larger chunks cost less per element, and the update is
-   * elementwise, so the cut never changes a bit.
+   * elementwise, so the cut never changes a bit. The budget bounds the state kept on the backend; the
+   * update's temporaries scale with the chunk (a few [len] tensors, as a resident update of the same
+   * parameter holds).
    */
   private chunksOf(name: string, n: number): Chunk[] {
     const s = this.state;
