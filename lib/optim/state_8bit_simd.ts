@@ -27,7 +27,7 @@ const CELLS = 2 * CELL_HALF;
 /** Bytes of one map's cell table. */
 export const CELL_TABLE_BYTES = CELLS * ENTRY_BYTES;
 
-/** A function body under construction, with the few helpers the two kernels share. */
+/** A function body under construction, with the instruction emitters the two kernels share. */
 class Body {
   readonly code: number[] = [];
   get(l: number): void {
