@@ -2,12 +2,14 @@
 // declarations of earlier cells, last-expression capture), with these adjustments made by handing the
 // converter a patched `typescript`: bundler module resolution (ESM packages' "exports" types), inline
 // source maps (tracebacks in cell lines), only @types/node as an implicit global (other typings load when
-// imported), file watchers that never throw into the event loop, and a plain Program in place of the
-// watch program's builder (see createProgramOnly).
+// imported), file watchers that never throw into the event loop, a plain Program in place of the
+// watch program's builder (see createProgramOnly), and cell_transform.ts's rewrite of every top-level
+// declaration onto the shared scope in place of the converter's own rewrite of earlier cells' names.
 import Module, { createRequire } from "node:module";
 import { readFileSync, existsSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type * as TS from "@tslab/typescript-for-tslab";
+import { cellScopeTransformer } from "./cell_transform.js";
 import { extractInlineMaps, type RawSourceMap } from "./source_map.js";
 
 /** A diagnostic in cell coordinates (zero-based line and character). */
@@ -58,17 +60,28 @@ export interface CellCompiler {
 
 type Converter = ReturnType<typeof import("tslab/dist/converter.js").createConverter>;
 
+/** The converter's file names for the cell and for the declarations it is checked against. */
+const CELL_FILE = "__tslab__.ts";
+const DECLARATIONS_FILE = "__prev__.d.ts";
+
+/** What the cell's emit reports back to `convert` (the converter's own callback is replaced with it). */
+interface EmitState {
+  lastExpressionVar?: string;
+}
+
 /** Creates the compiler; `resolveFrom` is a directory whose node_modules has tslab. */
 export function createCellCompiler(resolveFrom: string): CellCompiler {
   const req = createRequire(join(resolveFrom, "compiler.js"));
   const ts = req("@tslab/typescript-for-tslab") as typeof TS;
   // Packages qlora-lab ships (vega-lite, arquero, tfjs) resolve even from a notebook outside the project.
   const ownModules = dirname(dirname(req.resolve("tslab/package.json")));
-  const converterModule = loadConverter(req, patchedTypescript(ts, ownPackagePaths(ts, ownModules)));
+  const emitState: EmitState = {};
+  const converterModule = loadConverter(req, patchedTypescript(ts, ownPackagePaths(ts, ownModules), emitState));
   const converter: Converter = converterModule.createConverter({});
 
   return {
     convert(prevDecl, src) {
+      emitState.lastExpressionVar = undefined;
       const result = converter.convert(prevDecl, src);
       if (result.diagnostics.length > 0) {
         const cellOnly = result.diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
@@ -84,7 +97,7 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
         ok: true,
         js: code,
         declOutput: result.declOutput ?? prevDecl,
-        lastExpressionVar: result.lastExpressionVar,
+        lastExpressionVar: emitState.lastExpressionVar,
         hasToplevelAwait: result.hasToplevelAwait ?? false,
         sideOutputs: (result.sideOutputs ?? []).map((s) => ({ path: s.path, data: extractInlineMaps(s.data).code })),
         maps,
@@ -119,7 +132,7 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
 }
 
 /** A view of `typescript` with the converter's compiler options and watchers adjusted. */
-function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>): typeof TS {
+function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>, emitState: EmitState): typeof TS {
   const patched: Record<string, unknown> = {};
   for (const key of Object.keys(ts)) Object.defineProperty(patched, key, { get: () => (ts as unknown as Record<string, unknown>)[key], enumerable: true, configurable: true });
   const safe = <F extends (...args: never[]) => unknown>(callback: F): F =>
@@ -137,7 +150,7 @@ function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>): type
   Object.defineProperty(patched, "sys", { value: sys, enumerable: true });
   Object.defineProperty(patched, "createWatchCompilerHost", {
     value: (roots: string[], options: TS.CompilerOptions, system: TS.System, _createProgram: unknown, ...rest: unknown[]) =>
-      (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(roots, { ...options, moduleResolution: ts.ModuleResolutionKind.Bundler, inlineSourceMap: true, types: ["node"], paths, suppressOutputPathCheck: true }, system, createProgramOnly(ts), ...rest),
+      (ts.createWatchCompilerHost as (...a: unknown[]) => unknown)(roots, { ...options, moduleResolution: ts.ModuleResolutionKind.Bundler, inlineSourceMap: true, types: ["node"], paths, suppressOutputPathCheck: true }, system, createProgramOnly(ts, emitState), ...rest),
     enumerable: true,
   });
   Object.defineProperty(patched, "transpileModule", {
@@ -151,9 +164,10 @@ function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>): type
  * The watch program's "builder" as a plain Program. TypeScript's builder programs recompute every file's
  * references through the checker on each rebuild (most of a cell's compile time once the library's
  * ~900 declaration files are in the program); the converter only needs the program, emit, and the
- * cell's own source dependencies, computed here from the cell's resolved imports alone.
+ * cell's own source dependencies, computed here from the cell's resolved imports alone. The cell's emit
+ * runs cellScopeTransformer in place of the converter's own rewrite (see cell_transform.ts).
  */
-function createProgramOnly(ts: typeof TS): TS.CreateProgram<TS.BuilderProgram> {
+function createProgramOnly(ts: typeof TS, emitState: EmitState): TS.CreateProgram<TS.BuilderProgram> {
   const getResolvedModule = (ts as unknown as { getResolvedModule(file: TS.SourceFile, name: string, mode: TS.ResolutionMode): TS.ResolvedModuleFull | undefined }).getResolvedModule;
   return (rootNames, options, host, oldBuilder, configFileParsingDiagnostics, projectReferences) => {
     // Files a program stops using (the library's, when a cell is checked without it) stay in the watch
@@ -193,7 +207,12 @@ function createProgramOnly(ts: typeof TS): TS.CreateProgram<TS.BuilderProgram> {
       getSyntacticDiagnostics: (file, token) => program.getSyntacticDiagnostics(file, token),
       getDeclarationDiagnostics: (file, token) => program.getDeclarationDiagnostics(file, token),
       getSemanticDiagnostics: (file, token) => program.getSemanticDiagnostics(file, token),
-      emit: (file, writeFile, token, emitOnlyDts, transformers) => program.emit(file, writeFile, token, emitOnlyDts, transformers),
+      emit: (file, writeFile, token, emitOnlyDts, transformers) => {
+        if (!file || basename(file.fileName) !== CELL_FILE) return program.emit(file, writeFile, token, emitOnlyDts);
+        const declarations = program.getSourceFile(join(dirname(file.fileName), DECLARATIONS_FILE));
+        const after = cellScopeTransformer(ts, program.getTypeChecker(), { cell: file, declarations }, (name) => (emitState.lastExpressionVar = name));
+        return program.emit(file, writeFile, token, emitOnlyDts, { after: [after], afterDeclarations: transformers?.afterDeclarations });
+      },
       getAllDependencies,
       getCurrentDirectory: () => program.getCurrentDirectory(),
     } as TS.BuilderProgram;

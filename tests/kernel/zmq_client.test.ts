@@ -5,10 +5,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { KernelClient } from "../../kernel/client.js";
 import { DELIMITER, encode, newHeader, Signer } from "../../kernel/wire.js";
+import { content, ofType } from "./kernel_results.js";
 
 let client: KernelClient;
-const content = (r: { reply: { content: unknown } }) => r.reply.content as Record<string, unknown>;
-const ofType = (r: { iopub: { header: { msg_type: string }; content: unknown }[] }, type: string) => r.iopub.filter((m) => m.header.msg_type === type).map((m) => m.content as Record<string, unknown>);
 
 before(async () => {
   client = await KernelClient.launch({ stderr: "pipe" });
