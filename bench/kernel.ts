@@ -1,6 +1,7 @@
 // Kernel start-up and latency, this kernel against tslab's own kernel, measured in one run:
 // process start -> first kernel_info reply, -> first result of `6*7`, and a trivial cell's round trip,
-// before and after a setup cell (for qlora-lab, one holding a library value, so its types are in play).
+// before and after a setup cell (for qlora-lab, one holding a library value, so its types are in play),
+// and a cell that reads the setup cell's value (for qlora-lab, checked against the library's types).
 // Run: node --import tsx bench/kernel.ts [rounds]
 import { fileURLToPath } from "node:url";
 import { KernelClient } from "../kernel/client.js";
@@ -11,12 +12,14 @@ interface Figures {
   roundTripMs: number;
   /** The same trivial cell once an earlier cell holds a library value (its type names the library). */
   afterLibraryMs: number;
+  /** A cell reading that value. */
+  usesLibraryMs: number;
 }
 
 const rounds = Number(process.argv[2] ?? 30);
 const root = fileURLToPath(new URL("../", import.meta.url));
 
-async function measure(command: string[], connectionFlag: string, setup: string): Promise<Figures> {
+async function measure(command: string[], connectionFlag: string, setup: string, use: string): Promise<Figures> {
   const started = performance.now();
   const client = await KernelClient.launch({ command, connectionFlag, stderr: "ignore", cwd: root });
   try {
@@ -26,20 +29,22 @@ async function measure(command: string[], connectionFlag: string, setup: string)
     const first = await client.execute("6*7");
     if (!first.iopub.some((m) => m.header.msg_type === "execute_result" || m.header.msg_type === "stream")) throw new Error("no result for 6*7");
     const firstResultMs = performance.now() - started;
-    const median = async (): Promise<number> => {
+    const median = async (cell: (i: number) => string): Promise<number> => {
       const times: number[] = [];
       for (let i = 0; i < rounds; i++) {
         const t = performance.now();
-        await client.execute(`${i} + 1`);
+        const result = await client.execute(cell(i));
         times.push(performance.now() - t);
+        if ((result.reply.content as { status?: string }).status !== "ok") throw new Error(`cell failed: ${cell(i)}`);
       }
       times.sort((a, b) => a - b);
       return times[Math.floor(times.length / 2)]!;
     };
-    const roundTripMs = await median();
+    const roundTripMs = await median((i) => `${i} + 1`);
     const set = await client.execute(setup);
     if ((set.reply.content as { status?: string }).status !== "ok") throw new Error(`setup cell failed: ${setup}`);
-    return { kernelInfoMs, firstResultMs, roundTripMs, afterLibraryMs: await median() };
+    const afterLibraryMs = await median((i) => `${i} + 1`);
+    return { kernelInfoMs, firstResultMs, roundTripMs, afterLibraryMs, usesLibraryMs: await median((i) => `${use} + ${i}`) };
   } finally {
     await client.shutdown(5000);
   }
@@ -47,10 +52,12 @@ async function measure(command: string[], connectionFlag: string, setup: string)
 
 // The setup cell: a library value for qlora-lab (later cells are checked against the library's types),
 // a plain typed array for tslab (no library to load).
-const ours = await measure([process.execPath, fileURLToPath(new URL("../bin/qlora-lab.js", import.meta.url)), "kernel"], "--connection-file", "const q = quantize4bit(new Float32Array(64), [64]);");
-const tslab = await measure([process.execPath, fileURLToPath(new URL("../node_modules/tslab/bin/tslab", import.meta.url)), "kernel"], "--config-path", "const q = new Float32Array(64);");
-const row = (name: string, f: Figures) => `${name.padEnd(22)} ${f.kernelInfoMs.toFixed(0).padStart(8)} ${f.firstResultMs.toFixed(0).padStart(12)} ${f.roundTripMs.toFixed(1).padStart(12)} ${f.afterLibraryMs.toFixed(1).padStart(14)}`;
-console.log(`${"kernel".padEnd(22)} ${"info ms".padStart(8)} ${"first ms".padStart(12)} ${"trivial ms".padStart(12)} ${"after setup ms".padStart(14)}  (medians of ${rounds})`);
+// The cell that uses it reads a number from it (the element count: the quantized tensor's size, the array's length).
+const ours = await measure([process.execPath, fileURLToPath(new URL("../bin/qlora-lab.js", import.meta.url)), "kernel"], "--connection-file", "const q = quantize4bit(new Float32Array(64), [64]);", "q.size");
+const tslab = await measure([process.execPath, fileURLToPath(new URL("../node_modules/tslab/bin/tslab", import.meta.url)), "kernel"], "--config-path", "const q = new Float32Array(64);", "q.length");
+const row = (name: string, f: Figures) => `${name.padEnd(22)} ${f.kernelInfoMs.toFixed(0).padStart(8)} ${f.firstResultMs.toFixed(0).padStart(12)} ${f.roundTripMs.toFixed(1).padStart(12)} ${f.afterLibraryMs.toFixed(1).padStart(14)} ${f.usesLibraryMs.toFixed(1).padStart(14)}`;
+console.log(`${"kernel".padEnd(22)} ${"info ms".padStart(8)} ${"first ms".padStart(12)} ${"trivial ms".padStart(12)} ${"after setup ms".padStart(14)} ${"uses setup ms".padStart(14)}  (medians of ${rounds})`);
 console.log(row("qlora-lab (preloaded)", ours));
 console.log(row("tslab 1.0.22", tslab));
-console.log(`ratio qlora-lab / tslab: kernel_info ${(ours.kernelInfoMs / tslab.kernelInfoMs).toFixed(2)}x, first result ${(ours.firstResultMs / tslab.firstResultMs).toFixed(2)}x, trivial cell ${(ours.roundTripMs / tslab.roundTripMs).toFixed(2)}x, after setup ${(ours.afterLibraryMs / tslab.afterLibraryMs).toFixed(2)}x (below 1 = faster)`);
+const ratio = (key: keyof Figures) => (ours[key] / tslab[key]).toFixed(2);
+console.log(`ratio qlora-lab / tslab: kernel_info ${ratio("kernelInfoMs")}x, first result ${ratio("firstResultMs")}x, trivial cell ${ratio("roundTripMs")}x, after setup ${ratio("afterLibraryMs")}x, uses setup ${ratio("usesLibraryMs")}x (below 1 = faster)`);
