@@ -154,7 +154,14 @@ function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>, emitS
     enumerable: true,
   });
   Object.defineProperty(patched, "transpileModule", {
-    value: (input: string, options: TS.TranspileOptions) => ts.transpileModule(input, { ...options, compilerOptions: { ...options.compilerOptions, inlineSourceMap: true } }),
+    value: (input: string, options: TS.TranspileOptions): TS.TranspileOutput => {
+      // The converter's ES module -> CommonJS step. A cell whose declarations all live on `exports` (see
+      // cell_transform.ts) is usually a plain script already: then only the empty `export {};` goes
+      // (blanked, so lines and the ES output's own source map stay valid) and no second program is made.
+      const script = input.replace(/^export \{\};$/m, "");
+      if (!/\b(?:import|export)\b/.test(script)) return { outputText: script, diagnostics: [] };
+      return ts.transpileModule(input, { ...options, compilerOptions: { ...options.compilerOptions, inlineSourceMap: true } });
+    },
     enumerable: true,
   });
   return patched as unknown as typeof TS;
@@ -168,14 +175,22 @@ function patchedTypescript(ts: typeof TS, paths: Record<string, string[]>, emitS
  * runs cellScopeTransformer in place of the converter's own rewrite (see cell_transform.ts).
  */
 function createProgramOnly(ts: typeof TS, emitState: EmitState): TS.CreateProgram<TS.BuilderProgram> {
-  const getResolvedModule = (ts as unknown as { getResolvedModule(file: TS.SourceFile, name: string, mode: TS.ResolutionMode): TS.ResolvedModuleFull | undefined }).getResolvedModule;
+  const internal = ts as unknown as {
+    getResolvedModule(file: TS.SourceFile, name: string, mode: TS.ResolutionMode): TS.ResolvedModuleFull | undefined;
+    bindSourceFile(file: TS.SourceFile, options: TS.CompilerOptions): void;
+  };
+  const { getResolvedModule, bindSourceFile } = internal;
   return (rootNames, options, host, oldBuilder, configFileParsingDiagnostics, projectReferences) => {
     // Files a program stops using (the library's, when a cell is checked without it) stay in the watch
     // host's cache with their watchers, so switching back reuses them instead of parsing ~900 files again.
     const keepingHost = host && (Object.assign(Object.create(host) as TS.CompilerHost, { onReleaseOldSourceFile: undefined }) as TS.CompilerHost);
     const program = ts.createProgram({ rootNames: rootNames ?? [], options: options ?? {}, host: keepingHost, oldProgram: (oldBuilder as { getProgramOrUndefined?(): TS.Program | undefined } | undefined)?.getProgramOrUndefined?.(), configFileParsingDiagnostics, projectReferences });
-    // The converter reads each cell's `locals`, which binding sets: create the checker (it binds every file).
-    program.getTypeChecker();
+    // The converter reads the cell's `locals`, which binding sets. Bind the cell alone: its first pass
+    // (finding the names to export) needs nothing more, and the checker is made only when asked for.
+    for (const root of rootNames ?? []) {
+      const file = program.getSourceFile(root);
+      if (file && !file.isDeclarationFile) bindSourceFile(file, program.getCompilerOptions());
+    }
     /** The file and every source file it reaches through imports (declaration files end the walk). */
     const getAllDependencies = (file: TS.SourceFile): readonly string[] => {
       const seen = new Set<string>([file.fileName]);
