@@ -5,11 +5,12 @@
 // imported), file watchers that never throw into the event loop, a plain Program in place of the
 // watch program's builder (see createProgramOnly), and cell_transform.ts's rewrite of every top-level
 // declaration onto the shared scope in place of the converter's own rewrite of earlier cells' names.
-import Module, { createRequire } from "node:module";
+import Module, { builtinModules, createRequire } from "node:module";
 import { readFileSync, existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type * as TS from "@tslab/typescript-for-tslab";
 import { cellScopeTransformer } from "./cell_transform.js";
+import { splitDeclarations } from "./reachable_declarations.js";
 import { extractInlineMaps, type RawSourceMap } from "./source_map.js";
 
 /** A diagnostic in cell coordinates (zero-based line and character). */
@@ -77,12 +78,21 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
   const ownModules = dirname(dirname(req.resolve("tslab/package.json")));
   const emitState: EmitState = {};
   const converterModule = loadConverter(req, patchedTypescript(ts, ownPackagePaths(ts, ownModules), emitState));
-  const converter: Converter = converterModule.createConverter({});
+  // Two converters, so that neither program changes shape from cell to cell: one for cells that reach
+  // only Node's and the kernel's own modules (tslab's size), one for cells that reach packages (the
+  // library's ~900 files). A program switching between the two sizes rebuilt its structure each time.
+  const plain: Converter = converterModule.createConverter({});
+  let packages: Converter | undefined;
+  const withPackages = () => (packages ??= converterModule.createConverter({}));
+  const kernelDir = resolve(resolveFrom);
+  const isPlainModule = (specifier: string) => builtinModules.includes(specifier.replace(/^node:/, "")) || resolve(kernelDir, specifier).startsWith(`${kernelDir}/`);
 
   return {
     convert(prevDecl, src) {
       emitState.lastExpressionVar = undefined;
-      const result = converter.convert(prevDecl, src);
+      const { reachable, unreachable, modules } = splitDeclarations(ts, prevDecl, src);
+      const converter = modules.every(isPlainModule) ? plain : withPackages();
+      const result = converter.convert(reachable, src);
       if (result.diagnostics.length > 0) {
         const cellOnly = result.diagnostics.filter((d) => d.category === ts.DiagnosticCategory.Error);
         if (cellOnly.length > 0) {
@@ -96,7 +106,7 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
       return {
         ok: true,
         js: code,
-        declOutput: result.declOutput ?? prevDecl,
+        declOutput: unreachable + (result.declOutput ?? reachable),
         lastExpressionVar: emitState.lastExpressionVar,
         hasToplevelAwait: result.hasToplevelAwait ?? false,
         sideOutputs: (result.sideOutputs ?? []).map((s) => ({ path: s.path, data: extractInlineMaps(s.data).code })),
@@ -104,7 +114,7 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
       };
     },
     inspect(prevDecl, src, position) {
-      const info = converter.inspect(prevDecl, src, position);
+      const info = withPackages().inspect(prevDecl, src, position);
       if (!info) return undefined;
       return {
         signature: ts.displayPartsToString(info.displayParts),
@@ -113,7 +123,7 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
       };
     },
     complete(prevDecl, src, position) {
-      const info = converter.complete(prevDecl, src, position);
+      const info = withPackages().complete(prevDecl, src, position);
       const kinds: Record<string, string> = {};
       for (const entry of info.original?.entries ?? []) kinds[entry.name] = entry.kind;
       return { start: info.start, end: info.end, candidates: info.candidates, kinds };

@@ -60,11 +60,7 @@ export class Executor implements CellRunner {
   private running: { context: CellContext; reject: (error: Error) => void } | undefined;
   private tsVersion = "";
   private libraryNames = new Set<string>();
-  private libraryDecl = "";
   private typesWarm: Promise<void> | undefined;
-  /** The prelude's library import lines, trimmed, and the specifier its library import ends with. */
-  private libraryImportLines = new Set<string>();
-  private librarySpecifier = "";
   private libraryReady: Promise<void> = Promise.resolve();
   private openLibrary: () => void = () => undefined;
   /** Set while a cell compiles (the library waits for a first cell's compile to finish). */
@@ -109,9 +105,6 @@ export class Executor implements CellRunner {
     });
     this.libraryReady.catch(() => undefined);
     const prelude = await preludeDeclaration(this.compiler, Object.keys(kernelValues), this.warnings);
-    this.libraryDecl = prelude.library;
-    this.libraryImportLines = new Set(prelude.library.split("\n").map((l) => l.trim()).filter(Boolean));
-    this.librarySpecifier = / from ("[^"]+");$/m.exec(prelude.library.split("\n")[0] ?? "")?.[1] ?? "";
     this.prevDecl = prelude.library + prelude.kernel;
     const braces = /\{([^}]*)\}/.exec(prelude.library)?.[1] ?? "";
     for (const match of braces.matchAll(/[A-Za-z_$][\w$]*/g)) this.libraryNames.add(match[0]);
@@ -123,37 +116,16 @@ export class Executor implements CellRunner {
     setTimeout(() => this.warmTypes(), 1500).unref();
   }
 
-  /** Type-checks a trivial cell against the full prelude so the library's types are loaded. */
+  /** Type-checks a cell naming the library and `tf`, so the library's types are loaded before a cell needs them. */
   private warmTypes(): Promise<void> {
-    this.typesWarm ??= this.compiler.convert(this.prevDecl, "tf;").then(() => undefined, () => undefined);
+    const libraryName = [...this.libraryNames].find((name) => name !== "tf") ?? "";
+    this.typesWarm ??= this.compiler.convert(this.prevDecl, `tf; ${libraryName};`).then(() => undefined, () => undefined);
     return this.typesWarm;
-  }
-
-  /**
-   * The declarations to check a cell against. A cell that names nothing from the library, after earlier
-   * declarations that name nothing from it either, is checked without the library's import lines: no
-   * name can resolve to or collide with the library, and the program stays tslab's size (the library's
-   * ~800 declaration files otherwise cost every cell). The import lines are put back afterwards.
-   */
-  private declarationsFor(code: string): { decl: string; light: boolean; library: string } {
-    const full = { decl: this.prevDecl, light: false, library: "" };
-    if (this.namesLibrary(code)) return full;
-    const libraryLines: string[] = [];
-    const rest: string[] = [];
-    for (const line of this.prevDecl.split("\n")) (this.libraryImportLines.has(line.trim()) || this.isLibraryImport(line) ? libraryLines : rest).push(line);
-    const decl = rest.join("\n");
-    if (this.namesLibrary(decl.replace(/"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'/g, '""'))) return full;
-    return { decl, light: true, library: libraryLines.length > 0 ? `${libraryLines.join("\n")}\n` : "" };
   }
 
   private namesLibrary(text: string): boolean {
     for (const match of text.matchAll(/[A-Za-z_$][\w$]*/g)) if (this.libraryNames.has(match[0])) return true;
     return false;
-  }
-
-  /** The prelude's import of the library (as written, or as the converter reprints it, possibly pruned). */
-  private isLibraryImport(line: string): boolean {
-    return this.librarySpecifier !== "" && line.startsWith("import {") && line.trimEnd().endsWith(`from ${this.librarySpecifier};`);
   }
 
   /** Waits for the library's values when compiled code reads one of them (plain cells need not wait). */
@@ -183,12 +155,14 @@ export class Executor implements CellRunner {
       return { status: "ok", payload: [{ source: "page", data, start: 0 }] };
     }
     const filename = `In[${io.executionCount}]`;
-    const { decl, light, library } = this.declarationsFor(code);
-    if (!light) this.openLibrary();
+    // The compiler checks the cell against the declarations it reaches (see reachable_declarations.ts):
+    // a cell naming nothing from the library compiles without the library's files.
+    const library = this.namesLibrary(code);
+    if (library) this.openLibrary();
     this.compiling = true;
-    const compiled = await this.compiler.convert(decl, code).finally(() => (this.compiling = false));
+    const compiled = await this.compiler.convert(this.prevDecl, code).finally(() => (this.compiling = false));
     this.openLibrary();
-    if (light) void this.warmTypes();
+    if (!library) void this.warmTypes();
     if (!compiled.ok) return typeErrorOutcome(filename, code, compiled.diagnostics);
     for (const side of compiled.sideOutputs) {
       this.sideOutputs.set(side.path, side.data);
@@ -221,7 +195,7 @@ export class Executor implements CellRunner {
       this.running = undefined;
     }
     // Declarations made before a failure or an interrupt are kept, so later cells can use them.
-    this.prevDecl = light ? library + compiled.declOutput : compiled.declOutput;
+    this.prevDecl = compiled.declOutput;
     context.flush();
     return outcome;
   }

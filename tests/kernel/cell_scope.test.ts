@@ -63,3 +63,12 @@ test("a runtime error inside a declared function still names the cell's own line
   assert.ok((content(failed).traceback as string[]).some((l) => /In\[\d+\]:3:/.test(l)), String(content(failed).traceback));
   assert.equal(await run("z"), "1", "declarations made before a failure are kept");
 });
+
+test("declarations a cell does not reach are kept, with their types, for the cells after it", async () => {
+  await run("const qt = quantize4bit(new Float32Array(64).fill(1), [64]);");
+  assert.equal(await run("1 + 1", "interface Pt { x: number }", "const pt: Pt = { x: 2 }; pt.x"), "2");
+  assert.equal(await run("qt.size + pt.x"), "66");
+  const typed = await client.execute("const s: string = qt.size;");
+  assert.equal(content(typed).ename, "TSError", "qt keeps its library type");
+  assert.match(String(content(typed).evalue), /number.*string/);
+});
