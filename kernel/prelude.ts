@@ -21,17 +21,30 @@ export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelName
   };
 }
 
-/** The library's runtime values and `tf`, with the backend resolved; failures become warnings. */
+/**
+ * The library's runtime values and `tf`, with the backend resolved; failures become warnings. Process-wide
+ * error listeners added while loading are removed: the WebAssembly backend's Emscripten runtime adds an
+ * uncaughtException listener that rethrows, which turned a cell's stray async error into a crashed kernel.
+ */
 export async function loadLibraryValues(warnings: string[]): Promise<Record<string, unknown>> {
-  const library = await importLibrary(warnings);
-  const tf = await import("@tensorflow/tfjs-core");
+  const events = ["uncaughtException", "unhandledRejection"] as const;
+  const listenersOf = (event: (typeof events)[number]) => process.listeners(event as "uncaughtException") as ((...args: unknown[]) => void)[];
+  const kernelListeners = events.map(listenersOf);
   try {
-    const { resolveBackend } = (await import("../lib/backend.js")) as typeof import("../lib/backend.js");
-    await resolveBackend();
-  } catch (error) {
-    warnings.push(`qlora-lab: no TensorFlow.js backend could be activated: ${(error as Error).message}`);
+    const library = await importLibrary(warnings);
+    const tf = await import("@tensorflow/tfjs-core");
+    try {
+      const { resolveBackend } = (await import("../lib/backend.js")) as typeof import("../lib/backend.js");
+      await resolveBackend();
+    } catch (error) {
+      warnings.push(`qlora-lab: no TensorFlow.js backend could be activated: ${(error as Error).message}`);
+    }
+    return { ...library, tf };
+  } finally {
+    events.forEach((event, i) => {
+      for (const listener of listenersOf(event)) if (!kernelListeners[i]!.includes(listener)) process.removeListener(event, listener);
+    });
   }
-  return { ...library, tf };
 }
 
 /** Imports lib/index.ts; if that fails, each module it re-exports on its own, keeping what loads. */

@@ -1,11 +1,11 @@
 // End to end with a real zeromq client (the zeromq package, no Python): the kernel as a child process,
-// malformed and badly signed messages, interrupts of an infinite loop (message and SIGINT), a huge
-// output, stdin, leftover async output, cell line numbers, and shutdown.
+// malformed and badly signed messages, interrupts of an infinite loop (message and SIGINT), stray async
+// errors, a huge output, stdin, leftover async output, cell line numbers, and shutdown.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { KernelClient } from "../../kernel/client.js";
 import { DELIMITER, encode, newHeader, Signer } from "../../kernel/wire.js";
-import { content, ofType } from "./kernel_results.js";
+import { content, ofType, resultText } from "./kernel_results.js";
 
 let client: KernelClient;
 
@@ -57,6 +57,17 @@ test("SIGINT stops a loop between awaited steps (a training loop) and keeps vari
   await new Promise((r) => setTimeout(r, 200));
   const later = await client.execute("step");
   assert.equal(Number((ofType(later, "execute_result")[0]!.data as Record<string, string>)["text/plain"]), value, "the interrupted loop no longer runs");
+});
+
+test("a stray async error, once the library (and its WebAssembly runtime) loaded, is reported and the kernel keeps serving", async () => {
+  assert.equal(resultText(await client.execute("typeof quantize4bit")), "'function'");
+  const first = await client.execute("setTimeout(() => { throw new Error('stray'); }, 10); 1");
+  const firstId = (first.reply.parent_header as { msg_id: string }).msg_id;
+  await client.execute("await new Promise((r) => setTimeout(r, 300));");
+  const report = client.strayIopub.find((m) => m.header.msg_type === "stream" && (m.content as { text: string }).text.includes("Uncaught (in async code): Error: stray"));
+  assert.ok(report, "the stray error was reported");
+  assert.equal((report.parent_header as { msg_id: string }).msg_id, firstId);
+  assert.equal(resultText(await client.execute("2 + 2")), "4");
 });
 
 test("a huge output arrives complete and in order", async () => {
