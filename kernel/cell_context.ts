@@ -52,11 +52,34 @@ export class CellContext {
   }
 }
 
+/** The part of Node's internal async_wrap binding a forced stop needs. */
+interface AsyncHooksState {
+  async_hook_fields: Uint32Array;
+  constants: { kCheck: number };
+  clearAsyncIdStack(): void;
+}
+
+/** Node's async hooks state (deprecated process.binding, read without its warning), or undefined. */
+function asyncHooksState(): AsyncHooksState | undefined {
+  const quiet = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    const state = (process as unknown as { binding(name: string): Partial<AsyncHooksState> }).binding("async_wrap");
+    return state.async_hook_fields && state.constants && typeof state.clearAsyncIdStack === "function" ? (state as AsyncHooksState) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    process.noDeprecation = quiet;
+  }
+}
+
 /** The store of the cell context and the process-wide hooks that consult it. */
 export class OutputRouter {
   readonly storage = new AsyncLocalStorage<CellContext>();
   /** The cell that ran last: output from code outside any cell context goes there. */
   private latest: CellContext | undefined;
+  /** Node's async hooks check flag while a forced stop has it off. */
+  private suspendedCheck: number | undefined;
   private installed: (() => void) | undefined;
 
   /** The context of the code running now, or the latest cell. */
@@ -68,6 +91,32 @@ export class OutputRouter {
   run<T>(context: CellContext, fn: () => T): T {
     this.latest = context;
     return this.storage.run(context, fn);
+  }
+
+  /**
+   * Called on the main thread while it is paused in a cell stuck in synchronous code, before that code
+   * is terminated (see interrupt_watchdog.ts). A terminated callback never pops its entry off Node's
+   * async id stack, and Node aborts the process when it finds the stack unbalanced: with async hooks
+   * on (this router's AsyncLocalStorage) or with its consistency check on. Both go off until
+   * resumeTracking; output goes to the latest cell meanwhile. False (nothing changed) where this Node
+   * no longer exposes its async hooks state: the cell must then not be terminated.
+   */
+  suspendTracking(): boolean {
+    const hooks = asyncHooksState();
+    if (!hooks) return false;
+    this.storage.disable();
+    this.suspendedCheck ??= hooks.async_hook_fields[hooks.constants.kCheck]!;
+    hooks.async_hook_fields[hooks.constants.kCheck] = 0;
+    return true;
+  }
+
+  /** After a terminated cell: empties Node's async id stack and turns its check back on; the next run() turns tracking on. */
+  resumeTracking(): void {
+    const hooks = asyncHooksState();
+    if (!hooks || this.suspendedCheck === undefined) return;
+    hooks.clearAsyncIdStack();
+    hooks.async_hook_fields[hooks.constants.kCheck] = this.suspendedCheck;
+    this.suspendedCheck = undefined;
   }
 
   /**

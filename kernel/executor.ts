@@ -1,6 +1,7 @@
 // Runs cells: compile through the compiler thread, run the JavaScript in this thread's V8 context (vm
-// with breakOnSigint, so SIGINT stops even a synchronous infinite loop), keep every declaration on one
-// `exports` object across cells, and turn results and failures into Jupyter-shaped outcomes.
+// with breakOnSigint, so SIGINT stops a synchronous loop before the cell's first await; the socket
+// thread's watchdog stops one after it), keep every declaration on one `exports` object across cells,
+// and turn results and failures into Jupyter-shaped outcomes.
 import Module, { builtinModules, createRequire } from "node:module";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, extname, join } from "node:path";
@@ -11,6 +12,7 @@ import { CellContext, type OutputRouter, type Publish, type RequestInput } from 
 import type { AsyncCellCompiler } from "./compiler_client.js";
 import type { CellDiagnostic } from "./compiler.js";
 import { createClearOutput, createDisplayApi, formatValue, isDisplayHandle, plainText } from "./display.js";
+import { acknowledgeInterrupt, PREPARE_FORCED_STOP, type ForcedStop } from "./interrupt_watchdog.js";
 import { loadLibraryValues, preludeDeclaration } from "./prelude.js";
 import { SourceMap } from "./source_map.js";
 import type { ErrorContent } from "./wire.js";
@@ -43,6 +45,14 @@ export interface CellRunner {
   languageVersion(): string;
 }
 
+/** Options of {@link Executor}. */
+export interface ExecutorOptions {
+  /** Where cells resolve relative imports and packages (default: the process's working directory). */
+  cwd?: string;
+  /** The interrupt state shared with the socket thread's watchdog (see interrupt_watchdog.ts). */
+  interrupts?: Int32Array;
+}
+
 const HOOK = Symbol.for("qlora-lab.kernel.cell");
 const PAGER = /^\s*\??\s*([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*)\s*\?\s*$/;
 
@@ -57,7 +67,8 @@ export class Executor implements CellRunner {
   private readonly sideOutputs = new Map<string, string>();
   private readonly sideModules = new Map<string, unknown>();
   private readonly requireFromCwd: NodeJS.Require;
-  private running: { context: CellContext; reject: (error: Error) => void } | undefined;
+  /** The cell being executed (compiling, waiting for the library, or running) and how to stop it. */
+  private active: { context: CellContext; interrupted?: Error; reject?: (error: Error) => void } | undefined;
   private tsVersion = "";
   private libraryNames = new Set<string>();
   private typesWarm: Promise<void> | undefined;
@@ -66,13 +77,18 @@ export class Executor implements CellRunner {
   /** Set while a cell compiles (the library waits for a first cell's compile to finish). */
   private compiling = false;
 
+  private readonly cwd: string;
+  private readonly interrupts: Int32Array | undefined;
+
   constructor(
     private readonly compiler: AsyncCellCompiler,
     private readonly router: OutputRouter,
-    private readonly cwd = process.cwd(),
+    options: ExecutorOptions = {},
   ) {
+    this.cwd = options.cwd ?? process.cwd();
+    this.interrupts = options.interrupts;
     this.locals = createLocals();
-    this.requireFromCwd = withFallback(createRequire(join(cwd, "__cell__.js")), createRequire(import.meta.url));
+    this.requireFromCwd = withFallback(createRequire(join(this.cwd, "__cell__.js")), createRequire(import.meta.url));
     const current = () => router.current();
     const kernelValues: Record<string, unknown> = {
       display: createDisplayApi(current),
@@ -86,6 +102,7 @@ export class Executor implements CellRunner {
       },
     };
     (globalThis as unknown as Record<symbol, unknown>)[HOOK] = { exports: this.locals, require: this.cellRequire(), import: (spec: string) => this.importModule(spec) };
+    (globalThis as unknown as Record<symbol, unknown>)[PREPARE_FORCED_STOP] = () => router.suspendTracking();
     this.ready = this.load(kernelValues);
     this.ready.catch(() => undefined);
   }
@@ -141,7 +158,17 @@ export class Executor implements CellRunner {
   }
 
   async execute(code: string, io: CellIO): Promise<ExecuteOutcome> {
-    const context = new CellContext(io.executionCount, io.silent ? () => undefined : io.publish, io.input);
+    const cell = { context: new CellContext(io.executionCount, io.silent ? () => undefined : io.publish, io.input) };
+    this.active = cell;
+    try {
+      return await this.executeCell(code, io, cell);
+    } finally {
+      if (this.active === cell) this.active = undefined;
+    }
+  }
+
+  private async executeCell(code: string, io: CellIO, cell: NonNullable<Executor["active"]>): Promise<ExecuteOutcome> {
+    const { context } = cell;
     try {
       await this.ready;
     } catch (error) {
@@ -171,13 +198,15 @@ export class Executor implements CellRunner {
     this.maps.set(filename, compiled.maps.map((m) => new SourceMap(m)));
     await this.valuesFor(compiled.js);
     for (const warning of this.warnings.splice(0)) context.write("stderr", `${warning}\n`);
+    // Interrupted while compiling or waiting for the library: the cell does not start.
+    if (cell.interrupted) return this.runtimeErrorOutcome(cell.interrupted);
     const { source, isAsync } = wrapCell(compiled.js, compiled.hasToplevelAwait);
     let outcome: ExecuteOutcome;
     try {
       const returned = this.router.run(context, () => vm.runInThisContext(source, { filename, breakOnSigint: true }) as unknown);
       if (isAsync) {
         await new Promise<void>((resolve, reject) => {
-          this.running = { context, reject };
+          cell.reject = reject;
           (returned as Promise<void>).then(resolve, reject);
         });
       }
@@ -192,7 +221,7 @@ export class Executor implements CellRunner {
     } catch (error) {
       outcome = this.runtimeErrorOutcome(error);
     } finally {
-      this.running = undefined;
+      cell.reject = undefined;
     }
     // Declarations made before a failure or an interrupt are kept, so later cells can use them.
     this.prevDecl = compiled.declOutput;
@@ -250,12 +279,24 @@ export class Executor implements CellRunner {
     return this.compiler.isComplete(code);
   }
 
-  /** Stops the running cell: its promise rejects now and its later timers are dropped. */
+  /**
+   * Stops the cell being executed: a running cell's promise rejects now and its later timers are
+   * dropped; a cell still compiling does not start. When the watchdog had to terminate synchronous code
+   * to get here, the outcome says where (a stray timer's loop, stopped with no cell executing, is
+   * reported to the latest cell).
+   */
   interrupt(): void {
-    const running = this.running;
-    if (!running) return;
-    running.context.abort.abort();
-    running.reject(Object.assign(new Error("Execution interrupted"), { name: "KeyboardInterrupt" }));
+    const forced = this.interrupts && acknowledgeInterrupt(this.interrupts);
+    if (forced) this.router.resumeTracking();
+    const cell = this.active;
+    if (!cell) {
+      if (forced) this.router.current()?.write("stderr", `${forcedStopText(forced, (frame) => this.mapFrame(frame))}\n`);
+      return;
+    }
+    const error = Object.assign(new Error("Execution interrupted"), { name: "KeyboardInterrupt", forced });
+    cell.interrupted ??= error;
+    cell.context.abort.abort();
+    cell.reject?.(error);
   }
 
   private async input(prompt: string, password: boolean): Promise<string> {
@@ -267,6 +308,8 @@ export class Executor implements CellRunner {
 
   private runtimeErrorOutcome(error: unknown): ExecuteOutcome & { status: "error" } {
     if ((error as { code?: string })?.code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" || (error as Error)?.name === "KeyboardInterrupt") {
+      const forced = (error as { forced?: ForcedStop }).forced;
+      if (forced) return failure("KeyboardInterrupt", "Execution interrupted inside synchronous code", [forcedStopText(forced, (frame) => this.mapFrame(frame))]);
       return failure("KeyboardInterrupt", "Execution interrupted", ["KeyboardInterrupt: Execution interrupted (variables defined so far are kept)"]);
     }
     if (!(error instanceof Error) && !(typeof error === "object" && error !== null && "stack" in error)) {
@@ -380,6 +423,12 @@ function typeErrorOutcome(filename: string, code: string, diagnostics: CellDiagn
   }
   const first = diagnostics[0]!;
   return failure("TSError", `${first.message} (line ${first.line + 1})`, traceback);
+}
+
+/** The traceback line of a forced stop: where the cell was, and what terminating it skipped. */
+function forcedStopText(forced: ForcedStop, mapFrame: (frame: string) => string | undefined): string {
+  const where = mapFrame(`    at In[${forced.cell}]:${forced.line}:${forced.column}`)?.replace(/^\s+at /, "") ?? `In[${forced.cell}]`;
+  return `KeyboardInterrupt: stopped inside synchronous code at ${where}, which did not return to the event loop. Its finally blocks did not run, and an object it was changing may be half-updated; variables defined so far are kept.`;
 }
 
 function failure(ename: string, evalue: string, traceback: string[]): ExecuteOutcome & { status: "error" } {

@@ -6,6 +6,7 @@ import { OutputRouter } from "./cell_context.js";
 import { startCompiler } from "./compiler_client.js";
 import { readConnectionFile, type ConnectionInfo } from "./connection.js";
 import { Executor } from "./executor.js";
+import { createInterruptState } from "./interrupt_watchdog.js";
 import { Session } from "./session.js";
 import { startTransport } from "./transport.js";
 import { PROTOCOL_VERSION, Signer } from "./wire.js";
@@ -22,10 +23,11 @@ export async function startKernel(connectionFile: string | ConnectionInfo, optio
   const log = process.stderr.write.bind(process.stderr);
   // The compiler thread first: TypeScript's start-up is the longest step before a first result.
   const compilerStarted = startCompiler();
-  const transport = await startTransport(connection);
+  const interrupts = createInterruptState();
+  const transport = await startTransport(connection, interrupts);
   const router = new OutputRouter();
   const compiler = await compilerStarted;
-  const executor = new Executor(compiler, router);
+  const executor = new Executor(compiler, router, { interrupts });
   router.install();
   const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
   let finish!: () => void;
@@ -61,7 +63,9 @@ export async function startKernel(connectionFile: string | ConnectionInfo, optio
     },
   });
   // SIGINT (from a terminal, a signal-mode front end, or our socket thread on interrupt_request) stops
-  // the running cell; vm's breakOnSigint covers synchronous code, this listener the asynchronous part.
+  // the running cell; vm's breakOnSigint covers synchronous code before the cell's first await, this
+  // listener the awaits. Synchronous code after an await is stopped by the socket thread's watchdog on
+  // interrupt_request only: a plain SIGINT cannot reach a main thread that never returns to its loop.
   process.on("SIGINT", () => executor.interrupt());
   // A cell's stray async failure must never take the kernel down; it is reported in that cell.
   process.on("uncaughtException", (error) => reportStray(router, error));

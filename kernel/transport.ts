@@ -36,13 +36,15 @@ export interface TransportWorkerData {
   port: MessagePort;
   /** Directory to resolve `zeromq` from (the worker runs from an eval'd bundle). */
   resolveFrom: string;
+  /** The interrupt state shared with the main thread (createInterruptState). */
+  interrupts: Int32Array;
 }
 
-/** Starts the socket worker and resolves once every socket is bound. */
-export async function startTransport(connection: ConnectionInfo): Promise<KernelTransport> {
+/** Starts the socket worker and resolves once every socket is bound; `interrupts` is shared with the executor. */
+export async function startTransport(connection: ConnectionInfo, interrupts: Int32Array): Promise<KernelTransport> {
   const { port1: mainPort, port2: workerPort } = new MessageChannel();
   const source = await bundleWorker(new URL("./transport_worker.ts", import.meta.url));
-  const workerData: TransportWorkerData = { connection, port: workerPort, resolveFrom: fileURLToPath(new URL(".", import.meta.url)) };
+  const workerData: TransportWorkerData = { connection, port: workerPort, resolveFrom: fileURLToPath(new URL(".", import.meta.url)), interrupts };
   const worker = new Worker(source, { eval: true, workerData, transferList: [workerPort] });
   worker.unref();
   let handler: ((incoming: IncomingFrames) => void) | undefined;

@@ -1,15 +1,18 @@
 // The socket thread: binds the connection file's sockets, echoes heartbeats, forwards frames to the main
 // thread and sends what it is given, one send at a time per socket (zeromq 6 allows one in flight).
-// An interrupt_request on control also raises SIGINT, which stops a cell stuck in synchronous code.
+// An interrupt_request on control also goes to the interrupt watchdog, which stops a cell stuck in
+// synchronous code (see interrupt_watchdog.ts).
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { workerData } from "node:worker_threads";
 import type * as Zmq from "zeromq";
 import { endpoint } from "./connection.js";
+import { InterruptWatchdog } from "./interrupt_watchdog.js";
 import type { MainToWorker, TransportWorkerData, WorkerToMain } from "./transport.js";
 import { decode, Signer, type Channel } from "./wire.js";
 
-const { connection, port, resolveFrom } = workerData as TransportWorkerData;
+const { connection, port, resolveFrom, interrupts } = workerData as TransportWorkerData;
+const watchdog = new InterruptWatchdog(interrupts);
 const zmq = createRequire(join(resolveFrom, "transport_worker.js"))("zeromq") as typeof Zmq;
 const signer = new Signer(connection.key, connection.signature_scheme);
 
@@ -73,10 +76,10 @@ async function main(): Promise<void> {
   post({ type: "ready" });
 }
 
-/** The main thread may be busy in a cell's synchronous loop: SIGINT reaches it through vm's breakOnSigint. */
+/** The main thread may be busy in a cell's synchronous loop: the watchdog raises SIGINT and, if needed, stops it. */
 function raiseSigintOnInterrupt(frames: Buffer[]): void {
   const decoded = decode(frames, signer);
-  if (decoded.ok && decoded.message.header.msg_type === "interrupt_request") process.kill(process.pid, "SIGINT");
+  if (decoded.ok && decoded.message.header.msg_type === "interrupt_request") watchdog.request();
 }
 
 main().catch((error: Error) => post({ type: "error", message: error.message }));

@@ -1,6 +1,7 @@
 // End to end with a real zeromq client (the zeromq package, no Python): the kernel as a child process,
-// malformed and badly signed messages, interrupts of an infinite loop (message and SIGINT), stray async
-// errors, a huge output, stdin, leftover async output, cell line numbers, and shutdown.
+// malformed and badly signed messages, interrupts of an infinite loop (message and SIGINT, before and
+// after an await, in a stray timer), stray async errors, a huge output, stdin, leftover async output
+// (after the forced stops too), cell line numbers, and shutdown.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { KernelClient } from "../../kernel/client.js";
@@ -8,6 +9,7 @@ import { DELIMITER, encode, newHeader, Signer } from "../../kernel/wire.js";
 import { content, ofType, resultText } from "./kernel_results.js";
 
 let client: KernelClient;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   client = await KernelClient.launch({ stderr: "pipe" });
@@ -68,6 +70,30 @@ test("a stray async error, once the library (and its WebAssembly runtime) loaded
   assert.ok(report, "the stray error was reported");
   assert.equal((report.parent_header as { msg_id: string }).msg_id, firstId);
   assert.equal(resultText(await client.execute("2 + 2")), "4");
+});
+
+test("interrupt_request stops a synchronous loop after an await, says where, and keeps variables", { timeout: 60_000 }, async () => {
+  await client.execute("let spins = 0;");
+  const running = client.execute("await null;\nfor (;;) { spins++; }");
+  await sleep(1500);
+  assert.equal(content(await client.request("control", "interrupt_request", {})).status, "ok");
+  const result = await running;
+  assert.equal(content(result).ename, "KeyboardInterrupt");
+  assert.match((content(result).traceback as string[]).join("\n"), /synchronous code at In\[\d+\]:2:/);
+  assert.equal(resultText(await client.execute("spins > 0")), "true");
+});
+
+test("interrupt_request stops a loop inside an awaited async function, and a stray timer's loop with no cell running", { timeout: 60_000 }, async () => {
+  const running = client.execute("async function spin() {\n  await new Promise((r) => setTimeout(r, 10));\n  for (;;) spins++;\n}\nawait spin();");
+  await sleep(1500);
+  await client.request("control", "interrupt_request", {});
+  const result = await running;
+  assert.equal(content(result).ename, "KeyboardInterrupt");
+  assert.match((content(result).traceback as string[]).join("\n"), /synchronous code at In\[\d+\]:3:/);
+  assert.equal(resultText(await client.execute("setTimeout(() => { for (;;) spins++; }, 100); 'scheduled'")), "'scheduled'");
+  await sleep(1000);
+  assert.equal(content(await client.request("control", "interrupt_request", {})).status, "ok");
+  assert.equal(resultText(await client.execute("typeof spin")), "'function'");
 });
 
 test("a huge output arrives complete and in order", async () => {
