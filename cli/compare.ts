@@ -4,7 +4,7 @@ import { parseArgs } from "node:util";
 import { InvalidArgumentError, expected } from "../lib/errors.js";
 import { resolveBackend, formatBackendReport } from "../lib/backend.js";
 import { shippedTaskNames } from "../lib/data/index.js";
-import { compareLoraQlora, type CompareReport } from "../lib/train/index.js";
+import { compareLoraQlora, CONVERGED_PERCENT, type CompareReport } from "../lib/train/index.js";
 import { formatBytes } from "../lib/viz/format.js";
 import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
 import type { ScheduleKind } from "../lib/optim/schedule.js";
@@ -17,10 +17,10 @@ eval loss and task metric before/after, and training and inference speed.
 
 Options:
   --task NAME        shipped task (qa, ...) or a folder with train.jsonl/eval.jsonl (default home)
-  --steps N          optimizer steps per run (default 300)
+  --steps N          optimizer steps per run (default 600)
   --seed N           seed of LoRA init and data order (default 0)
   --lr X             peak learning rate (default 5e-3)
-  --schedule KIND    constant, linear or cosine after the warmup (default cosine)
+  --schedule KIND    constant, linear or cosine after the warmup (default constant)
   --warmup RATIO     warmup as a fraction of the steps (default 0.1)
   --batch-size N     sequences per step (default 16)
   --model PATH       base model folder (default: the shipped base model)
@@ -73,6 +73,7 @@ export async function compare(argv: string[]): Promise<number> {
 /** The report as a plain-text table with a summary line. */
 export function formatCompareReport(report: CompareReport): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(2)} %`;
   const rows: Array<[string, ...string[]]> = [
     ["", ...report.runs.map((r) => r.name)],
     ["base precision", ...report.runs.map((r) => r.basePrecision)],
@@ -81,6 +82,7 @@ export function formatCompareReport(report: CompareReport): string {
     ["trainable (LoRA) params", ...report.runs.map((r) => String(r.trainableParameters))],
     ...MEMORY_CATEGORIES.filter((c) => report.runs.some((r) => r.peakMemory[c])).map((c): [string, ...string[]] => [`peak ${c}`, ...report.runs.map((r) => formatBytes(r.peakMemory[c] ?? 0))]),
     ["eval loss before -> after", ...report.runs.map((r) => `${r.evalLossBefore.toFixed(4)} -> ${r.evalLossAfter.toFixed(4)}`)],
+    ["eval loss over the last interval", ...report.runs.map((r) => (r.evalLossLastChangePercent === undefined ? "-" : signed(r.evalLossLastChangePercent)))],
     [`${report.runs[0]?.metricName ?? "metric"} before -> after`, ...report.runs.map((r) => `${pct(r.metricBefore)} -> ${pct(r.metricAfter)}`)],
     ["training tokens/s", ...report.runs.map((r) => r.trainTokensPerSecond.toFixed(0))],
     ["inference tokens/s (separate)", ...report.runs.map((r) => r.inferenceTokensPerSecond.separate.toFixed(1))],
@@ -92,8 +94,10 @@ export function formatCompareReport(report: CompareReport): string {
   const head = `task "${report.task}", ${report.steps} steps, seed ${report.seed}`;
   const summary: string[] = [];
   if (report.qloraQualityPercent !== undefined) summary.push(`QLoRA quality: ${report.qloraQualityPercent.toFixed(1)} % of LoRA's ${report.runs[0]!.metricName}`);
-  const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(2)} %`;
   if (report.evalLossGapPercent !== undefined) summary.push(`QLoRA eval loss ${signed(report.evalLossGapPercent)} vs LoRA` + (report.evalLossGapBeforePercent !== undefined ? ` (before training: ${signed(report.evalLossGapBeforePercent)})` : ""));
+  if (report.converged === false) {
+    summary.push(`Not converged: an eval loss still moved by ${CONVERGED_PERCENT} % or more over its last interval, so the gap above reflects where each run is on its learning curve more than the base precision. Rerun with more --steps.`);
+  }
   if (report.linearBaseBytesPercent !== undefined) summary.push(`QLoRA base projections take ${report.linearBaseBytesPercent.toFixed(1)} % of LoRA's bytes (whole base ${report.baseBytesPercent!.toFixed(1)} %)`);
   return [head, "", ...lines, "", ...summary].join("\n");
 }

@@ -6,4 +6,4 @@ export { tokenizeExamples, packExamples, makeBatch, EpochSampler, type Batch, ty
 export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, readTrainerState, type TrainerState } from "./checkpoint.js";
 export type { TrainableModel, GeneratingModel } from "./model_contract.js";
 export { Rng } from "./rng.js";
-export { compareLoraQlora, type CompareOptions, type CompareReport, type CompareRun, type BaseMode } from "./compare.js";
+export { compareLoraQlora, CONVERGED_PERCENT, type CompareOptions, type CompareReport, type CompareRun, type BaseMode } from "./compare.js";
