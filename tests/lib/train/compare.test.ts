@@ -50,9 +50,14 @@ test("the LoRA plateau on the shipped task: near-parallel answer embeddings, and
   const { config, weights } = readCheckpoint(shippedModelPath());
   const tokenizer = await loadTokenizer(findTokenizerFor(shippedModelPath())!);
   const embedding = weights.get("model.embed_tokens.weight")!; // [V, C], also the output head (tied)
+  const gain = weights.get("model.norm.weight")!; // [C]: logits = normalized(h) . (gain * embedding row)
   const C = config.hiddenSize;
-  const answers = [...new Set(loadTask("home").train.map((e) => (e as PromptExample).response))];
-  const rows = answers.map((a) => embedding.subarray(tokenizer.encode(a, { bos: false })[0]! * C, (tokenizer.encode(a, { bos: false })[0]! + 1) * C));
+  // The place words that are one token each (" house" is " h" + "ouse").
+  const answers = [...new Set(loadTask("home").train.map((e) => (e as PromptExample).response))].filter((a) => tokenizer.encode(a, { bos: false }).length === 1);
+  const rows = answers.map((a) => {
+    const id = tokenizer.encode(a, { bos: false })[0]!;
+    return embedding.subarray(id * C, (id + 1) * C).map((x, i) => x * gain[i]!); // the head row the answer's logit reads
+  });
   const cosine = (a: Float32Array, b: Float32Array) => {
     let ab = 0, aa = 0, bb = 0;
     for (let i = 0; i < C; i++) (ab += a[i]! * b[i]!), (aa += a[i]! ** 2), (bb += b[i]! ** 2);
@@ -60,8 +65,8 @@ test("the LoRA plateau on the shipped task: near-parallel answer embeddings, and
   };
   const pairs = rows.flatMap((a, i) => rows.slice(i + 1).map((b) => cosine(a, b)));
   const meanCosine = pairs.reduce((s, x) => s + x, 0) / pairs.length;
-  t.diagnostic(`mean cosine similarity of the ${answers.length} answers' first-token embeddings: ${meanCosine.toFixed(3)}`);
-  assert.ok(meanCosine > 0.8, `answer embeddings are nearly parallel (mean cosine ${meanCosine.toFixed(3)})`);
+  t.diagnostic(`mean cosine similarity of the ${answers.length} one-token answers' output-head rows: ${meanCosine.toFixed(3)}`);
+  assert.ok(meanCosine > 0.85, `answer embeddings are nearly parallel (mean cosine ${meanCosine.toFixed(3)})`);
 
   const task = loadTask("home");
   const model = await loadModel(shippedModelPath(), { trainable: "all" });
