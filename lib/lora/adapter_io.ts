@@ -2,7 +2,7 @@
 // adapter_model.safetensors with tensors base_model.model.<module>.lora_A.weight [r, in] / lora_B.weight [out, r].
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
+import { FileFormatError, InvalidArgumentError, describeValue, expected } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic_write.js";
 import { SafetensorsFile, float32Bytes, writeSafetensors, type SafetensorsEntry, type SafetensorsTensor } from "../io/safetensors.js";
 import { rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
@@ -211,6 +211,7 @@ function tensorPairs(file: SafetensorsFile): Map<string, { a: SafetensorsEntry; 
 }
 
 function requireFolder(dir: string): void {
+  if (typeof dir !== "string" || dir === "") throw new InvalidArgumentError("adapter folder", expected("a folder path (string)", describeValue(dir)));
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();

@@ -147,6 +147,7 @@ test("bad adapter folders give clear errors and leave the model unchanged", asyn
     };
     const fails = (d: string, message: RegExp) => assert.throws(() => loadAdapter(model, d), (e: Error) => e instanceof FileFormatError && message.test(e.message), d);
     fails(join(dir, "absent"), /absent: expected an adapter folder, got ENOENT/);
+    assert.throws(() => loadAdapter(model, undefined as unknown as string), /adapter folder: expected a folder path \(string\), got undefined/);
     fails(join(good, "adapter_config.json"), /expected an adapter folder, got a file\. Pass the folder/);
     fails(variant("no-config", (d) => rmSync(join(d, "adapter_config.json"))), /adapter_config\.json: expected adapter_config\.json in the adapter folder, got no such file/);
     fails(variant("no-weights", (d) => rmSync(join(d, "adapter_model.safetensors"))), /adapter_model\.safetensors: expected adapter_model\.safetensors in the adapter folder, got no such file/);
