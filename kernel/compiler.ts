@@ -10,7 +10,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type * as TS from "@tslab/typescript-for-tslab";
 import { cellScopeTransformer } from "./cell_transform.js";
-import { splitDeclarations } from "./reachable_declarations.js";
+import { createDeclarationSplitter } from "./reachable_declarations.js";
 import { extractInlineMaps, type RawSourceMap } from "./source_map.js";
 
 /** A diagnostic in cell coordinates (zero-based line and character). */
@@ -84,13 +84,14 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
   const plain: Converter = converterModule.createConverter({});
   let packages: Converter | undefined;
   const withPackages = () => (packages ??= converterModule.createConverter({}));
+  const splitDeclarations = createDeclarationSplitter(ts);
   const kernelDir = resolve(resolveFrom);
   const isPlainModule = (specifier: string) => builtinModules.includes(specifier.replace(/^node:/, "")) || resolve(kernelDir, specifier).startsWith(`${kernelDir}/`);
 
   return {
     convert(prevDecl, src) {
       emitState.lastExpressionVar = undefined;
-      const { reachable, unreachable, modules } = splitDeclarations(ts, prevDecl, src);
+      const { reachable, unreachable, modules } = splitDeclarations(prevDecl, src);
       const converter = modules.every(isPlainModule) ? plain : withPackages();
       const result = converter.convert(reachable, src);
       if (result.diagnostics.length > 0) {
