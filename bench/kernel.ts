@@ -2,9 +2,14 @@
 // process start -> first kernel_info reply, -> first result of `6*7`, and a trivial cell's round trip,
 // before and after a setup cell (for qlora-lab, one holding a library value, so its types are in play),
 // and a cell that reads the setup cell's value (for qlora-lab, checked against the library's types).
+// Then the compile step alone, in this process, in CPU time (less swayed by a busy machine than round
+// trips): qlora-lab's cell compiler against tslab's converter on the same cells after the same setup.
 // Run: node --import tsx bench/kernel.ts [rounds]
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { KernelClient } from "../kernel/client.js";
+import { createCellCompiler } from "../kernel/compiler.js";
+import { LIB_INDEX } from "../kernel/prelude.js";
 
 interface Figures {
   kernelInfoMs: number;
@@ -61,3 +66,36 @@ console.log(row("qlora-lab (preloaded)", ours));
 console.log(row("tslab 1.0.22", tslab));
 const ratio = (key: keyof Figures) => (ours[key] / tslab[key]).toFixed(2);
 console.log(`ratio qlora-lab / tslab: kernel_info ${ratio("kernelInfoMs")}x, first result ${ratio("firstResultMs")}x, trivial cell ${ratio("roundTripMs")}x, after setup ${ratio("afterLibraryMs")}x, uses setup ${ratio("usesLibraryMs")}x (below 1 = faster)`);
+
+/** Median CPU milliseconds of one call of `compile` over the trivial cells, then over the cells using the setup value. */
+function compileCpu(compile: (decl: string, cell: string) => { decl: string }, prelude: string, setup: string, use: string): { trivial: number; uses: number } {
+  const decl = compile(prelude, setup).decl;
+  const median = (cell: (i: number) => string) => {
+    const times: number[] = [];
+    for (let i = -5; i < rounds; i++) {
+      const before = process.cpuUsage();
+      compile(decl, cell(i));
+      const spent = process.cpuUsage(before);
+      if (i >= 0) times.push((spent.user + spent.system) / 1000);
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  };
+  return { trivial: median((i) => `${i} + 1`), uses: median((i) => `${use} + ${i}`) };
+}
+
+const ourCompiler = createCellCompiler(fileURLToPath(new URL("../kernel/", import.meta.url)));
+const ourPrelude = ourCompiler.preludeImports(LIB_INDEX, ["tf"]) + `import * as tf from "@tensorflow/tfjs-core";\n` + ourCompiler.preludeImports(fileURLToPath(new URL("../kernel/cell_api.ts", import.meta.url)), []);
+const ourCompile = compileCpu((decl, cell) => {
+  const result = ourCompiler.convert(decl, cell);
+  if (!result.ok) throw new Error(`qlora-lab could not compile ${cell}: ${result.diagnostics[0]?.message}`);
+  return { decl: result.declOutput };
+}, ourPrelude, "const q = quantize4bit(new Float32Array(64), [64]);", "q.size");
+const tslabConverter = (createRequire(import.meta.url)("tslab/dist/converter.js") as typeof import("tslab/dist/converter.js")).createConverter();
+const tslabCompile = compileCpu((decl, cell) => {
+  const result = tslabConverter.convert(decl, cell);
+  if (result.diagnostics.length > 0) throw new Error(`tslab could not compile ${cell}: ${result.diagnostics[0]!.messageText}`);
+  return { decl: result.declOutput ?? decl };
+}, "", "const q = new Float32Array(64);", "q.length");
+console.log(`compile only, CPU ms per cell (medians of ${rounds}): trivial cell after setup ${ourCompile.trivial.toFixed(1)} vs ${tslabCompile.trivial.toFixed(1)} (${(ourCompile.trivial / tslabCompile.trivial).toFixed(2)}x), cell using setup ${ourCompile.uses.toFixed(1)} vs ${tslabCompile.uses.toFixed(1)} (${(ourCompile.uses / tslabCompile.uses).toFixed(2)}x)`);
+tslabConverter.close();
+process.exit(0);
