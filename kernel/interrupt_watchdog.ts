@@ -81,20 +81,20 @@ export class InterruptWatchdog {
 
   /** Pauses the main thread; terminates the running script when it is a cell's. Resolves true when it did. */
   private stopStuckCell(): Promise<boolean> {
-    const session = new Session();
-    session.connectToMainThread();
+    const inspector = new Session();
+    inspector.connectToMainThread();
     const urls = new Map<string, string>();
-    session.on("Debugger.scriptParsed", (m) => urls.set(m.params.scriptId, m.params.url));
-    const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
+    inspector.on("Debugger.scriptParsed", (m) => urls.set(m.params.scriptId, m.params.url));
+    const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => inspector.post(method, params, (error, result) => (error ? reject(error) : resolve(result))));
     const finish = async (stopped: boolean) => {
       await post("Debugger.disable").catch(() => undefined);
-      session.disconnect();
+      inspector.disconnect();
       return stopped;
     };
     return new Promise<boolean>((resolve) => {
       // A main thread that is not running code pauses only when it next runs some: give up after a while.
       const timer = setTimeout(() => void finish(false).then(resolve), 2000);
-      session.once("Debugger.paused", (m) => {
+      inspector.once("Debugger.paused", (m) => {
         clearTimeout(timer);
         const frames = m.params.callFrames.map((f) => ({ url: urls.get(f.location.scriptId) ?? f.url, line: f.location.lineNumber, column: f.location.columnNumber ?? 0 }));
         const top = frames.findIndex((f) => CELL_URL.test(f.url));
