@@ -5,7 +5,7 @@
 // Both reproduce lib/quant/dynamic_map.ts's scalar functions bit for bit (tests compare them), at about
 // 2 ns per value quantized and 0.5-1 ns dequantized (the scalar functions: ~28 and ~7 ns).
 import { CELL_HALF, CELL_LOW_BITS, CELL_SHIFT, buildCellIndex, prepareCodeSearch } from "../quant/code_search.js";
-import { OP, SIMD_OP, F32, I32, V128, compileModule, instantiateKernel, singleFunctionModule, uleb, type WasmMemory, type WasmModule } from "../quant/wasm_asm.js";
+import { OP, SIMD_OP, F32, I32, V128, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, type WasmMemory, type WasmModule } from "../quant/wasm_asm.js";
 
 /** Values per block the kernels handle (a multiple of 16). */
 export const KERNEL_BLOCK = 256;
@@ -304,20 +304,6 @@ function dequantBytes(): Uint8Array {
   }
   code.push(OP.END);
   return singleFunctionModule("dequant8", 5, [[2, I32], [next - 7, V128]], code);
-}
-
-/** Signed LEB128 (for i32.const). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
 }
 
 /** The two compiled kernels (immutable constants), or null without WebAssembly SIMD. */

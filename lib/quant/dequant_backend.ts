@@ -4,26 +4,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
 import { dequantStagingBytes, runDequantKernel } from "./dequant_simd.js";
-import type { WasmMemory, WasmModule } from "./wasm_asm.js";
-
-/** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm this file uses (public methods, and the Emscripten module's memory). */
-interface WasmBackendSlice {
-  makeOutput(shape: number[], dtype: "float32" | "int32"): tf.TensorInfo;
-  getMemoryOffset(dataId: tf.DataId): number;
-  disposeData(dataId: tf.DataId, force?: boolean): boolean;
-  wasm?: { asm?: { memory?: unknown } };
-}
-
-/** The wasm backend and its (non-shared) memory when it is the active backend, else null. */
-function activeWasmBackend(): { backend: WasmBackendSlice; memory: WasmMemory } | null {
-  if (tf.getBackend() !== "wasm") return null;
-  const backend = tf.backend() as unknown as WasmBackendSlice;
-  const memory = backend.wasm?.asm?.memory as WasmMemory | undefined;
-  const Memory = (globalThis as unknown as { WebAssembly?: { Memory: new (...a: never[]) => unknown } }).WebAssembly?.Memory;
-  if (!memory || !Memory || !(memory instanceof Memory) || !(memory.buffer instanceof ArrayBuffer)) return null; // threaded builds share their memory
-  if (typeof backend.makeOutput !== "function" || typeof backend.getMemoryOffset !== "function") return null;
-  return { backend, memory };
-}
+import type { WasmModule } from "./wasm_asm.js";
+import { activeWasmBackend } from "./wasm_heap.js";
 
 /**
  * A new float32 tensor of `shape` holding the dequantized values, written by the SIMD kernel in

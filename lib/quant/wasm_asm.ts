@@ -61,6 +61,20 @@ export function uleb(n: number): number[] {
   return out;
 }
 
+/** Signed LEB128 (for i32.const). */
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
 /** One section: id, size, body. */
 export function section(id: number, body: number[]): number[] {
   return [id, ...uleb(body.length), ...body];

@@ -1,9 +1,11 @@
 // The TF.js wasm backend's heap, when it is the active backend and its memory is reachable (not a
-// threaded build's shared memory): views of tensors' bytes and tensors allocated there, so optimizer
-// state moves and the 8-bit kernels work in place instead of through host copies.
+// threaded build's shared memory): views of tensors' bytes and tensors allocated there, so the 4-bit
+// dequantize, the optimizer's state moves and its 8-bit kernels work in place instead of through host copies.
 import * as tf from "@tensorflow/tfjs-core";
-import type { WasmMemory } from "../quant/wasm_asm.js";
-import type { HostArray } from "./moment_codec.js";
+import type { WasmMemory } from "./wasm_asm.js";
+
+/** A float32 or int32 tensor's elements on the host. */
+type HostArray = Float32Array | Int32Array;
 
 /** The parts of @tensorflow/tfjs-backend-wasm's BackendWasm used here (public methods, and the Emscripten module's memory). */
 export interface WasmBackendSlice {
