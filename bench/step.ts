@@ -1,8 +1,10 @@
-// Training-step benchmark: forward + backward (every weight, embeddings included) of a fixed small
-// LLaMA on the active TF.js backend, against the identical model and batch in PyTorch (CPU), run in
-// the same process tree. Config: C 256, L 4, H 8, K 4 (GQA), F 688, V 512, B 8, T 128 (about 3.0M
-// parameters, 1,024 tokens per step). The two take turns step by step and the ratio is the median of the
-// per-round ratios. Usage: node --import tsx bench/step.ts [--steps N] [--warmup N] [--profile]
+// Training-step benchmark: forward + backward of a fixed small LLaMA on the active TF.js backend,
+// against the identical model and batch in PyTorch (CPU), run in the same process tree. Config: C 256,
+// L 4, H 8, K 4 (GQA), F 688, V 512, B 8, T 128 (about 3.0M parameters, 1,024 tokens per step).
+// --method lora (default): LoRA r 8 on all seven block projections, the base frozen on both sides
+// (only A and B get gradients); --method full: every weight, embeddings included. The two frameworks
+// take turns step by step and the ratio is the median of the per-round ratios.
+// Usage: node --import tsx bench/step.ts [--method lora|full] [--steps N] [--warmup N] [--profile]
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,19 +13,30 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { formatBackendReport, resolveBackend } from "../lib/backend.js";
-import { initLlamaModel, llamaConfig, saveModel } from "../lib/model/index.js";
+import { BLOCK_LINEARS, expectedWeightShapes, initLlamaModel, llamaConfig, saveModel } from "../lib/model/index.js";
+import { toLoraModel } from "../lib/lora/index.js";
 
 const CONFIG = llamaConfig({ vocabSize: 512, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxPositionEmbeddings: 128, rmsNormEps: 1e-5, tieWordEmbeddings: true });
 const [BATCH, TIME] = [8, 128];
 
-const { values } = parseArgs({ options: { steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" }, profile: { type: "boolean", default: false } } });
+const R = 8;
+
+const { values } = parseArgs({ options: { method: { type: "string", default: "lora" }, steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" }, profile: { type: "boolean", default: false } } });
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
+const method = values.method;
+if (method !== "lora" && method !== "full") throw new Error(`bench/step.ts: expected --method lora or full, got ${method}`);
 
 const report = await resolveBackend();
-const model = initLlamaModel(CONFIG, { trainable: "all", seed: 1 });
-const params = model.trainableVariables();
-const paramCount = params.reduce((n, p) => n + p.variable.size, 0);
+const model = initLlamaModel(CONFIG, { trainable: method === "full" ? "all" : "none", seed: 1 });
+// The base as PyTorch reads it, written before adapters exist (a LoRA layer's dense weight includes its delta).
+const dir = mkdtempSync(join(tmpdir(), "qlora-lab-bench-"));
+await saveModel(model, dir);
+// init_lora_weights false: B is random too, so A's gradient is not zero (the work is the same either way).
+const lora = method === "lora" ? toLoraModel(model, { r: R, lora_alpha: 2 * R, target_modules: [...BLOCK_LINEARS].map((m) => m.split(".")[1]!), init_lora_weights: false }, { seed: 2 }) : undefined;
+const params = lora ? lora.trainableVariables() : model.trainableVariables();
+const paramCount = [...expectedWeightShapes(CONFIG).values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
+const trainedCount = params.reduce((n, p) => n + p.variable.size, 0);
 
 // A fixed pseudo-random batch (same in both frameworks: PyTorch reads it from a file).
 let state = 12345;
@@ -48,9 +61,19 @@ interface TorchPeer {
 }
 
 async function startTorch(dir: string): Promise<TorchPeer> {
-  await saveModel(model, dir);
   writeFileSync(join(dir, "batch.json"), JSON.stringify({ ids: rows.map((r) => r.slice(0, -1)), targets: rows.map((r) => r.slice(1)) }));
-  const child = spawn(process.env.QLORA_LAB_PYTHON ?? "/usr/bin/python3", [new URL("./step_torch.py", import.meta.url).pathname, dir, join(dir, "batch.json"), "--serve"], { stdio: ["pipe", "pipe", "pipe"] });
+  const args = [new URL("./step_torch.py", import.meta.url).pathname, dir, join(dir, "batch.json"), "--serve"];
+  if (lora) {
+    // Each adapter's A [r, in] and B [out, r] and its scaling, keyed by module path.
+    const adapters: Record<string, { a: number[]; b: number[]; r: number; scaling: number }> = {};
+    for (const [path, layer] of lora.loraLayers()) {
+      const adapter = layer.adapters.get(layer.activeAdapter!)!;
+      adapters[path] = { a: Array.from(adapter.loraA.dataSync()), b: Array.from(adapter.loraB.dataSync()), r: adapter.r, scaling: adapter.scaling };
+    }
+    writeFileSync(join(dir, "lora.json"), JSON.stringify(adapters));
+    args.push("--lora", join(dir, "lora.json"));
+  }
+  const child = spawn(process.env.QLORA_LAB_PYTHON ?? "/usr/bin/python3", args, { stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -84,7 +107,6 @@ const timeTf = () => {
 
 // The frameworks take turns step by step, so load from other processes hits both alike; the ratio
 // reported is the median of the per-round ratios.
-const dir = mkdtempSync(join(tmpdir(), "qlora-lab-bench-"));
 let torch: TorchPeer | undefined;
 let torchError = "";
 try {
@@ -126,7 +148,8 @@ if (values.profile) {
 
 const tokens = BATCH * TIME;
 const tfSeconds = median(tfTimes);
-console.log(`LLaMA step benchmark: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, all trained; ${steps} rounds after ${warmup} warm-up (medians)`);
+const trained = lora ? `LoRA r ${R} on ${BLOCK_LINEARS.length} projections per block, ${(trainedCount / 1e3).toFixed(0)}K parameters trained, base frozen` : "all trained";
+console.log(`LLaMA step benchmark: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, ${trained}; ${steps} rounds after ${warmup} warm-up (medians)`);
 console.log(`TF.js ${formatBackendReport(report)}: ${(tfSeconds * 1000).toFixed(0)} ms/step, ${(tokens / tfSeconds).toFixed(0)} tokens/s (loss ${loss.toFixed(4)})`);
 if (torch && torchTimes.length > 0) {
   const torchSeconds = median(torchTimes);
@@ -136,4 +159,4 @@ if (torch && torchTimes.length > 0) {
 } else {
   console.log(`PyTorch: not run (${torchError || "no /usr/bin/python3 with torch"})`);
 }
-model.dispose();
+model.dispose(); // with its adapters

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
 import { DenseLinear, LlamaModel, initLlamaModel, llamaConfig, loadModel, loadTokenizer, type Tokenizer } from "../../../lib/model/index.js";
 import { InvalidArgumentError, TensorError } from "../../../lib/errors.js";
+import { PEFT_PREFIX, toLoraModel } from "../../../lib/lora/index.js";
 import { skipUnlessPythonModules, jupyterPython } from "../../helpers/jupyter.js";
 import { HF_MODEL, LLAMA2C_MODEL, LLAMA2C_TOKENIZER, STORY, assertClose } from "./helpers.js";
 
@@ -191,4 +192,44 @@ test("logits, masked loss and gradients match a PyTorch forward of the HF checkp
   for (const name of gradNames) assertClose(grads[named.get(name)!.name]!.dataSync(), reference.grads[name]!, 1e-5, `gradient of ${name}`);
   tf.dispose([logits, value, ...Object.values(grads)]);
   model.dispose();
+});
+
+test("LoRA on a frozen base: logits, loss and every A and B gradient match PyTorch with PEFT's forward", { skip: skipUnlessPythonModules("torch", "numpy") }, async () => {
+  const seqs = [tokenizer.encode("Once upon a time, there was a big dog named Max."), tokenizer.encode("Lily and Tom went to the park to play with a ball.")].map((r) => r.slice(0, 12));
+  const input = seqs.map((r) => r.slice(0, -1));
+  const targets = seqs.map((r) => r.slice(1));
+  const mask = input.map((r) => r.map((_, t) => (t >= 3 ? 1 : 0)));
+  const base = await loadModel(HF_MODEL);
+  // init_lora_weights false: B is not zero, so A's gradient is not zero either; every projection adapted.
+  const lora = toLoraModel(base, { r: 4, lora_alpha: 8, target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], init_lora_weights: false }, { seed: 5 });
+  try {
+    const adapters: Record<string, { a: number[]; b: number[]; r: number; scaling: number }> = {};
+    for (const [path, layer] of lora.loraLayers()) {
+      const adapter = layer.adapters.get("default")!;
+      adapters[path] = { a: Array.from(adapter.loraA.dataSync()), b: Array.from(adapter.loraB.dataSync()), r: adapter.r, scaling: adapter.scaling };
+    }
+    const named = lora.trainableVariables().map(({ name, variable }) => ({ name: name.slice(PEFT_PREFIX.length), variable })); // "model.layers.0...lora_A.weight"
+    assert.equal(named.length, 2 * 7 * base.config.numLayers);
+    const request = JSON.stringify({ model_dir: HF_MODEL, ids: input, targets, mask, lora: adapters, grads: named.map((n) => n.name) });
+    const run = spawnSync(jupyterPython, [new URL("./llama_reference.py", import.meta.url).pathname], { input: request, encoding: "utf8", maxBuffer: 1 << 28 });
+    assert.equal(run.status, 0, run.stderr);
+    const reference = JSON.parse(run.stdout) as { logits: number[]; loss: number; grads: Record<string, number[]> };
+    const logits = lora.forward(ids(input));
+    assertClose(logits.dataSync(), reference.logits, 1e-4, "logits vs PyTorch");
+    const before = tf.memory().numTensors;
+    const { value, grads } = tf.variableGrads(() => lora.loss(ids(input), ids(targets), tf.tensor2d(mask) as tf.Tensor2D), named.map((n) => n.variable));
+    assertClose([value.dataSync()[0]!], [reference.loss], 1e-5, "loss vs PyTorch");
+    // float32 through five blocks (the float32 reference itself differs by up to 1e-5 of a gradient's scale):
+    // each gradient within 2e-5 of its largest magnitude, or of 1.
+    for (const { name, variable } of named) {
+      const wanted = reference.grads[name]!;
+      const scale = wanted.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+      assertClose(grads[variable.name]!.dataSync(), wanted, 2e-5 * scale, `gradient of ${name}`);
+    }
+    tf.dispose([value, ...Object.values(grads)]);
+    assert.equal(tf.memory().numTensors, before, "the backward keeps nothing once the gradients are disposed");
+    logits.dispose();
+  } finally {
+    lora.dispose();
+  }
 });

@@ -1,7 +1,9 @@
 # PyTorch reference for the LLaMA tests: Hugging Face LlamaForCausalLM's forward (rotate_half RoPE,
 # repeat_kv GQA, RMSNorm in float32, SwiGLU, tied head) on a model.safetensors read with numpy.
-# stdin: {"model_dir", "ids": [[...]], "targets": [[...]], "mask": [[...]], "grads": [names]}
-# stdout: {"logits": [...flat], "loss": x, "grads": {name: [...flat]}}
+# stdin: {"model_dir", "ids": [[...]], "targets": [[...]], "mask": [[...]], "grads": [names],
+#         "lora": {module path: {"a": [...flat [r, in]], "b": [...flat [out, r]], "r", "scaling"}} (optional)}
+# stdout: {"logits": [...flat], "loss": x, "grads": {name: [...flat]}}; with "lora", gradient names may be
+# "<module path>.lora_A.weight" / ".lora_B.weight" (PEFT's names).
 import json, math, struct, sys
 import numpy as np
 import torch
@@ -27,8 +29,17 @@ def rotate_half(x):
 def rms_norm(x, w, eps):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
-def forward(W, cfg, ids):
-    """Logits [B, T, V] for ids [B, T] (LongTensor) with weights W keyed by HF parameter name."""
+def linear(W, lora, path, x):
+    """x W^T for the projection at module path `path`, plus PEFT's (x A^T) B^T * scaling when it has an adapter."""
+    y = x @ W[path + ".weight"].T
+    if lora and path in lora:
+        a, b, scaling = lora[path]
+        y = y + (x @ a.T) @ b.T * scaling
+    return y
+
+def forward(W, cfg, ids, lora=None):
+    """Logits [B, T, V] for ids [B, T] (LongTensor) with weights W keyed by HF parameter name;
+    `lora` maps module paths to (A [r, in], B [out, r], scaling)."""
     B, T = ids.shape
     C, H = cfg["hidden_size"], cfg["num_attention_heads"]
     K = cfg.get("num_key_value_heads", H)
@@ -42,32 +53,45 @@ def forward(W, cfg, ids):
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         h = rms_norm(x, W[p + "input_layernorm.weight"], eps)
-        q = (h @ W[p + "self_attn.q_proj.weight"].T).view(B, T, H, D).transpose(1, 2)
-        k = (h @ W[p + "self_attn.k_proj.weight"].T).view(B, T, K, D).transpose(1, 2)
-        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(B, T, K, D).transpose(1, 2)
+        q = linear(W, lora, p + "self_attn.q_proj", h).view(B, T, H, D).transpose(1, 2)
+        k = linear(W, lora, p + "self_attn.k_proj", h).view(B, T, K, D).transpose(1, 2)
+        v = linear(W, lora, p + "self_attn.v_proj", h).view(B, T, K, D).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = k.repeat_interleave(H // K, dim=1)
         v = v.repeat_interleave(H // K, dim=1)
         att = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(D) + mask, dim=-1)
         o = (att @ v).transpose(1, 2).reshape(B, T, C)
-        x = x + o @ W[p + "self_attn.o_proj.weight"].T
+        x = x + linear(W, lora, p + "self_attn.o_proj", o)
         h = rms_norm(x, W[p + "post_attention_layernorm.weight"], eps)
-        g = h @ W[p + "mlp.gate_proj.weight"].T
-        u = h @ W[p + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(g) * u) @ W[p + "mlp.down_proj.weight"].T
+        g = linear(W, lora, p + "mlp.gate_proj", h)
+        u = linear(W, lora, p + "mlp.up_proj", h)
+        x = x + linear(W, lora, p + "mlp.down_proj", torch.nn.functional.silu(g) * u)
     x = rms_norm(x, W["model.norm.weight"], eps)
     head = W.get("lm_head.weight", W["model.embed_tokens.weight"])
     return x @ head.T
+
+def read_lora(spec, W):
+    """Adapters {path: {"a", "b", "r", "scaling"}} -> ({path: (A, B, scaling)}, {PEFT parameter name: tensor})."""
+    lora, params = {}, {}
+    for path, e in (spec or {}).items():
+        out_f, in_f = W[path + ".weight"].shape
+        a = torch.tensor(e["a"], dtype=torch.float32).reshape(e["r"], in_f)
+        b = torch.tensor(e["b"], dtype=torch.float32).reshape(out_f, e["r"])
+        lora[path] = (a, b, e["scaling"])
+        params[path + ".lora_A.weight"], params[path + ".lora_B.weight"] = a, b
+    return lora, params
 
 def main():
     req = json.load(sys.stdin)
     cfg = json.load(open(req["model_dir"] + "/config.json"))
     W = read_safetensors(req["model_dir"] + "/model.safetensors")
+    lora, params = read_lora(req.get("lora"), W)
+    params.update(W)
     for name in req.get("grads", []):
-        W[name].requires_grad_(True)
+        params[name].requires_grad_(True)
     ids = torch.tensor(req["ids"], dtype=torch.long)
-    logits = forward(W, cfg, ids)
+    logits = forward(W, cfg, ids, lora)
     out = {"logits": logits.detach().reshape(-1).tolist()}
     if "targets" in req:
         targets = torch.tensor(req["targets"], dtype=torch.long).reshape(-1)
@@ -77,7 +101,7 @@ def main():
         out["loss"] = loss.item()
         if req.get("grads"):
             loss.backward()
-            out["grads"] = {n: W[n].grad.reshape(-1).tolist() for n in req["grads"]}
+            out["grads"] = {n: params[n].grad.reshape(-1).tolist() for n in req["grads"]}
     json.dump(out, sys.stdout)
 
 if __name__ == "__main__":
