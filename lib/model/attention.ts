@@ -3,7 +3,9 @@
 // Legend: B batch, T query length, S key length (T plus cached positions), H query heads,
 // K key/value heads, G = H / K, D head width, N = B * T rows.
 import * as tf from "@tensorflow/tfjs-core";
-import { matMulNN } from "./matmul.js";
+import { customOp } from "./custom_op.js";
+import { matMulNN, productNN } from "./matmul.js";
+import { ropeBackward, ropeForward, type RopeTables } from "./rope.js";
 
 /** q: [N, H*D] -> [B*K, G, T, D] (head h = k*G + g uses key/value head k, as Hugging Face's repeat_kv). */
 export function splitQueryHeads(q: tf.Tensor2D, batch: number, kvHeads: number, group: number, headDim: number): tf.Tensor4D {
@@ -62,4 +64,78 @@ export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
     if (mask) scores = tf.add(scores, mask);
     return matMulNN(tf.softmax(scores) as tf.Tensor3D, v); // [B*K, G*T, D]
   });
+}
+
+/** How selfAttention splits its rows and channels: B sequences, K key/value heads, G = H / K, width D. */
+export interface AttentionLayout {
+  batch: number;
+  kvHeads: number;
+  group: number;
+  headDim: number;
+}
+
+/**
+ * One block's causal self-attention from its projections, as one differentiable op: q: [N, H*D],
+ * k, v: [N, K*D] -> [N, H*D] (heads split, RoPE on q and k, softmax(q k^T / sqrt(D) + mask) v, heads
+ * merged). The autodiff keeps only q, k, v and the tables; the backward recomputes the probabilities
+ * from them (activation checkpointing of the attention core) and writes the gradient with NN products.
+ * `mask` is causalMask(T, T, G) (undefined for T = 1).
+ */
+export function selfAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, layout: AttentionLayout, rope: RopeTables, mask: tf.Tensor2D | undefined): tf.Tensor2D {
+  const { batch, kvHeads, group, headDim } = layout;
+  const time = q.shape[0] / batch;
+  const scale = 1 / Math.sqrt(headDim);
+  const [bk, gt] = [batch * kvHeads, group * time];
+  /** q, k, v [N, *] -> heads: q RoPE'd and scaled [B*K, G*T, D]; k RoPE'd and v, each [B*K, T, D]. */
+  const heads = (q2: tf.Tensor2D, k2: tf.Tensor2D, v2: tf.Tensor2D, tables: RopeTables): tf.Tensor3D[] =>
+    tf.tidy(() => [
+      tf.mul(tf.reshape(ropeForward(splitQueryHeads(q2, batch, kvHeads, group, headDim), tables), [bk, gt, headDim]), scale) as tf.Tensor3D,
+      ropeForward(splitKvHeads(k2, batch, kvHeads, headDim), tables),
+      splitKvHeads(v2, batch, kvHeads, headDim),
+    ]);
+  /** softmax(qs kh^T + mask): [B*K, G*T, T]. */
+  const probabilities = (qs: tf.Tensor3D, kh: tf.Tensor3D, m: tf.Tensor2D | undefined): tf.Tensor3D =>
+    tf.tidy(() => {
+      const scores = productNN(qs, kh, false, true); // [B*K, G*T, T]
+      return tf.softmax(m ? tf.add(scores, m) : scores) as tf.Tensor3D;
+    });
+  // Both passes free each intermediate as soon as it has been read, so at most a few [B*K, G*T, T]
+  // tensors are alive at once.
+  return customOp<[tf.Tensor2D, tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>({
+    forward: (qIn, kIn, vIn) => {
+      const [qs, kh, vh] = heads(qIn, kIn, vIn, rope) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+      const probs = probabilities(qs, kh, mask);
+      tf.dispose([qs, kh]);
+      const out = productNN(probs, vh, false, false); // [B*K, G*T, D]
+      tf.dispose([probs, vh]);
+      return mergeHeads(out, batch, kvHeads, group, headDim); // [N, H*D]
+    },
+    save: (qIn, kIn, vIn) => (mask ? [qIn, kIn, vIn, rope.cos, rope.sin, mask] : [qIn, kIn, vIn, rope.cos, rope.sin]), // tables and mask may be gone by the backward
+    backward: (dy, saved) => {
+      const [q0, k0, v0, cos, sin, m] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D | undefined];
+      const tables = { cos, sin };
+      const [qs, kh, vh] = heads(q0, k0, v0, tables) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+      tf.dispose([q0, k0, v0]); // read once (disposing a saved copy twice is a no-op)
+      const probs = probabilities(qs, kh, m);
+      const dOut = tf.tidy(() => tf.reshape(splitQueryHeads(dy, batch, kvHeads, group, headDim), [bk, gt, headDim]) as tf.Tensor3D); // [B*K, G*T, D]
+      const dV = productNN(probs, dOut, true, false); // P^T dO: [B*K, T, D]
+      const dP = productNN(dOut, vh, false, true); // dO V^T: [B*K, G*T, T]
+      tf.dispose([dOut, vh]);
+      // softmax's Jacobian: dS = P (dP - rowsum(dP P)), [B*K, G*T, T].
+      const rowSums = tf.tidy(() => tf.sum(tf.mul(dP, probs), -1, true)); // [B*K, G*T, 1]
+      const centred = tf.sub(dP, rowSums);
+      tf.dispose([dP, rowSums]);
+      const dS = tf.mul(probs, centred) as tf.Tensor3D;
+      tf.dispose([probs, centred]);
+      const dq = tf.tidy(() => {
+        const dQ = tf.reshape(tf.mul(productNN(dS, kh, false, false), scale), [bk, group, time, headDim]); // dS K / sqrt(D): [B*K, G, T, D]
+        return mergeHeads(tf.reshape(ropeBackward(dQ, tables), [bk, gt, headDim]) as tf.Tensor3D, batch, kvHeads, group, headDim); // [N, H*D]
+      });
+      const dk = tf.tidy(() => mergeHeads(ropeBackward(productNN(dS, qs, true, false), tables), batch, kvHeads, 1, headDim)); // dS^T Q / sqrt(D): [B*K, T, D] -> [N, K*D]
+      tf.dispose([dS, kh, qs]);
+      const dv = mergeHeads(dV, batch, kvHeads, 1, headDim); // [N, K*D]
+      dV.dispose();
+      return [dq, dk, dv];
+    },
+  })(q, k, v);
 }

@@ -2,7 +2,7 @@
 // any of them and lib/quant can stand in a 4-bit base. Weights use PyTorch's [out, in] orientation.
 import * as tf from "@tensorflow/tfjs-core";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
-import { matMulNN } from "./matmul.js";
+import { matMulWeight } from "./matmul.js";
 
 /** y = x W^T for x: [N, in] -> y: [N, out]. Implemented by dense, 4-bit and LoRA layers. */
 export interface Linear extends MemoryReporter {
@@ -34,7 +34,7 @@ export class DenseLinear implements Linear {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    return matMulNN(x, this.weight, false, true); // [N, in] x [out, in]^T -> [N, out]
+    return matMulWeight(x, this.weight); // [N, in] x [out, in]^T -> [N, out]; a frozen weight gets no gradient
   }
 
   trainableVariables(): tf.Variable[] {

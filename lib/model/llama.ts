@@ -7,18 +7,19 @@ import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, TensorError, expected } from "../errors.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import type { NamedVariable } from "../optim/optimizer.js";
-import { causalMask, groupedAttention, mergeHeads, splitKvHeads, splitQueryHeads } from "./attention.js";
+import { causalMask, groupedAttention, mergeHeads, selfAttention, splitKvHeads, splitQueryHeads, type AttentionLayout } from "./attention.js";
 import { headDim, validateLlamaConfig, type LlamaConfig } from "./config.js";
 import { embeddingLookup } from "./embedding.js";
 import { generateTokens, type GenerateOptions, type GenerateResult } from "./generate.js";
 import { KvCache } from "./kv_cache.js";
 import { DenseLinear, type Linear } from "./linear.js";
 import { maskedCrossEntropy } from "./loss.js";
-import { matMulNN } from "./matmul.js";
+import { matMulWeight } from "./matmul.js";
 import { swiglu } from "./mlp.js";
 import { registerAllGradients } from "./register_gradients.js";
+import { residualAdd } from "./residual.js";
 import { rmsNorm } from "./rms_norm.js";
-import { applyRope, ropeTables } from "./rope.js";
+import { applyRope, ropeTables, type RopeTables } from "./rope.js";
 
 /** Which weights are tf.Variables: "none" (a frozen base, for LoRA) or "all" (full training, embeddings included). */
 export type Trainability = "none" | "all";
@@ -217,25 +218,41 @@ export class LlamaModel implements MemoryReporter {
     const mask = causalMask(time, offset + time, G); // [G*T, S] or undefined
     let x = embeddingLookup(this.embedding, tf.reshape(inputIds, [batch * time])); // [N, C]
     for (let l = 0; l < numLayers; l++) {
-      const p = `model.layers.${l}`;
-      const h = rmsNorm(x, this.norms.get(`${p}.input_layernorm.weight`)!, rmsNormEps); // [N, C]
-      const q4 = applyRope(splitQueryHeads(this.linearMap.get(`${p}.self_attn.q_proj`)!.apply(h), batch, numKvHeads, G, D), rope); // [B*K, G, T, D]
-      const q = tf.reshape(q4, [batch * numKvHeads, G * time, D]) as tf.Tensor3D; // [B*K, G*T, D]
-      let k = applyRope(splitKvHeads(this.linearMap.get(`${p}.self_attn.k_proj`)!.apply(h), batch, numKvHeads, D), rope); // [B*K, T, D]
-      let v = splitKvHeads(this.linearMap.get(`${p}.self_attn.v_proj`)!.apply(h), batch, numKvHeads, D); // [B*K, T, D]
-      if (cache) [k, v] = cache.append(l, k, v); // [B*K, S, D]
-      const attended = mergeHeads(groupedAttention(q, k, v, mask), batch, numKvHeads, G, D); // [N, C]
-      x = tf.add(x, this.linearMap.get(`${p}.self_attn.o_proj`)!.apply(attended));
-      const h2 = rmsNorm(x, this.norms.get(`${p}.post_attention_layernorm.weight`)!, rmsNormEps); // [N, C]
-      const gated = swiglu(this.linearMap.get(`${p}.mlp.gate_proj`)!.apply(h2), this.linearMap.get(`${p}.mlp.up_proj`)!.apply(h2)); // [N, F]
-      x = tf.add(x, this.linearMap.get(`${p}.mlp.down_proj`)!.apply(gated));
+      // One block at a time in a tidy: only its output outlives it (and what the autodiff saved).
+      const input = x;
+      x = tf.tidy(() => this.block(l, input, { batch, kvHeads: numKvHeads, group: G, headDim: D }, rope, mask, cache));
     }
     return rmsNorm(x, this.norms.get("model.norm.weight")!, rmsNormEps);
   }
 
+  /** Decoder block `l`: x [N, C] -> x + attention(norm(x)), then + mlp(norm(.)), with `cache`'s positions before these when given. */
+  private block(l: number, x: tf.Tensor2D, layout: AttentionLayout, rope: RopeTables, mask: tf.Tensor2D | undefined, cache?: KvCache): tf.Tensor2D {
+    const { batch, kvHeads, group, headDim: D } = layout;
+    const time = x.shape[0] / batch;
+    const eps = this.config.rmsNormEps;
+    const linear = (name: string) => this.linearMap.get(`model.layers.${l}.${name}`)!;
+    const h = rmsNorm(x, this.norms.get(`model.layers.${l}.input_layernorm.weight`)!, eps); // [N, C]
+    const qProj = linear("self_attn.q_proj").apply(h); // [N, H*D]
+    const kProj = linear("self_attn.k_proj").apply(h); // [N, K*D]
+    const vProj = linear("self_attn.v_proj").apply(h); // [N, K*D]
+    let attended: tf.Tensor2D; // [N, C]
+    if (cache) {
+      const q4 = applyRope(splitQueryHeads(qProj, batch, kvHeads, group, D), rope); // [B*K, G, T, D]
+      const q = tf.reshape(q4, [batch * kvHeads, group * time, D]) as tf.Tensor3D; // [B*K, G*T, D]
+      const [k, v] = cache.append(l, applyRope(splitKvHeads(kProj, batch, kvHeads, D), rope), splitKvHeads(vProj, batch, kvHeads, D)); // [B*K, S, D]
+      attended = mergeHeads(groupedAttention(q, k, v, mask), batch, kvHeads, group, D);
+    } else {
+      attended = selfAttention(qProj, kProj, vProj, layout, rope, mask);
+    }
+    const x1 = residualAdd(x, linear("self_attn.o_proj").apply(attended)); // [N, C]
+    const h2 = rmsNorm(x1, this.norms.get(`model.layers.${l}.post_attention_layernorm.weight`)!, eps); // [N, C]
+    const gated = swiglu(linear("mlp.gate_proj").apply(h2), linear("mlp.up_proj").apply(h2)); // [N, F]
+    return residualAdd(x1, linear("mlp.down_proj").apply(gated)); // [N, C]
+  }
+
   /** h: [N, C] -> logits [N, V] (tied: h E^T). */
   private head(h: tf.Tensor2D): tf.Tensor2D {
-    return this.config.tieWordEmbeddings ? matMulNN(h, this.embedding, false, true) : this.linearMap.get("lm_head")!.apply(h);
+    return this.config.tieWordEmbeddings ? matMulWeight(h, this.embedding) : this.linearMap.get("lm_head")!.apply(h);
   }
 
   /** Validates token ids: int32, [B, T] with T >= 1, every id in [0, V). Returns [B, T]. */

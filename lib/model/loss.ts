@@ -1,15 +1,36 @@
 // Masked token-level cross-entropy, the teacher-forced language-modelling loss: mean over the
-// counted positions of -log softmax(logits)[target]. The target is picked with a one-hot product
-// (not tf.gather) so the gradient runs on every backend.
+// counted positions of -log softmax(logits)[target] = logsumexp(logits) - logits[target]. One
+// differentiable op: its gradient is (softmax - one_hot(target)) * mask / counted, computed directly
+// instead of through the autodiff of logSoftmax, a one-hot product, sum and mean (whose intermediate
+// gradients would each be kept), and with at most three [N, V] tensors alive at once.
 import * as tf from "@tensorflow/tfjs-core";
+import { customOp } from "./custom_op.js";
 
 /** logits: [N, V], targets: [N] int32, mask: [N] float32 (1 = counted, 0 = ignored) -> scalar mean loss. */
 export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const logProbs = tf.logSoftmax(logits); // [N, V]
-    const oneHot = tf.cast(tf.oneHot(targets, logits.shape[1]), "float32"); // [N, V] (wasm's float32 OneHot is wrong, so cast)
-    const nll = tf.neg(tf.sum(tf.mul(logProbs, oneHot), -1)); // [N]
-    const counted = tf.maximum(tf.sum(mask), 1); // avoid 0/0 when every position is ignored
-    return tf.div(tf.sum(tf.mul(nll, mask)), counted) as tf.Scalar;
-  });
+  const [rows, vocab] = logits.shape;
+  /** Each row's share of the mean, mask / counted: [N] (max(., 1) avoids 0/0 when every position is ignored). */
+  const rowWeights = (m: tf.Tensor1D) => tf.div(m, tf.maximum(tf.sum(m), 1));
+  return customOp<[tf.Tensor2D], tf.Scalar>({
+    forward: (logitsIn) => {
+      const logSumExp = tf.tidy(() => tf.logSumExp(logitsIn, -1)); // [N]
+      // logits[i, targets[i]], gathered from the flat [N*V] logits at i * V + targets[i].
+      const picked = tf.tidy(() => tf.gather(tf.reshape(logitsIn, [rows * vocab]), tf.add(tf.mul(tf.range(0, rows, 1, "int32"), tf.scalar(vocab, "int32")), targets))); // [N]
+      return tf.sum(tf.mul(tf.sub(logSumExp, picked), rowWeights(mask))) as tf.Scalar;
+    },
+    save: (logitsIn) => [logitsIn, targets, mask], // targets and mask may be gone by the backward
+    backward: (dy, saved) => {
+      const [l, t, m] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+      const weights = tf.tidy(() => tf.mul(rowWeights(m), dy)); // [N], times the incoming gradient
+      const probs = tf.softmax(l); // [N, V]
+      l.dispose(); // read once (disposing a saved copy twice is a no-op)
+      const scaled = tf.mul(probs, tf.reshape(weights, [rows, 1])); // softmax * weight
+      probs.dispose();
+      // weight at (i, targets[i]), zero elsewhere: the one-hot term of the gradient.
+      const atTargets = tf.tidy(() => tf.scatterND(tf.stack([tf.range(0, rows, 1, "int32"), t], 1), weights, [rows, vocab]));
+      const dLogits = tf.sub(scaled, atTargets); // [N, V]
+      tf.dispose([weights, scaled, atTargets]);
+      return dLogits;
+    },
+  })(logits);
 }

@@ -1,9 +1,32 @@
 // The SwiGLU feed-forward gate (Shazeer 2020, "GLU Variants Improve Transformer"):
-// down(silu(gate(x)) * up(x)); this file holds the elementwise part.
-
+// down(silu(gate(x)) * up(x)); this file holds the elementwise part, as one differentiable op whose
+// gradient is written out (the autodiff keeps gate and up, not sigmoid, silu and their gradients).
 import * as tf from "@tensorflow/tfjs-core";
+import { customOp } from "./custom_op.js";
 
 /** silu(gate) * up for gate, up: [N, F] -> [N, F], with silu(x) = x * sigmoid(x). */
 export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => tf.mul(tf.mul(gate, tf.sigmoid(gate)), up));
+  return customOp<[tf.Tensor2D, tf.Tensor2D], tf.Tensor2D>({
+    forward: (g, u) => tf.mul(tf.mul(g, tf.sigmoid(g)), u),
+    save: (g, u) => [g, u],
+    backward: (dy, saved) => {
+      const [g, u] = saved as [tf.Tensor2D, tf.Tensor2D];
+      // d silu(g) / dg = s (1 + g (1 - s)) with s = sigmoid(g). All [N, F]; each temporary is freed once read.
+      const s = tf.sigmoid(g);
+      const silu = tf.mul(g, s);
+      const dUp = tf.mul(dy, silu);
+      silu.dispose();
+      const oneMinus = tf.sub(1, s);
+      const gOneMinus = tf.mul(g, oneMinus);
+      oneMinus.dispose();
+      const inner = tf.add(gOneMinus, 1);
+      gOneMinus.dispose();
+      const dSilu = tf.mul(s, inner);
+      tf.dispose([s, inner]);
+      const dyUp = tf.mul(dy, u);
+      const dGate = tf.mul(dSilu, dyUp);
+      tf.dispose([dSilu, dyUp]);
+      return [dGate, dUp];
+    },
+  })(gate, up);
 }

@@ -1,10 +1,34 @@
 // RMSNorm (Zhang & Sennrich 2019), as LLaMA uses it: y = x / sqrt(mean(x^2) + eps) * weight.
+// One differentiable op whose gradient is written out (the paper's eq. 5-6), so the autodiff keeps
+// only x and the weight instead of every intermediate and its gradient.
 import * as tf from "@tensorflow/tfjs-core";
+import { customOp } from "./custom_op.js";
 
 /** x: [..., C], weight: [C] -> [..., C], normalised over the last axis. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
-  return tf.tidy(() => {
-    const meanSquare = tf.mean(tf.square(x), -1, true); // [..., 1]
-    return tf.mul(tf.mul(x, tf.rsqrt(tf.add(meanSquare, eps))), weight) as T;
-  });
+  const width = x.shape[x.rank - 1]!;
+  return customOp<[T, tf.Tensor1D], T>({
+    forward: (xIn, wIn) => {
+      const meanSquare = tf.mean(tf.square(xIn), -1, true); // [..., 1]
+      return tf.mul(tf.mul(xIn, tf.rsqrt(tf.add(meanSquare, eps))), wIn) as T;
+    },
+    save: (xIn, wIn) => [xIn, wIn],
+    backward: (dy, saved) => {
+      const [x0, w0] = saved as [T, tf.Tensor1D];
+      // With r = rsqrt(mean(x^2) + eps) and xhat = x r: dx = r (g - xhat mean(g xhat)) for g = dy w,
+      // and dw = the sum over rows of dy xhat. Each [..., C] temporary is freed once read.
+      const r = tf.tidy(() => tf.rsqrt(tf.add(tf.mean(tf.square(x0), -1, true), eps))); // [..., 1]
+      const xhat = tf.mul(x0, r);
+      const dw = tf.tidy(() => tf.sum(tf.reshape(tf.mul(dy, xhat), [-1, width]), 0)); // [C]
+      const g = tf.mul(dy, w0);
+      const projection = tf.tidy(() => tf.mean(tf.mul(g, xhat), -1, true)); // [..., 1]
+      const along = tf.mul(xhat, projection);
+      tf.dispose([xhat, projection]);
+      const centred = tf.sub(g, along);
+      tf.dispose([g, along]);
+      const dx = tf.mul(r, centred);
+      tf.dispose([r, centred]);
+      return [dx, dw];
+    },
+  })(x, weight);
 }

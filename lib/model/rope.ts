@@ -2,7 +2,7 @@
 // dimension i of a head pairs with i + D/2. llama2.c's adjacent-pair layout is converted at load
 // time (see llama2c_loader.ts), so this is the only RoPE the decoder runs.
 import * as tf from "@tensorflow/tfjs-core";
-import { matMulNN } from "./matmul.js";
+import { customOp } from "./custom_op.js";
 
 /** cos and sin tables for positions [start, start + T) of a head of width D; each [T, D]. */
 export interface RopeTables {
@@ -42,19 +42,36 @@ function rotateHalfMatrix(headDim: number): tf.Tensor2D {
   return tf.tensor2d(values, [headDim, headDim]);
 }
 
-/** rotate_half(x) for x: [..., D]. */
+/** rotate_half(x) for x: [..., D], without a gradient of its own. */
 function rotateHalf<T extends tf.Tensor>(x: T): T {
   if (tf.getBackend() === "wasm") {
-    // One 2-D GEMM instead of split + neg + concat (and their slice-heavy gradients), ~10x cheaper on wasm.
+    // One 2-D GEMM instead of split + neg + concat, ~10x cheaper on wasm.
     const headDim = x.shape[x.rank - 1]!;
     const rows = tf.reshape(x, [-1, headDim]) as tf.Tensor2D; // [rows, D]
-    return tf.reshape(matMulNN(rows, rotateHalfMatrix(headDim)), x.shape) as T;
+    return tf.reshape(tf.matMul(rows, rotateHalfMatrix(headDim)), x.shape) as T;
   }
   const [x1, x2] = tf.split(x, 2, -1); // each [..., D/2]
   return tf.concat([tf.neg(x2), x1], -1) as T; // [..., D]
 }
 
+/** x * cos + rotate_half(x) * sin for x: [..., T, D], without a gradient of its own (for code that writes its own). */
+export function ropeForward<T extends tf.Tensor>(x: T, tables: RopeTables): T {
+  return tf.tidy(() => tf.add(tf.mul(x, tables.cos), tf.mul(rotateHalf(x), tables.sin)) as T);
+}
+
+/**
+ * The gradient of RoPE: dx = dy * cos - rotate_half(dy * sin) for dy: [..., T, D]. rotate_half is x @ R
+ * with R^T = -R (R rotates each pair by 90 degrees), so the sin term's transpose is -rotate_half.
+ */
+export function ropeBackward<T extends tf.Tensor>(dy: T, tables: RopeTables): T {
+  return tf.tidy(() => tf.sub(tf.mul(dy, tables.cos), rotateHalf(tf.mul(dy, tables.sin))) as T);
+}
+
 /** x: [..., T, D] -> [..., T, D]: x * cos + rotate_half(x) * sin, with rotate_half(x) = [-x2, x1]. */
 export function applyRope<T extends tf.Tensor>(x: T, tables: RopeTables): T {
-  return tf.tidy(() => tf.add(tf.mul(x, tables.cos), tf.mul(rotateHalf(x), tables.sin)) as T);
+  return customOp<[T], T>({
+    forward: (xIn) => ropeForward(xIn, tables),
+    save: () => [tables.cos, tables.sin], // the tables may be gone by the backward
+    backward: (dy, saved) => ropeBackward(dy, { cos: saved[0] as tf.Tensor2D, sin: saved[1] as tf.Tensor2D }),
+  })(x);
 }

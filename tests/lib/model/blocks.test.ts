@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
 import { registerAllGradients } from "../../../lib/model/index.js";
-import { adjacentToHalfRows, applyRope, causalMask, embeddingLookup, groupedAttention, maskedCrossEntropy, mergeHeads, rmsNorm, ropeTables, splitKvHeads, splitQueryHeads, swiglu } from "../../../lib/model/index.js";
+import { adjacentToHalfRows, applyRope, causalMask, embeddingLookup, groupedAttention, maskedCrossEntropy, mergeHeads, rmsNorm, ropeTables, splitKvHeads, splitQueryHeads, swiglu, type RopeTables } from "../../../lib/model/index.js";
+import { selfAttention } from "../../../lib/model/attention.js";
+import { residualAdd } from "../../../lib/model/residual.js";
 import { assertClose } from "./helpers.js";
 
 before(async () => {
@@ -150,4 +152,96 @@ test("blocks leave no tensors behind", () => {
   tf.dispose([x, tables.cos, tables.sin]);
   // The weight tensor1d above is the only extra; count it via a fresh scope.
   assert.ok(tf.memory().numTensors - before <= 1);
+});
+
+// The blocks' hand-written gradients against TF.js's autodiff of the plain formulas (tf.matMul, split and
+// concat, logSoftmax and a one-hot product): values and every input's gradient of sum(y * probe).
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 31) - 1);
+}
+
+/** Compares f and reference on the same inputs: outputs, and the gradients of sum(output * probe) for every input. */
+function assertSameGradients(what: string, inputs: tf.Tensor[], f: (...x: tf.Tensor[]) => tf.Tensor, reference: (...x: tf.Tensor[]) => tf.Tensor, tol = 1e-5): void {
+  const [y, want] = tf.tidy(() => [f(...inputs), reference(...inputs)]);
+  assertClose(y.dataSync(), want.dataSync(), tol, `${what}: value`);
+  const probe = tf.tensor(values(y.size, 77), y.shape);
+  const ours = tf.grads((...x: tf.Tensor[]) => tf.sum(tf.mul(f(...x), probe)))(inputs);
+  const theirs = tf.grads((...x: tf.Tensor[]) => tf.sum(tf.mul(reference(...x), probe)))(inputs);
+  ours.forEach((g, i) => assertClose(g.dataSync(), theirs[i]!.dataSync(), tol, `${what}: gradient of input ${i}`));
+  tf.dispose([y, want, probe, ...ours, ...theirs]);
+}
+
+const plainRope = (x: tf.Tensor, t: RopeTables) => {
+  const [x1, x2] = tf.split(x, 2, -1);
+  return tf.add(tf.mul(x, t.cos), tf.mul(tf.concat([tf.neg(x2!), x1!], -1), t.sin));
+};
+
+test("rmsNorm, swiglu, RoPE and the residual add: hand-written gradients equal autodiff of the plain formulas", () => {
+  const before = tf.memory().numTensors;
+  const [N, C, T, D] = [6, 8, 3, 8];
+  const x = tf.tensor2d(values(N * C, 1), [N, C]);
+  const w = tf.tensor1d(values(C, 2));
+  assertSameGradients("rmsNorm", [x, w], (a, b) => rmsNorm(a!, b as tf.Tensor1D, 1e-5), (a, b) => tf.mul(tf.mul(a!, tf.rsqrt(tf.add(tf.mean(tf.square(a!), -1, true), 1e-5))), b!));
+  const up = tf.tensor2d(values(N * C, 3), [N, C]);
+  assertSameGradients("swiglu", [x, up], (a, b) => swiglu(a as tf.Tensor2D, b as tf.Tensor2D), (a, b) => tf.mul(tf.mul(a!, tf.sigmoid(a!)), b!));
+  const tables = ropeTables(2, T, D, 10000);
+  const heads = tf.tensor3d(values(2 * T * D, 4), [2, T, D]);
+  assertSameGradients("RoPE", [heads], (a) => applyRope(a!, tables), (a) => plainRope(a!, tables));
+  assertSameGradients("residual add", [x, up], (a, b) => residualAdd(a!, b!), (a, b) => tf.add(a!, b!));
+  tf.dispose([x, w, up, heads, tables.cos, tables.sin]);
+  assert.equal(tf.memory().numTensors, before, "no tensors leak");
+});
+
+test("self-attention (GQA, RoPE, causal mask) as one op: value and gradients of q, k, v equal autodiff of the plain formulas", () => {
+  const before = tf.memory().numTensors;
+  // Large enough (G*T*T*D) that wasm takes its grouped-product path.
+  for (const [B, T, K, G, D] of [[2, 5, 2, 2, 4], [2, 32, 2, 2, 32]] as const) {
+    const N = B * T;
+    const q = tf.tensor2d(values(N * K * G * D, 5), [N, K * G * D]);
+    const k = tf.tensor2d(values(N * K * D, 6), [N, K * D]);
+    const v = tf.tensor2d(values(N * K * D, 7), [N, K * D]);
+    const tables = ropeTables(0, T, D, 10000);
+    const mask = causalMask(T, T, G)!;
+    const plain = (qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => {
+      const qh = tf.reshape(plainRope(splitQueryHeads(qi as tf.Tensor2D, B, K, G, D), tables), [B * K, G * T, D]);
+      const kh = plainRope(splitKvHeads(ki as tf.Tensor2D, B, K, D), tables);
+      const probs = tf.softmax(tf.add(tf.matMul(tf.mul(qh, 1 / Math.sqrt(D)), kh, false, true), mask));
+      return mergeHeads(tf.matMul(probs, splitKvHeads(vi as tf.Tensor2D, B, K, D)) as tf.Tensor3D, B, K, G, D);
+    };
+    const ours = (qi: tf.Tensor, ki: tf.Tensor, vi: tf.Tensor) => selfAttention(qi as tf.Tensor2D, ki as tf.Tensor2D, vi as tf.Tensor2D, { batch: B, kvHeads: K, group: G, headDim: D }, tables, mask);
+    assertSameGradients(`self-attention B ${B} T ${T}`, [q, k, v], (a, b, c) => ours(a!, b!, c!), (a, b, c) => plain(a!, b!, c!));
+    tf.dispose([q, k, v, tables.cos, tables.sin, mask]);
+  }
+  assert.equal(tf.memory().numTensors, before, "no tensors leak");
+});
+
+test("masked cross-entropy's fused gradient (softmax - one_hot) * mask / counted equals autodiff of logSoftmax and a one-hot product", () => {
+  const before = tf.memory().numTensors;
+  const [N, V] = [7, 11];
+  const logits = tf.tensor2d(values(N * V, 8), [N, V]);
+  const targets = tf.tensor1d([0, 3, 10, 5, 5, 1, 9], "int32");
+  for (const m of [[1, 1, 0, 1, 0, 1, 1], [0, 0, 0, 0, 0, 0, 0]]) {
+    const mask = tf.tensor1d(m);
+    const plain = (l: tf.Tensor) => {
+      const nll = tf.neg(tf.sum(tf.mul(tf.logSoftmax(l), tf.cast(tf.oneHot(targets, V), "float32")), -1));
+      return tf.div(tf.sum(tf.mul(nll, mask)), tf.maximum(tf.sum(mask), 1));
+    };
+    assertSameGradients(`cross-entropy, mask ${m}`, [logits], (l) => maskedCrossEntropy(l as tf.Tensor2D, targets, mask), plain);
+    mask.dispose();
+  }
+  tf.dispose([logits, targets]);
+  assert.equal(tf.memory().numTensors, before, "no tensors leak");
+});
+
+test("a caller's seed gradient (tf.grads with dy) survives the ops that free the gradients they consume", () => {
+  const x = tf.tensor2d(values(12, 9), [3, 4]);
+  const w = tf.tensor1d([1, 2, 3, 4]);
+  const dy = tf.tensor2d(values(12, 10), [3, 4]);
+  const [dx] = tf.grads((a: tf.Tensor) => rmsNorm(a, w, 1e-5))([x], dy);
+  assert.ok(!dy.isDisposed, "dy is the caller's");
+  assert.equal(dy.dataSync().length, 12);
+  tf.dispose([x, w, dy, dx!]);
 });

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
 import { matMulNN, registerAllGradients } from "../../../lib/model/index.js";
+import { matMulFrozen, matMulWeight } from "../../../lib/model/matmul.js";
 import { assertClose } from "./helpers.js";
 
 before(async () => {
@@ -67,3 +68,36 @@ for (const { G, m, k, n } of CASES) {
     });
   }
 }
+
+for (const tW of [false, true]) {
+  test(`matMulFrozen [33x17]x[17x29] transposeW=${tW}: product and the input's gradient; the weight is not taken as an input`, () => {
+    const before = tf.memory().numTensors;
+    const [m, k, n] = [33, 17, 29];
+    const xVals = values(m * k, 5);
+    const wVals = values(k * n, 6);
+    const x = tf.tensor2d(xVals, [m, k]);
+    const w = tf.tensor2d(wVals, tW ? [n, k] : [k, n]);
+    const y = matMulFrozen(x, w, tW);
+    assertClose(y.dataSync(), reference(xVals, wVals, 1, m, k, n, false, tW), 1e-4, "product");
+    const probe = values(m * n, 99);
+    const p = tf.tensor2d(probe, [m, n]);
+    const [dx] = tf.grads((z: tf.Tensor) => tf.sum(tf.mul(matMulFrozen(z as tf.Tensor2D, w, tW), p)))([x]);
+    assertClose(dx!.dataSync(), reference(probe, wVals, 1, m, n, k, false, !tW), 1e-4, "dx");
+    tf.dispose([x, w, y, p, dx!]);
+    assert.equal(tf.memory().numTensors, before, "no tensors leak");
+  });
+}
+
+test("matMulWeight: a trainable variable gets its gradient (x w^T); a frozen variable or a plain tensor gets none, and x's gradient is the same", () => {
+  const [m, k, n] = [6, 5, 4];
+  const x = tf.variable(tf.tensor2d(values(m * k, 1), [m, k]));
+  const w = tf.variable(tf.tensor2d(values(n * k, 2), [n, k]));
+  const probe = tf.tensor2d(values(m * n, 3), [m, n]);
+  const loss = () => tf.sum(tf.mul(matMulWeight(x, w), probe)) as tf.Scalar;
+  const trained = tf.variableGrads(loss, [x, w]);
+  assertClose(trained.grads[w.name]!.dataSync(), reference(values(m * n, 3), values(m * k, 1), 1, n, m, k, true, false), 1e-5, "dW");
+  w.trainable = false;
+  const frozen = tf.variableGrads(loss, [x]);
+  assertClose(frozen.grads[x.name]!.dataSync(), trained.grads[x.name]!.dataSync(), 0, "dx with the weight frozen");
+  tf.dispose([x, w, probe, trained.value, frozen.value, ...Object.values(trained.grads), ...Object.values(frozen.grads)]);
+});
