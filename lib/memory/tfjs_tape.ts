@@ -16,7 +16,7 @@
 // training), late in the backward when many gradients are held (LoRA). Assumes what lib/train does by
 // default: one micro-batch per step, LoRA dropout 0. tests/lib/memory/planner_tfjs.test.ts holds this
 // walk to a MemoryLedger's measured peak.
-import { isGroupedProduct, productSwaps } from "../model/matmul.js";
+import { isGroupedProduct, productPlan } from "../model/matmul.js";
 import type { LinearShape, LlamaShape } from "./llama_presets.js";
 import { blockLinears } from "./llama_presets.js";
 
@@ -214,30 +214,43 @@ export function tfjsTapeElements(setup: TfjsTapeSetup): TfjsTapeElements {
   const grad = (size: number) => sim.alloc(size, "temporaries", false);
 
   /**
-   * productNN's footprint: op(a) [m, k] x op(b) [k, n] (per matrix of `groups`), allocated in the current
-   * scope; returns the product's handle. On wasm, transposed copies in a tidy (matmul.ts), or per-matrix
-   * operands one at a time (grouped); elsewhere just the product.
+   * productNN's footprint: op(a) [m, k] x op(b) [k, n] (2-D, or per matrix of a batch of `groups`),
+   * allocated in the current scope; returns the product's handle. On wasm as matmul.ts's productPlan
+   * says: transposed copies in a tidy, per-matrix operands one at a time (grouped), or the thin kernel's
+   * output; elsewhere just the product.
    */
-  const product = (m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, groups = 1): Handle => {
-    if (!wasm) return sim.alloc(groups * m * n);
-    const grouped = isGroupedProduct(groups, m, k, n);
+  const product = (m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, groups: number | null = null): Handle => {
+    const count = groups ?? 1;
+    if (!wasm) return sim.alloc(count * m * n);
+    const grouped = groups !== null && isGroupedProduct(groups, m, k, n);
     const asWritten = (mm: number, kk: number, nn: number, tA: boolean, tB: boolean): Handle => {
       if (grouped) {
-        const out = sim.alloc(groups * mm * nn);
+        const out = sim.alloc(count * mm * nn);
         sim.free(sim.alloc(mm * kk), sim.alloc(kk * nn), sim.alloc(mm * nn)); // one matrix's operands and product
         return out;
       }
       return sim.tidy(() => {
-        if (tA) sim.alloc(groups * mm * kk);
-        if (tB) sim.alloc(groups * kk * nn);
-        return sim.alloc(groups * mm * nn);
+        if (tA) sim.alloc(count * mm * kk);
+        if (tB) sim.alloc(count * kk * nn);
+        return sim.alloc(count * mm * nn);
       });
     };
-    if (!productSwaps(m, k, n, transposeA, transposeB, grouped)) return asWritten(m, k, n, transposeA, transposeB);
-    return sim.tidy(() => {
-      asWritten(n, k, m, !transposeB, !transposeA);
-      return sim.alloc(groups * m * n); // the transposed result
-    });
+    switch (productPlan(m, k, n, transposeA, transposeB, groups, true)) {
+      case "thin":
+        return sim.alloc(m * n);
+      case "thin-transposed":
+        return sim.tidy(() => {
+          sim.alloc(n * m);
+          return sim.alloc(m * n);
+        });
+      case "as-written":
+        return asWritten(m, k, n, transposeA, transposeB);
+      case "swapped":
+        return sim.tidy(() => {
+          asWritten(n, k, m, !transposeB, !transposeA);
+          return sim.alloc(count * m * n); // the transposed result
+        });
+    }
   };
 
   /** customOp's forward: the value computed in a tidy, then the copies saved. */

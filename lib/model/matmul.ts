@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { activeWasmBackend } from "../quant/wasm_heap.js";
 import { customOp } from "./custom_op.js";
+import { isThinShape, thinProduct, thinProductAvailable } from "./thin_product.js";
 
 /** Smallest per-matrix m * k * n for which wasm batches run as separate 2-D products (below it, per-op cost wins). */
 const GROUPED_MIN_WORK = 32 * 32 * 32;
@@ -104,16 +105,31 @@ export function productNN<T extends tf.Tensor>(a: T, b: T, transposeA: boolean, 
   const [b1, b2] = b.shape.slice(-2) as [number, number];
   const [m, k] = transposeA ? [a2, a1] : [a1, a2];
   const n = transposeB ? b1 : b2;
-  if (productSwaps(m, k, n, transposeA, transposeB, grouped(a, b, m, k, n))) return tf.tidy(() => swapLast(productAsWritten(b, a, !transposeB, !transposeA, n, k, m))); // ([..., n, m])^T
+  const plan = productPlan(m, k, n, transposeA, transposeB, a.rank === 2 && b.rank === 2 ? null : a.shape[0]!, thinProductAvailable());
+  if (plan === "thin") return thinProduct(a as unknown as tf.Tensor2D, b as unknown as tf.Tensor2D) as unknown as T; // a^T b, a: [k, m]
+  if (plan === "thin-transposed") return tf.tidy(() => swapLast(thinProduct(b as unknown as tf.Tensor2D, a as unknown as tf.Tensor2D))) as unknown as T; // (b^T a)^T
+  if (plan === "swapped") return tf.tidy(() => swapLast(productAsWritten(b, a, !transposeB, !transposeA, n, k, m))); // ([..., n, m])^T
   return productAsWritten(a, b, transposeA, transposeB, m, k, n);
 }
 
-/** Whether productNN computes op(a) @ op(b) [m, k] x [k, n] on wasm as (op(b)^T op(a)^T)^T (see productNN). */
-export function productSwaps(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, isGrouped: boolean): boolean {
-  const copies = isGrouped ? 0 : 1;
+/** How productNN multiplies op(a) [m, k] x op(b) [k, n] on wasm (see productNN). */
+export type ProductPlan = "thin" | "thin-transposed" | "as-written" | "swapped";
+
+/**
+ * productNN's choice on wasm for op(a) [m, k] x op(b) [k, n], 2-D (`batch` null) or a batch of `batch`
+ * matrices: a 2-D a^T b with a thin side (a LoRA weight gradient: one side at most THIN_MAX_ROWS) goes to
+ * the SIMD kernel of thin_product.ts when it is `thinAvailable`; otherwise as written or swapped,
+ * whichever moves fewer elements.
+ */
+export function productPlan(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, batch: number | null, thinAvailable: boolean): ProductPlan {
+  if (batch === null && transposeA && !transposeB && thinAvailable) {
+    if (isThinShape(k, m, n)) return "thin";
+    if (isThinShape(k, n, m)) return "thin-transposed";
+  }
+  const copies = batch !== null && isGroupedProduct(batch, m, k, n) ? 0 : 1; // a grouped product transposes while it copies each matrix out
   const asWritten = copies * ((transposeA ? m * k : 0) + (transposeB ? k * n : 0)) + PACK_COST * k * n;
   const swapped = copies * ((transposeA ? 0 : m * k) + (transposeB ? 0 : k * n)) + m * n + PACK_COST * m * k;
-  return swapped < asWritten;
+  return swapped < asWritten ? "swapped" : "as-written";
 }
 
 /** Whether a product of `groups` matrices [m, k] x [k, n] runs as separate 2-D products on wasm. */

@@ -35,10 +35,13 @@ function reference(a: Float32Array, b: Float32Array, G: number, m: number, k: nu
 }
 
 // [G, m, k] x [G, k, n] with m * k * n above the size at which wasm runs each matrix as its own 2-D GEMM,
-// plus a rank-2 case; every transpose combination; values and both gradients against float64 host sums.
+// rank-2 cases, and thin ones (a side of at most 16, as a LoRA rank: wasm's SIMD kernel for a^T b and
+// the weight gradients dy^T x); every transpose combination; values and both gradients against float64 host sums.
 const CASES = [
   { G: 3, m: 40, k: 24, n: 36 },
   { G: 1, m: 33, k: 17, n: 29 },
+  { G: 1, m: 8, k: 64, n: 36 },
+  { G: 1, m: 40, k: 64, n: 12 },
 ];
 for (const { G, m, k, n } of CASES) {
   for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
