@@ -6,6 +6,7 @@ import { registerAllGradients } from "../../../lib/model/index.js";
 import { adjacentToHalfRows, applyRope, causalMask, embeddingLookup, groupedAttention, maskedCrossEntropy, mergeHeads, rmsNorm, ropeTables, splitKvHeads, splitQueryHeads, swiglu, type RopeTables } from "../../../lib/model/index.js";
 import { selfAttention } from "../../../lib/model/attention.js";
 import { residualAdd } from "../../../lib/model/residual.js";
+import { lowRankUpdate } from "../../../lib/model/low_rank.js";
 import { assertClose } from "./helpers.js";
 
 before(async () => {
@@ -233,6 +234,25 @@ test("masked cross-entropy's fused gradient (softmax - one_hot) * mask / counted
     mask.dispose();
   }
   tf.dispose([logits, targets]);
+  assert.equal(tf.memory().numTensors, before, "no tensors leak");
+});
+
+test("the low-rank update y + (x A^T) B^T * scaling as one op: value and gradients of y, x, A and B equal autodiff of the plain formula", () => {
+  const before = tf.memory().numTensors;
+  // Rank 4 with in 12 and out 20: the thin-side kernel serves dA and dB on wasm; rank 3 with out 10 does not.
+  for (const [N, I, O, R] of [[9, 12, 20, 4], [7, 6, 10, 3]] as const) {
+    const y = tf.tensor2d(values(N * O, 11), [N, O]);
+    const x = tf.tensor2d(values(N * I, 12), [N, I]);
+    const a = tf.tensor2d(values(R * I, 13), [R, I]);
+    const b = tf.tensor2d(values(O * R, 14), [O, R]);
+    assertSameGradients(
+      `low-rank update N ${N} I ${I} O ${O} R ${R}`,
+      [y, x, a, b],
+      (yi, xi, ai, bi) => lowRankUpdate(yi as tf.Tensor2D, xi as tf.Tensor2D, ai as tf.Tensor2D, bi as tf.Tensor2D, 1.5),
+      (yi, xi, ai, bi) => tf.add(yi!, tf.mul(tf.matMul(tf.matMul(xi!, ai!, false, true), bi!, false, true), 1.5)),
+    );
+    tf.dispose([y, x, a, b]);
+  }
   assert.equal(tf.memory().numTensors, before, "no tensors leak");
 });
 
