@@ -1,9 +1,10 @@
-// A LoRA layer over any frozen Linear (dense float32 or 4-bit): y = base(x) + loraDelta(dropout(x))
+// A LoRA layer over any frozen Linear (dense float32 or 4-bit): y = base(x) + ((dropout(x) A^T) B^T) * scaling
 // for the active adapter (PEFT's lora.Linear, peft/tuners/lora/layer.py), with named adapters.
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, TensorError, expected } from "../errors.js";
 import type { MemoryItem } from "../memory/types.js";
 import { DenseLinear, type Linear } from "../model/linear.js";
+import { lowRankUpdate } from "../model/low_rank.js";
 import type { NamedVariable } from "../optim/optimizer.js";
 import { loraDelta, type LoraFactors } from "./delta.js";
 
@@ -166,7 +167,7 @@ export class LoraLinear implements Linear {
       const p = adapter.spec.dropout;
       // Dropout only on the branch input (PEFT lora_dropout); seeded per layer and per call.
       const xIn = this.isTraining && p > 0 ? tf.dropout(x, p, undefined, this.seed + 7919 * this.dropoutCalls++) : x;
-      return tf.add(y, loraDelta(adapter, xIn as tf.Tensor2D)); // [N, out]
+      return lowRankUpdate(y, xIn as tf.Tensor2D, adapter.loraA, adapter.loraB, adapter.scaling); // y + ((x A^T) B^T) * scaling: [N, out]
     });
   }
 

@@ -275,8 +275,8 @@ function cudaActivations(shape: LlamaShape, s: ResolvedPlanSetup): PlanComponent
 }
 
 /**
- * Activations of lib/train's loop on TF.js: what the autodiff holds at the end of the backward
- * (tfjs_tape.ts walks lib/model's forward op by op), less the trainable variables' gradients, which
+ * Activations of lib/train's loop on TF.js: what the autodiff holds at the step's peak
+ * (tfjs_tape.ts walks lib/model's forward and backward op by op), less the trainable variables' gradients, which
  * are their own component. Everything here is transient, so a MemoryLedger files all of it under
  * "activations" (the forward+backward phase's peak above its end).
  */
@@ -284,25 +284,25 @@ function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: reado
   const tape = tfjsTapeElements({ shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend });
   const fmt = (n: number) => n.toLocaleString("en-US");
   const rows = s.batch * s.seqLen;
-  const where = `b*s = ${fmt(rows)} rows; one block on the gradient path`;
+  const where = `b*s = ${fmt(rows)} rows; the last block's share`;
   return [
     {
       name: "activations: tensors saved for the backward",
       category: "activations",
       bytes: 4 * tape.saved,
-      formula: `4 * ${fmt(tape.saved)} elements (${where}: ${fmt(tape.perLayer.saved)}): every input a kernel's gradient needs, cloned and kept, weights included`,
+      formula: `4 * ${fmt(tape.saved)} elements (${where}: ${fmt(tape.perLayer.saved)}): copies of what each op's gradient reads, freed once it has run`,
     },
     {
       name: "activations: gradients of intermediates",
       category: "activations",
       bytes: 4 * (tape.gradients - trainable),
-      formula: `4 * (${fmt(tape.gradients)} - P_train ${fmt(trainable)}) elements (${where}: ${fmt(tape.perLayer.gradients)}): one per (kernel, input) on the path, kept to the end`,
+      formula: `4 * (${fmt(tape.gradients)} - P_train ${fmt(trainable)}) elements (${where}: ${fmt(tape.perLayer.gradients)}): gradients of intermediates not yet read, and running sums`,
     },
     {
       name: "activations: backward temporaries",
       category: "activations",
       bytes: 4 * tape.temporaries,
-      formula: `4 * ${fmt(tape.temporaries)} elements (${where}: ${fmt(tape.perLayer.temporaries)}): frozen weights' unused gradients, transposed copies, softmax and sum helpers`,
+      formula: `4 * ${fmt(tape.temporaries)} elements (${where}: ${fmt(tape.perLayer.temporaries)}): outputs in scope, unused gradients of inputs off the path, transposed copies, the running op's helpers`,
     },
   ];
 }

@@ -4,7 +4,7 @@
 // lib/lora's ops, replayed tensor by tensor, under the rules of tfjs-core 4.x's engine (engine.ts, tape.ts):
 // 1. A tape op's saved tensors (a kernel's gradConfig inputsToSave / outputsToSave, or what a customGrad
 //    saves) are copies kept until the backward ends. lib/model's ops (custom_op.ts) free theirs as soon as
-//    their gradient has run; TF.js's own kernels (lib/lora's scaling Mul and branch Add) keep them to the end.
+//    their gradient has run; TF.js's own kernels (lib/train's loss weighting Multiply) keep them to the end.
 // 2. The gradient of a tensor is kept from when its first consumer's gradient makes it until the backward
 //    ends. A tensor used k times holds k tensors (each later contribution, plus the running sum). lib/model's
 //    ops free the summed gradient of their output once they have read it; TF.js's kernels do not.
@@ -274,25 +274,26 @@ export function tfjsTapeElements(setup: TfjsTapeSetup): TfjsTapeElements {
     return [h, out];
   };
 
-  /** QuantizedLinear (lib/quant): dequantize, multiply, free; its gradient dequantizes again, keeps dy. */
+  /** QuantizedLinear (lib/quant): dequantize and multiply in a tidy; its gradient dequantizes again. Nothing saved. */
   const quantizedLinear = (x: [Handle, Value], inF: number, outF: number): [Handle, Value] => {
     const out = value(N * outF, x[1].onPath);
-    const w = sim.alloc(outF * inF);
-    const h = sim.alloc(N * outF);
-    sim.free(w);
-    record([x[1]], out, [], false, () => {
-      const again = sim.alloc(outF * inF);
-      const dx = grad(N * inF);
-      sim.free(again);
-      return [dx];
+    const h = customForward(() => {
+      sim.alloc(outF * inF); // the dequantized weight [out, in]
+      return product(N, inF, outF, false, true);
     });
+    record([x[1]], out, [], true, () =>
+      sim.tidy(() => {
+        sim.alloc(outF * inF); // dequantized again
+        return [product(N, outF, inF, false, false)];
+      }),
+    );
     return [h, out];
   };
 
   /** A TF.js kernel with a registered gradient: saves copies, keeps them and dy to the end. */
   const kernel = (inputs: Value[], out: Value, saved: number[], backward: TapeOp["backward"]) => record(inputs, out, saved, false, backward);
 
-  /** A Linear of lib/model or lib/lora: x [N, in] -> [N, out] (LoraLinear.apply: base(x) + (x A^T) B^T * scaling in tidies). */
+  /** A Linear of lib/model or lib/lora: x [N, in] -> [N, out] (LoraLinear.apply: lowRankUpdate(base(x), x, A, B, scaling) in a tidy). */
   const linear = (l: LinearShape, x: [Handle, Value], quantized = method === "qlora"): [Handle, Value] => {
     const { inFeatures: i, outFeatures: o } = l;
     const adapted = !full && setup.targets.includes(l.module);
@@ -300,18 +301,27 @@ export function tfjsTapeElements(setup: TfjsTapeSetup): TfjsTapeElements {
     if (!adapted) return base();
     return sim.tidy(() => {
       const y = base();
-      const delta = sim.tidy(() => {
-        const down = matMulNN(x, value(r * i, true), N, i, r); // x A^T: [N, r]
-        const up = matMulNN(down, value(o * r, true), N, r, o); // (x A^T) B^T: [N, out]
-        const scaled = value(N * o, true);
-        const h = sim.alloc(N * o);
-        kernel([up[1]], scaled, [N * o, 1], () => [sim.tidy(() => grad(N * o))]); // Mul saves both inputs; dUp = dy * scaling
-        return [h, scaled] as [Handle, Value];
-      }) as [Handle, Value];
       const out = value(N * o, true);
-      const h = sim.alloc(N * o);
-      // Add saves both inputs; each input's gradient is a reshape of dy (a handle of its own).
-      kernel([y[1], delta[1]], out, [N * o, N * o], () => [y[1].onPath ? grad(N * o) : null, grad(N * o)]);
+      const h = customForward(() => {
+        product(N, i, r, false, true); // x A^T: [N, r]
+        product(N, r, o, false, true); // (x A^T) B^T: [N, out]
+        sim.alloc(N * o); // * scaling
+        return sim.alloc(N * o); // y + .
+      });
+      // lowRankUpdate saves x, A and B; its gradient recomputes x A^T.
+      record([y[1], x[1], value(r * i, true), value(o * r, true)], out, [N * i, r * i, o * r], true, () =>
+        sim.tidy(() => {
+          const down = product(N, i, r, false, true); // x A^T, recomputed
+          const dUp = sim.alloc(N * o); // dy * scaling
+          const dDown = product(N, o, r, false, false); // dUp B: [N, r]
+          const dB = product(o, N, r, true, false); // dUp^T (x A^T): [out, r]
+          sim.free(dUp, down);
+          const dA = product(r, N, i, true, false); // dDown^T x: [r, in]
+          const dx = product(N, r, i, false, false); // dDown A: [N, in]
+          sim.free(dDown);
+          return [sim.alloc(N * o), dx, dA, dB]; // y's gradient: a reshape of dy (a handle of its own)
+        }),
+      );
       return [h, out] as [Handle, Value];
     }) as [Handle, Value];
   };

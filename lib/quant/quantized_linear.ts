@@ -3,7 +3,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { TensorError, expected } from "../errors.js";
 import type { MemoryItem } from "../memory/types.js";
+import { customOp } from "../model/custom_op.js";
 import type { Linear } from "../model/linear.js";
+import { productNN } from "../model/matmul.js";
 import type { QuantizedTensor } from "./quantized_tensor.js";
 
 /** A Linear whose [out, in] weight is a {@link QuantizedTensor}; it has no trainable variables. */
@@ -26,20 +28,11 @@ export class QuantizedLinear implements Linear {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
       throw new TensorError(`QuantizedLinear(${this.name}).apply`, expected(`x of shape [N, ${this.inFeatures}]`, `[${x.shape.join(", ")}]`));
     }
-    const forward = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-      const input = args[0] as tf.Tensor2D;
-      const w = this.weight.dequantize() as tf.Tensor2D; // [out, in], transient
-      const value = tf.matMul(input, w, false, true); // [N, in] x [out, in]^T -> [N, out]
-      w.dispose();
-      const gradFunc = (dy: tf.Tensor) => {
-        const wAgain = this.weight.dequantize() as tf.Tensor2D; // recomputed, not kept from the forward
-        const dx = tf.matMul(dy as tf.Tensor2D, wAgain); // [N, out] x [out, in] -> [N, in]
-        wAgain.dispose();
-        return dx;
-      };
-      return { value, gradFunc };
-    });
-    return forward(x) as tf.Tensor2D;
+    // Both products take the [out, in] weight as it is (NN products): wasm's transposed matMul is slow.
+    return customOp<[tf.Tensor2D], tf.Tensor2D>({
+      forward: (input) => productNN(input, this.weight.dequantize() as tf.Tensor2D, false, true), // [N, in] x [out, in]^T -> [N, out]; the weight is freed with the tidy
+      backward: (dy) => productNN(dy, this.weight.dequantize() as tf.Tensor2D, false, false), // [N, out] x [out, in] -> [N, in]; dequantized again, not kept
+    })(x);
   }
 
   /** Nothing: the 4-bit base is frozen. */
