@@ -112,17 +112,12 @@ export class State8bitRunner {
     const quant8 = this.kernelsOver(memory).quant8;
     const [tableAt, valuesAt, codesAt, absmaxAt] = privateLayout();
     new Uint8Array(memory.buffer).set(m.table, tableAt);
-    const heapValues = new Float32Array(memory.buffer, valuesAt, CHUNK_VALUES);
-    const heapCodes = new Uint8Array(memory.buffer, codesAt, CHUNK_VALUES);
-    const heapAbsmax = new Float32Array(memory.buffer, absmaxAt, CHUNK_VALUES / KERNEL_BLOCK);
-    for (let b0 = 0; b0 < full; b0 += CHUNK_VALUES / KERNEL_BLOCK) {
-      const blocks = Math.min(CHUNK_VALUES / KERNEL_BLOCK, full - b0);
-      const start = b0 * KERNEL_BLOCK;
-      const count = blocks * KERNEL_BLOCK;
-      heapValues.set(values.subarray(start, start + count));
+    const heap = chunkViews(memory);
+    for (const { b0, blocks, start, count } of chunks(full)) {
+      heap.values.set(values.subarray(start, start + count));
       quant8(valuesAt, codesAt, absmaxAt, tableAt, blocks);
-      codes.set(heapCodes.subarray(0, count), start);
-      absmax.set(heapAbsmax.subarray(0, blocks), b0);
+      codes.set(heap.codes.subarray(0, count), start);
+      absmax.set(heap.absmax.subarray(0, blocks), b0);
     }
     finishQuantize(values, m.map, codes, absmax, full);
   }
@@ -139,17 +134,12 @@ export class State8bitRunner {
     const dequant8 = this.kernelsOver(memory).dequant8;
     const [mapAt, valuesAt, codesAt, absmaxAt] = privateLayout();
     new Float32Array(memory.buffer, mapAt, 256).set(m.map);
-    const heapValues = new Float32Array(memory.buffer, valuesAt, CHUNK_VALUES);
-    const heapCodes = new Uint8Array(memory.buffer, codesAt, CHUNK_VALUES);
-    const heapAbsmax = new Float32Array(memory.buffer, absmaxAt, CHUNK_VALUES / KERNEL_BLOCK);
-    for (let b0 = 0; b0 < full; b0 += CHUNK_VALUES / KERNEL_BLOCK) {
-      const blocks = Math.min(CHUNK_VALUES / KERNEL_BLOCK, full - b0);
-      const start = b0 * KERNEL_BLOCK;
-      const count = blocks * KERNEL_BLOCK;
-      heapCodes.set(codes.subarray(start, start + count));
-      heapAbsmax.set(absmax.subarray(b0, b0 + blocks));
+    const heap = chunkViews(memory);
+    for (const { b0, blocks, start, count } of chunks(full)) {
+      heap.codes.set(codes.subarray(start, start + count));
+      heap.absmax.set(absmax.subarray(b0, b0 + blocks));
       dequant8(codesAt, absmaxAt, valuesAt, mapAt, blocks);
-      out.set(heapValues.subarray(0, count), start);
+      out.set(heap.values.subarray(0, count), start);
     }
     const done = full * KERNEL_BLOCK;
     if (done < n) dequantizeBlockwise8bit(codes.subarray(done, n), absmax.subarray(full), m.map, KERNEL_BLOCK, out.subarray(done));
@@ -170,6 +160,24 @@ function privateLayout(): number[] {
   const codesAt = valuesAt + 4 * CHUNK_VALUES;
   const absmaxAt = codesAt + CHUNK_VALUES;
   return [0, valuesAt, codesAt, absmaxAt, absmaxAt + (4 * CHUNK_VALUES) / KERNEL_BLOCK];
+}
+
+/** The private memory's values, codes and absmax buffers (privateLayout), one chunk each. */
+function chunkViews(memory: WasmMemory): { values: Float32Array; codes: Uint8Array; absmax: Float32Array } {
+  const [, valuesAt, codesAt, absmaxAt] = privateLayout();
+  return {
+    values: new Float32Array(memory.buffer, valuesAt, CHUNK_VALUES),
+    codes: new Uint8Array(memory.buffer, codesAt, CHUNK_VALUES),
+    absmax: new Float32Array(memory.buffer, absmaxAt, CHUNK_VALUES / KERNEL_BLOCK),
+  };
+}
+
+/** The first `full` blocks in chunks of at most CHUNK_VALUES values: first block, blocks, first value, values. */
+function* chunks(full: number): Generator<{ b0: number; blocks: number; start: number; count: number }> {
+  for (let b0 = 0; b0 < full; b0 += CHUNK_VALUES / KERNEL_BLOCK) {
+    const blocks = Math.min(CHUNK_VALUES / KERNEL_BLOCK, full - b0);
+    yield { b0, blocks, start: b0 * KERNEL_BLOCK, count: blocks * KERNEL_BLOCK };
+  }
 }
 
 /**

@@ -60,6 +60,23 @@ class Body {
     this.code.push(OP.I32_ADD);
     this.set(ptr);
   }
+  /** Closes a loop body: `ptr += step`, and loops again while ptr != end. */
+  stepUntil(ptr: number, step: number, end: number): void {
+    this.get(ptr);
+    this.i32(step);
+    this.code.push(OP.I32_ADD);
+    this.tee(ptr);
+    this.get(end);
+    this.code.push(OP.I32_NE, OP.BR_IF, 0);
+  }
+  /** Closes a loop body: `count -= 1`, and loops again while count != 0. */
+  countDown(count: number): void {
+    this.get(count);
+    this.i32(1);
+    this.code.push(OP.I32_SUB);
+    this.tee(count);
+    this.code.push(OP.BR_IF, 0);
+  }
   /** Gathers lane by lane: for each lane of the i32x4 in `addrs`, loads 4 bytes at addr + offset into that lane of `into`. */
   gather(addrs: number, addr: number, into: number, offset: number): void {
     for (let lane = 0; lane < 4; lane++) {
@@ -120,12 +137,7 @@ function quantBytes(): Uint8Array {
       b.simd(S_.F32X4_ABS);
       b.simd(S_.F32X4_MAX);
       b.set(MXV);
-      b.get(P);
-      b.i32(16);
-      code.push(OP.I32_ADD);
-      b.tee(P);
-      b.get(END_PTR);
-      code.push(OP.I32_NE, OP.BR_IF, 0);
+      b.stepUntil(P, 16, END_PTR);
     }
     code.push(OP.END);
     for (const lane of [0, 1, 2, 3]) {
@@ -216,22 +228,13 @@ function quantBytes(): Uint8Array {
       b.simd(S_.I8X16_NARROW_I16X8_U);
       b.simd(S_.V128_STORE, 0, 0);
       b.advance(CODES, 16);
-      b.get(P);
-      b.i32(64);
-      code.push(OP.I32_ADD);
-      b.tee(P);
-      b.get(END_PTR);
-      code.push(OP.I32_NE, OP.BR_IF, 0);
+      b.stepUntil(P, 64, END_PTR);
     }
     code.push(OP.END);
     b.get(END_PTR);
     b.set(VAL);
     b.advance(ABSMAX, 4);
-    b.get(BLOCKS);
-    b.i32(1);
-    code.push(OP.I32_SUB);
-    b.tee(BLOCKS);
-    code.push(OP.BR_IF, 0);
+    b.countDown(BLOCKS);
   }
   code.push(OP.END);
   return singleFunctionModule("quant8", 5, [[2, I32], [1, F32], [next - 8, V128]], code);
@@ -287,20 +290,11 @@ function dequantBytes(): Uint8Array {
         }
       }
       b.advance(CODES, 16);
-      b.get(OUT);
-      b.i32(64);
-      code.push(OP.I32_ADD);
-      b.tee(OUT);
-      b.get(END_PTR);
-      code.push(OP.I32_NE, OP.BR_IF, 0);
+      b.stepUntil(OUT, 64, END_PTR);
     }
     code.push(OP.END);
     b.advance(ABSMAX, 4);
-    b.get(BLOCKS);
-    b.i32(1);
-    code.push(OP.I32_SUB);
-    b.tee(BLOCKS);
-    code.push(OP.BR_IF, 0);
+    b.countDown(BLOCKS);
   }
   code.push(OP.END);
   return singleFunctionModule("dequant8", 5, [[2, I32], [next - 7, V128]], code);
