@@ -23,7 +23,7 @@ const PYTHON = process.env.QLORA_LAB_PYTHON ?? "/usr/bin/python3";
 
 const USAGE = `Usage: node --import tsx notebooks/build.ts [NAME...] [options]
 
-Writes notebooks/NAME.ipynb from notebooks/src/NAME.md (all lessons when no NAME is given) and
+Writes notebooks/NAME.ipynb from notebooks/src/NAME.md (NAME may be its start, e.g. 04; all lessons when none is given) and
 executes it through the qlora-lab kernel, so the saved notebook carries its outputs.
 
 Options:
@@ -70,8 +70,14 @@ function main(argv: string[]): number {
     return 0;
   }
   const all = listLessons();
-  const names = positionals.length > 0 ? positionals.map((p) => p.replace(/^.*\//, "").replace(/\.(md|ipynb)$/, "")) : all;
-  for (const name of names) if (!all.includes(name)) throw new Error(`build.ts: expected a lesson in notebooks/src (${all.join(", ")}), got "${name}".`);
+  // A lesson by its name, its file, or the start of its name ("04").
+  const lessonNamed = (arg: string): string => {
+    const given = arg.replace(/^.*\//, "").replace(/\.(md|ipynb)$/, "");
+    const matches = all.includes(given) ? [given] : all.filter((name) => name.startsWith(given));
+    if (matches.length !== 1) throw new Error(`build.ts: expected one lesson of notebooks/src (${all.join(", ")}), got "${arg}" (${matches.length} match).`);
+    return matches[0]!;
+  };
+  const names = positionals.length > 0 ? positionals.map(lessonNamed) : all;
 
   let failures = 0;
   for (const name of names) {
