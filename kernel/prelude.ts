@@ -7,6 +7,10 @@ import type { AsyncCellCompiler } from "./compiler_client.js";
 
 /** The library's public entry point. */
 export const LIB_INDEX = fileURLToPath(new URL("../lib/index.ts", import.meta.url));
+/** `tf`: tfjs-core with its chained tensor methods. */
+const LIB_TF = fileURLToPath(new URL("../lib/tf.ts", import.meta.url));
+/** How cells see `tf`: from its own module, so that a cell naming only tf is checked without the rest of the library. */
+export const TF_DECLARATION = `import * as tf from ${JSON.stringify(LIB_TF.replace(/\.ts$/, ""))};\n`;
 const CELL_API = fileURLToPath(new URL("./cell_api.ts", import.meta.url));
 
 /** The declaration text in two parts: the library's exports (read from lib/index.ts) with `tf`, and the kernel's names. */
@@ -16,7 +20,7 @@ export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelName
     return "";
   });
   return {
-    library: `${library}import * as tf from "@tensorflow/tfjs-core";\n`,
+    library: library + TF_DECLARATION,
     kernel: `import { ${kernelNames.join(", ")} } from ${JSON.stringify(CELL_API.replace(/\.ts$/, ""))};\n`,
   };
 }
@@ -32,7 +36,7 @@ export async function loadLibraryValues(warnings: string[]): Promise<Record<stri
   const kernelListeners = events.map(listenersOf);
   try {
     const library = await importLibrary(warnings);
-    const tf = await import("@tensorflow/tfjs-core");
+    const tf = await import(pathToFileURL(LIB_TF).href);
     try {
       const { resolveBackend } = (await import("../lib/backend.js")) as typeof import("../lib/backend.js");
       await resolveBackend();

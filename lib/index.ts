@@ -4,7 +4,8 @@
 // Errors
 export { QloraLabError, InvalidArgumentError, TensorError, FileFormatError, UnavailableError } from "./errors.js";
 
-// Backend
+// Backend, and tfjs-core with its chained tensor methods (t.square().sum())
+export * as tf from "./tf.js";
 export { resolveBackend, formatBackendReport, type BackendReport, type BackendChoice, type BackendCandidate } from "./backend.js";
 
 // File formats

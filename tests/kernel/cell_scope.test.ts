@@ -57,6 +57,13 @@ test("functions and classes: used, extended and redefined across cells; hoisted 
   assert.equal(await run("enum Mode { Dense, Nf4 }", "Mode.Nf4"), "1");
 });
 
+test("tf's chained tensor methods type-check and run, on tensors from tf, from earlier cells and from the library", async () => {
+  assert.equal(await run("tf.tensor([1, 2, 3]).square().add(1).sum().dataSync()[0]"), "17");
+  assert.equal(await run("const v = tf.tensor([1, 2, 3]);", "v.mean().arraySync()"), "2");
+  assert.equal(await run("v.as2D(3, 1).concat(tf.zeros([3, 1]), 1).transpose().shape"), "[ 2, 3 ]");
+  assert.equal(await run("quantize4bit(new Float32Array(64).fill(1), [8, 8]).dequantize().sum().arraySync()"), "64");
+});
+
 test("a runtime error inside a declared function still names the cell's own line", async () => {
   const failed = await client.execute("let z = 1;\nfunction bad() {\n  throw new Error('no');\n}\nbad();");
   assert.equal(content(failed).ename, "Error");
