@@ -26,7 +26,7 @@ export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelName
 }
 
 /**
- * The library's runtime values and `tf`, with the backend resolved; failures become warnings. Process-wide
+ * The library's runtime values (`tf` among them), with the backend resolved; failures become warnings. Process-wide
  * error listeners added while loading are removed: the WebAssembly backend's Emscripten runtime adds an
  * uncaughtException listener that rethrows, which turned a cell's stray async error into a crashed kernel.
  */
@@ -36,14 +36,13 @@ export async function loadLibraryValues(warnings: string[]): Promise<Record<stri
   const kernelListeners = events.map(listenersOf);
   try {
     const library = await importLibrary(warnings);
-    const tf = await import(pathToFileURL(LIB_TF).href);
     try {
       const { resolveBackend } = (await import("../lib/backend.js")) as typeof import("../lib/backend.js");
       await resolveBackend();
     } catch (error) {
       warnings.push(`qlora-lab: no TensorFlow.js backend could be activated: ${(error as Error).message}`);
     }
-    return { ...library, tf };
+    return library;
   } finally {
     events.forEach((event, i) => {
       for (const listener of listenersOf(event)) if (!kernelListeners[i]!.includes(listener)) process.removeListener(event, listener);
@@ -57,11 +56,14 @@ async function importLibrary(warnings: string[]): Promise<Record<string, unknown
     return { ...(await import(pathToFileURL(LIB_INDEX).href)) };
   } catch (error) {
     const merged: Record<string, unknown> = {};
-    const specifiers = [...readFileSync(LIB_INDEX, "utf8").matchAll(/from\s+"(\.[^"]+)"/g)].map((m) => m[1]!);
+    // `export * as name from "./x.js"` is one value, `name`; any other re-export spreads the module's names.
+    const found = readFileSync(LIB_INDEX, "utf8").matchAll(/(?:\*\s+as\s+([A-Za-z_$][\w$]*)\s+)?from\s+"(\.[^"]+)"/g);
+    const reexports = new Map([...found].map((m) => [`${m[1] ?? ""} ${m[2]}`, { as: m[1], specifier: m[2]! }])); // each once
     const failed: string[] = [];
-    for (const specifier of [...new Set(specifiers)]) {
+    for (const { as, specifier } of reexports.values()) {
       try {
-        Object.assign(merged, await import(new URL(specifier, pathToFileURL(LIB_INDEX)).href));
+        const module = await import(new URL(specifier, pathToFileURL(LIB_INDEX)).href);
+        Object.assign(merged, as ? { [as]: module } : module);
       } catch (partError) {
         failed.push(`${specifier}: ${firstLine(partError)}`);
       }
