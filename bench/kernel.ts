@@ -7,7 +7,7 @@
 // Run: node --import tsx bench/kernel.ts [rounds]
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { KernelClient } from "../kernel/client.js";
+import { KernelClient } from "../client/kernel_client.js";
 import { createCellCompiler } from "../kernel/compiler.js";
 import { LIB_INDEX, TF_DECLARATION } from "../kernel/prelude.js";
 

@@ -3,7 +3,7 @@
 // Run: node --import tsx bench/quant.ts   (QLORA_LAB_BACKEND=cpu for the cpu backend)
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../lib/backend.js";
-import { QuantizedLinear } from "../lib/quant/quantized_linear.js";
+import { QuantizedLinear } from "../lib/model/quantized_linear.js";
 import { quantize4bit } from "../lib/quant/quantized_tensor.js";
 import { seededNormal } from "../lib/quant/random_normal.js";
 

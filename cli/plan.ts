@@ -1,11 +1,11 @@
-// `qlora-lab plan`: estimates the memory of a LoRA / QLoRA fine-tune (lib/memory/planner.ts) and
+// `qlora-lab plan`: estimates the memory of a LoRA / QLoRA fine-tune (lib/plan/planner.ts) and
 // prints a table of components with their formulas plus the GPU sizes the run fits.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
-import { LLAMA_PRESETS } from "../lib/memory/llama_presets.js";
-import { fitsGpus, planMemory, type MemoryPlan, type PlanDtype, type PlanSetup } from "../lib/memory/planner.js";
+import { LLAMA_PRESETS } from "../lib/plan/llama_presets.js";
+import { fitsGpus, planMemory, type MemoryPlan, type PlanDtype, type PlanSetup } from "../lib/plan/planner.js";
 
 const USAGE = `Usage: qlora-lab plan --model 7b|13b|33b|65b|70b|llama3-8b|CONFIG --method lora|qlora|full [options]
 

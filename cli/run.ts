@@ -5,8 +5,8 @@ import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
-import { KernelClient } from "../kernel/client.js";
-import { cellSource, notebookToHtml, outputsFromMessages, type Notebook } from "../kernel/notebook.js";
+import { KernelClient } from "../client/kernel_client.js";
+import { cellSource, notebookToHtml, outputsFromMessages, type Notebook } from "../client/nbformat.js";
 
 const USAGE = `Usage: qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html] [--timeout SECONDS]
 

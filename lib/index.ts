@@ -13,11 +13,13 @@ export { SafetensorsFile, writeSafetensors, encodeSafetensors, type SafetensorsT
 export { writeFileAtomic } from "./io/atomic_write.js";
 
 // One group per concept folder.
+export * from "./ops/index.js";
 export * from "./quant/index.js";
 export * from "./model/index.js";
 export * from "./lora/index.js";
 export * from "./optim/index.js";
 export * from "./memory/index.js";
+export * from "./plan/index.js";
 export * from "./train/index.js";
 export * from "./data/index.js";
 export * from "./viz/index.js";

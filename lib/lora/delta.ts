@@ -13,7 +13,7 @@ export interface LoraFactors {
   scaling: number;
 }
 
-/** delta = B @ A * scaling: the weight update [out, in] (a forward pass applies it as lowRankUpdate, lib/model/low_rank.ts, without forming it). */
+/** delta = B @ A * scaling: the weight update [out, in] (a forward pass applies it as lowRankUpdate, lib/ops/low_rank.ts, without forming it). */
 export function loraDelta(factors: LoraFactors): tf.Tensor2D {
   const { loraA, loraB, scaling } = factors;
   const [r, inFeatures] = loraA.shape;

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, TensorError, expected } from "../errors.js";
 import type { MemoryItem } from "../memory/types.js";
 import { DenseLinear, type Linear } from "../model/linear.js";
-import { lowRankUpdate } from "../model/low_rank.js";
+import { lowRankUpdate } from "../ops/low_rank.js";
 import type { NamedVariable } from "../optim/optimizer.js";
 import { loraDelta, type LoraFactors } from "./delta.js";
 

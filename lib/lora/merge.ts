@@ -3,7 +3,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
 import { DenseLinear } from "../model/linear.js";
-import { QuantizedLinear, QuantizedTensor, quantize4bit, seededNormal } from "../quant/index.js";
+import { QuantizedLinear } from "../model/quantized_linear.js";
+import { QuantizedTensor, quantize4bit, seededNormal } from "../quant/index.js";
 import { loraDelta } from "./delta.js";
 import { LoraLinear } from "./lora_linear.js";
 import type { AdaptableModel, LoraModel } from "./lora_model.js";

@@ -1,7 +1,8 @@
 // QLoRA (Dettmers et al. 2023, section 3): base linears quantized to 4 bits (NF4 or FP4, optionally
 // double-quantized) one layer at a time, then LoRA adapters on top in float32.
 import { InvalidArgumentError, expected } from "../errors.js";
-import { QuantizedLinear, quantize4bit, type QuantType } from "../quant/index.js";
+import { QuantizedLinear } from "../model/quantized_linear.js";
+import { quantize4bit, type QuantType } from "../quant/index.js";
 import type { LoraConfig } from "./config.js";
 import { LoraLinear } from "./lora_linear.js";
 import { LoraModel, toLoraModel, type AdaptableModel, type ToLoraModelOptions } from "./lora_model.js";

@@ -3,8 +3,8 @@
 // Legend: B batch, T query length, S key length (T plus cached positions), H query heads,
 // K key/value heads, G = H / K, D head width, N = B * T rows.
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "./custom_op.js";
-import { matMulNN, productNN } from "./matmul.js";
+import { customOp } from "../ops/custom_op.js";
+import { matMulNN, productNN } from "../ops/matmul.js";
 import { ropeBackward, ropeForward, type RopeTables } from "./rope.js";
 
 /** q: [N, H*D] -> [B*K, G, T, D] (head h = k*G + g uses key/value head k, as Hugging Face's repeat_kv). */

@@ -18,5 +18,4 @@ export { maskedCrossEntropy } from "./loss.js";
 export { loadTokenizer, findTokenizerFor, type Tokenizer } from "./tokenizer.js";
 export { Llama2cTokenizer } from "./llama2c_tokenizer.js";
 export { HfTokenizer } from "./hf_tokenizer.js";
-export { registerAllGradients } from "./register_gradients.js";
-export { matMulNN } from "./matmul.js";
+export { QuantizedLinear } from "./quantized_linear.js";

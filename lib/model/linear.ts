@@ -2,7 +2,7 @@
 // any of them and lib/quant can stand in a 4-bit base. Weights use PyTorch's [out, in] orientation.
 import * as tf from "@tensorflow/tfjs-core";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
-import { matMulWeight } from "./matmul.js";
+import { matMulWeight } from "../ops/matmul.js";
 
 /** y = x W^T for x: [N, in] -> y: [N, out]. Implemented by dense, 4-bit and LoRA layers. */
 export interface Linear extends MemoryReporter {

@@ -14,9 +14,9 @@ import { generateTokens, type GenerateOptions, type GenerateResult } from "./gen
 import { KvCache } from "./kv_cache.js";
 import { DenseLinear, type Linear } from "./linear.js";
 import { maskedCrossEntropy } from "./loss.js";
-import { matMulWeight } from "./matmul.js";
+import { matMulWeight } from "../ops/matmul.js";
 import { swiglu } from "./mlp.js";
-import { registerAllGradients } from "./register_gradients.js";
+import { registerAllGradients } from "../ops/register_gradients.js";
 import { residualAdd } from "./residual.js";
 import { rmsNorm } from "./rms_norm.js";
 import { applyRope, ropeTables, type RopeTables } from "./rope.js";

@@ -4,7 +4,7 @@
 // instead of through the autodiff of logSoftmax, a one-hot product, sum and mean (whose intermediate
 // gradients would each be kept), and with at most three [N, V] tensors alive at once.
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "./custom_op.js";
+import { customOp } from "../ops/custom_op.js";
 
 /** logits: [N, V], targets: [N] int32, mask: [N] float32 (1 = counted, 0 = ignored) -> scalar mean loss. */
 export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {

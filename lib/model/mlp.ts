@@ -2,7 +2,7 @@
 // down(silu(gate(x)) * up(x)); this file holds the elementwise part, as one differentiable op whose
 // gradient is written out (the autodiff keeps gate and up, not sigmoid, silu and their gradients).
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "./custom_op.js";
+import { customOp } from "../ops/custom_op.js";
 
 /** silu(gate) * up for gate, up: [N, F] -> [N, F], with silu(x) = x * sigmoid(x). */
 export function swiglu(gate: tf.Tensor2D, up: tf.Tensor2D): tf.Tensor2D {

@@ -2,7 +2,7 @@
 // One differentiable op whose gradient is written out (the paper's eq. 5-6), so the autodiff keeps
 // only x and the weight instead of every intermediate and its gradient.
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "./custom_op.js";
+import { customOp } from "../ops/custom_op.js";
 
 /** x: [..., C], weight: [C] -> [..., C], normalised over the last axis. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {

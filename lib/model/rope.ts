@@ -2,7 +2,7 @@
 // dimension i of a head pairs with i + D/2. llama2.c's adjacent-pair layout is converted at load
 // time (see llama2c_loader.ts), so this is the only RoPE the decoder runs.
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "./custom_op.js";
+import { customOp } from "../ops/custom_op.js";
 
 /** cos and sin tables for positions [start, start + T) of a head of width D; each [T, D]. */
 export interface RopeTables {

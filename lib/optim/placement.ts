@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import type { HostArray } from "./moment_codec.js";
-import { heapView, sliceInHeap } from "../quant/wasm_heap.js";
+import { heapView, sliceInHeap } from "../ops/wasm_heap.js";
 
 /** What paging did during one optimizer step (a plain record for charts and tables). */
 export interface PagingRecord {

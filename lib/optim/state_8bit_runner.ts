@@ -4,8 +4,8 @@
 // 256, a block holding NaN or Infinity) go through lib/quant's scalar functions, which define the rules.
 import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise8bit, quantizeBlockwise8bit } from "../quant/dynamic_map.js";
-import { wasmApi, type WasmMemory } from "../quant/wasm_asm.js";
-import { activeWasmBackend } from "../quant/wasm_heap.js";
+import { wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
+import { activeWasmBackend } from "../ops/wasm_heap.js";
 import { CELL_TABLE_BYTES, KERNEL_BLOCK, STATE_8BIT_KERNELS, cellTable, instantiateState8bitKernels, type State8bitKernelInstance } from "./state_8bit_simd.js";
 
 /** A map with its cell table (null when the kernel cannot use the map). */

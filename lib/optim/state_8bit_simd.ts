@@ -5,7 +5,7 @@
 // Both reproduce lib/quant/dynamic_map.ts's scalar functions bit for bit (tests compare them), at about
 // 2 ns per value quantized and 0.5-1 ns dequantized (the scalar functions: ~28 and ~7 ns).
 import { CELL_HALF, CELL_LOW_BITS, CELL_SHIFT, buildCellIndex, prepareCodeSearch } from "../quant/code_search.js";
-import { OP, SIMD_OP, F32, I32, V128, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, type WasmMemory, type WasmModule } from "../quant/wasm_asm.js";
+import { OP, SIMD_OP, F32, I32, V128, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, type WasmMemory, type WasmModule } from "../ops/wasm_asm.js";
 
 /** Values per block the kernels handle (a multiple of 16). */
 export const KERNEL_BLOCK = 256;

@@ -4,8 +4,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
 import { dequantStagingBytes, runDequantKernel } from "./dequant_simd.js";
-import type { WasmModule } from "./wasm_asm.js";
-import { activeWasmBackend } from "./wasm_heap.js";
+import type { WasmModule } from "../ops/wasm_asm.js";
+import { activeWasmBackend } from "../ops/wasm_heap.js";
 
 /**
  * A new float32 tensor of `shape` holding the dequantized values, written by the SIMD kernel in

@@ -2,13 +2,13 @@
 // step). Per block it scales the 16 code values (f32x4.mul, the same float32 rounding as the scalar
 // path), splits them into four byte planes, and turns 32 nibbles into 32 floats with i8x16.swizzle.
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
-import { OP, SIMD_OP, V128, I32, align16, compileModule, instantiateKernel, singleFunctionModule, uleb, wasmApi, type WasmMemory, type WasmModule } from "./wasm_asm.js";
+import { OP, SIMD_OP, V128, I32, align16, compileModule, instantiateKernel, singleFunctionModule, uleb, wasmApi, type WasmMemory, type WasmModule } from "../ops/wasm_asm.js";
 
 const { LOCAL_GET, LOCAL_SET, I32_CONST, I32_ADD, I32_SUB, F32_LOAD, LOOP, VOID, BR_IF, END } = OP;
 const { V128_LOAD, V128_STORE, V128_CONST, SHUFFLE, SWIZZLE, F32X4_SPLAT, V128_AND, I8X16_SHR_U, F32X4_MUL } = SIMD_OP;
 const SIMD = OP.SIMD;
 
-export type { WasmModule } from "./wasm_asm.js";
+export type { WasmModule } from "../ops/wasm_asm.js";
 
 /** The kernel's bytes: `dequant(out, packed, absmax, code, blocks, bytesPerBlock)` over an imported memory. */
 function kernelBytes(): Uint8Array {

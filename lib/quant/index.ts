@@ -10,10 +10,9 @@ export type { Packed4bit, Blockwise4bitOptions } from "./blockwise_4bit.js";
 export { NESTED_BLOCKSIZE, doubleQuantize, dequantizeAbsmax } from "./double_quant.js";
 export type { NestedAbsmax } from "./double_quant.js";
 
-// The quantized tensor and the 4-bit base linear.
+// The quantized tensor.
 export { QuantizedTensor, quantize4bit, defaultQuantize4bitOptions, defaultZeroBlockByte } from "./quantized_tensor.js";
 export type { Quantize4bitOptions, QuantState4bit } from "./quantized_tensor.js";
-export { QuantizedLinear } from "./quantized_linear.js";
 
 // Dynamic 8-bit maps and blockwise 8-bit quantization (double quantization, 8-bit optimizer state).
 export { createDynamicMap, signedDynamicMap, unsignedDynamicMap, quantizeBlockwise8bit, dequantizeBlockwise8bit } from "./dynamic_map.js";

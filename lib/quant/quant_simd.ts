@@ -2,7 +2,7 @@
 // here from its instructions. Per block: absmax with f32x4.abs/max, s = clamp(f32(x * f32(1 / absmax)));
 // the code of s is the number of the 15 float32 midpoints strictly below it (15 vector compares per
 // four values), mapped through the sorted order with i8x16.swizzle and packed two codes per byte.
-import { OP, SIMD_OP, F32, I32, V128, align16, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, wasmApi, type WasmModule } from "./wasm_asm.js";
+import { OP, SIMD_OP, F32, I32, V128, align16, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, wasmApi, type WasmModule } from "../ops/wasm_asm.js";
 
 const { LOCAL_GET, LOCAL_SET, LOCAL_TEE, I32_CONST, I32_ADD, I32_SUB, I32_NE, F32_LOAD, F32_STORE, F32_DIV, F32_MAX, LOOP, VOID, BR_IF, END, SIMD } = OP;
 const S = SIMD_OP;

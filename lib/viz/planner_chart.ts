@@ -8,7 +8,7 @@ import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
 import type { GpuSpec, PlannerRow } from "./records.js";
 import { requireArray, requireString } from "./validate.js";
-import type { PlanCategory } from "../memory/planner.js";
+import type { PlanCategory } from "../plan/planner.js";
 import { MEMORY_CATEGORIES, type MemoryCategory } from "../memory/types.js";
 
 /** The GPU sizes of the course's table: 12, 16, 24, 48 and 80 GB. */

@@ -3,7 +3,7 @@
 // value (what a single script run top to bottom would do).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { KernelClient } from "../../kernel/client.js";
+import { KernelClient } from "../../client/kernel_client.js";
 import { content, resultText } from "./kernel_results.js";
 
 let client: KernelClient;

@@ -1,7 +1,7 @@
 // Reading a real kernel's answers in tests: a request's reply content, its IOPub messages of one type,
 // and the text/plain of a cell's execute_result.
 import assert from "node:assert/strict";
-import type { RequestResult } from "../../kernel/client.js";
+import type { RequestResult } from "../../client/kernel_client.js";
 
 /** The reply's content. */
 export const content = (r: RequestResult) => r.reply.content as Record<string, unknown>;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KernelClient } from "../../kernel/client.js";
+import { KernelClient } from "../../client/kernel_client.js";
 import { content, resultText } from "./kernel_results.js";
 import { root } from "./kernelspec.js";
 

@@ -6,8 +6,9 @@ import { DenseLinear } from "../../../lib/model/linear.js";
 import { LoraAdapter, LoraLinear } from "../../../lib/lora/lora_linear.js";
 import { loraDelta } from "../../../lib/lora/delta.js";
 import { initLoraValues } from "../../../lib/lora/init.js";
-import { QuantizedLinear, quantize4bit, seededNormal } from "../../../lib/quant/index.js";
-import { registerAllGradients } from "../../../lib/model/register_gradients.js";
+import { QuantizedLinear } from "../../../lib/model/index.js";
+import { quantize4bit, seededNormal } from "../../../lib/quant/index.js";
+import { registerAllGradients } from "../../../lib/ops/register_gradients.js";
 
 // Float32 gradients and finite differences on the cpu backend, as the reference implementation.
 before(async () => {

@@ -4,14 +4,15 @@ import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
 import { loadModel } from "../../../lib/model/index.js";
 import { DenseLinear } from "../../../lib/model/linear.js";
-import { QuantizedLinear, quantize4bit, seededNormal } from "../../../lib/quant/index.js";
+import { QuantizedLinear } from "../../../lib/model/index.js";
+import { quantize4bit, seededNormal } from "../../../lib/quant/index.js";
 import { LoraLinear } from "../../../lib/lora/lora_linear.js";
 import { toQloraModel } from "../../../lib/lora/qlora.js";
 import { mergeAndUnload, requantizeMerge } from "../../../lib/lora/merge.js";
 import { loraDelta } from "../../../lib/lora/delta.js";
 import { countParameters } from "../../../lib/lora/count.js";
 import { toLoraModel } from "../../../lib/lora/lora_model.js";
-import { registerAllGradients } from "../../../lib/model/register_gradients.js";
+import { registerAllGradients } from "../../../lib/ops/register_gradients.js";
 import { logitsOn, maxAbsDiff } from "./helpers.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;

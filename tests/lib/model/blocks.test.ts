@@ -2,11 +2,11 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
-import { registerAllGradients } from "../../../lib/model/index.js";
+import { registerAllGradients } from "../../../lib/ops/index.js";
 import { adjacentToHalfRows, applyRope, causalMask, embeddingLookup, groupedAttention, maskedCrossEntropy, mergeHeads, rmsNorm, ropeTables, splitKvHeads, splitQueryHeads, swiglu, type RopeTables } from "../../../lib/model/index.js";
 import { selfAttention } from "../../../lib/model/attention.js";
 import { residualAdd } from "../../../lib/model/residual.js";
-import { lowRankUpdate } from "../../../lib/model/low_rank.js";
+import { lowRankUpdate } from "../../../lib/ops/low_rank.js";
 import { assertClose } from "./helpers.js";
 
 before(async () => {

@@ -12,7 +12,7 @@ import { resolveBackend } from "../../../lib/backend.js";
 import { SafetensorsFile } from "../../../lib/io/safetensors.js";
 import { loadModel } from "../../../lib/model/load_model.js";
 import { bnb4bitWeightNames, openBnb4bitSafetensors, readBnb4bitSafetensors } from "../../../lib/quant/bnb_safetensors.js";
-import { QuantizedLinear } from "../../../lib/quant/quantized_linear.js";
+import { QuantizedLinear } from "../../../lib/model/quantized_linear.js";
 
 const model = fileURLToPath(new URL("../../../../shared/models/stories260K-hf", import.meta.url));
 const cli = fileURLToPath(new URL("../../../bin/qlora-lab.js", import.meta.url));

@@ -3,7 +3,7 @@
 // fitsGpus counts it, and renders; bad runtime values are refused like bad category bytes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fitsGpus, planByCategory, planMemory, type MemoryPlan } from "../../../lib/memory/index.js";
+import { fitsGpus, planByCategory, planMemory, type MemoryPlan } from "../../../lib/plan/index.js";
 import { DEFAULT_GPUS, plannerChart } from "../../../lib/viz/index.js";
 import { RUNTIME_COLOR, RUNTIME_LABEL } from "../../../lib/viz/planner_chart.js";
 

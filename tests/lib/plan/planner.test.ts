@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { resolveBackend } from "../../../lib/backend.js";
-import { MemoryLedger, tensorReporter, planMemory, fitsGpus, planDenseStack, planByCategory, LLAMA_PRESETS, shapeFromHfConfig } from "../../../lib/memory/index.js";
+import { MemoryLedger, tensorReporter } from "../../../lib/memory/index.js";
+import { planMemory, fitsGpus, planDenseStack, planByCategory, LLAMA_PRESETS, shapeFromHfConfig } from "../../../lib/plan/index.js";
 import { AdamW } from "../../../lib/optim/index.js";
 import { makeTinyModel } from "../optim/tiny_model.js";
-import { ledgerStep } from "./ledger_step.js";
+import { ledgerStep } from "../memory/ledger_step.js";
 
 const GIB = 2 ** 30;
 

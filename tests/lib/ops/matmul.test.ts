@@ -2,9 +2,9 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
-import { matMulNN, registerAllGradients } from "../../../lib/model/index.js";
-import { matMulFrozen, matMulWeight } from "../../../lib/model/matmul.js";
-import { assertClose } from "./helpers.js";
+import { matMulNN, registerAllGradients } from "../../../lib/ops/index.js";
+import { matMulFrozen, matMulWeight } from "../../../lib/ops/matmul.js";
+import { assertClose } from "../model/helpers.js";
 
 before(async () => {
   await resolveBackend();

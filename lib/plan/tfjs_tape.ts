@@ -14,9 +14,9 @@
 // The forward runs each decoder block in a tidy (only its output and the saved copies outlive it); the
 // peak is wherever the timeline's total is highest: in the loss's forward when little is on the path (full
 // training), late in the backward when many gradients are held (LoRA). Assumes what lib/train does by
-// default: one micro-batch per step, LoRA dropout 0. tests/lib/memory/planner_tfjs.test.ts holds this
+// default: one micro-batch per step, LoRA dropout 0. tests/lib/plan/planner_tfjs.test.ts holds this
 // walk to a MemoryLedger's measured peak.
-import { isGroupedProduct, productPlan } from "../model/matmul.js";
+import { isGroupedProduct, productPlan } from "../ops/matmul.js";
 import type { LinearShape, LlamaShape } from "./llama_presets.js";
 import { blockLinears } from "./llama_presets.js";
 

@@ -4,9 +4,9 @@
 // (after the forced stops too), cell line numbers, and shutdown.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { KernelClient } from "../../kernel/client.js";
+import { KernelClient } from "../../client/kernel_client.js";
 import { DELIMITER, encode, newHeader, Signer } from "../../kernel/wire.js";
-import { content, ofType, resultText } from "./kernel_results.js";
+import { content, ofType, resultText } from "../kernel/kernel_results.js";
 
 let client: KernelClient;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { planMemory } from "../../../lib/memory/index.js";
+import { planMemory } from "../../../lib/plan/index.js";
 
 const bin = new URL("../../../bin/qlora-lab.js", import.meta.url).pathname;
 const cli = (...args: string[]) => spawnSync(process.execPath, [bin, "plan", ...args], { encoding: "utf8" });

@@ -1,7 +1,7 @@
 // Notebooks (nbformat 4): turning a cell's IOPub messages into saved outputs the way nbclient does
 // (streams merged, clear_output with wait, update_display_data by display_id), and a plain
 // self-contained HTML rendering for `qlora-lab run --html`.
-import type { JupyterMessage } from "./wire.js";
+import type { JupyterMessage } from "../kernel/wire.js";
 
 /** One saved output (nbformat 4). */
 export type NotebookOutput =

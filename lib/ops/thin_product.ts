@@ -4,8 +4,8 @@
 // it spent several times longer packing x [N, in] than multiplying. The kernel reads each row of x once
 // and adds a[i, j] * x[i, :] into row j of the output, which stays in cache (r * n floats).
 import * as tf from "@tensorflow/tfjs-core";
-import { OP, SIMD_OP, I32, V128, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, type WasmModule } from "../quant/wasm_asm.js";
-import { activeWasmBackend } from "../quant/wasm_heap.js";
+import { OP, SIMD_OP, I32, V128, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, type WasmModule } from "./wasm_asm.js";
+import { activeWasmBackend } from "./wasm_heap.js";
 
 /** Largest r the kernel serves; above it XNNPACK's packing pays for itself. */
 export const THIN_MAX_ROWS = 16;

@@ -3,7 +3,7 @@
 // flag or a batch above 1 it falls back to a scalar loop (tfjs-backend-wasm batch_mat_mul_impl.cc,
 // ~0.6 GFLOP/s against ~6-15), and tf.matMul's own gradient asks for exactly those (dy^T x, dy W^T).
 import * as tf from "@tensorflow/tfjs-core";
-import { activeWasmBackend } from "../quant/wasm_heap.js";
+import { activeWasmBackend } from "./wasm_heap.js";
 import { customOp } from "./custom_op.js";
 import { isThinShape, thinProduct, thinProductAvailable } from "./thin_product.js";
 

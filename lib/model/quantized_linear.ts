@@ -3,10 +3,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { TensorError, expected } from "../errors.js";
 import type { MemoryItem } from "../memory/types.js";
-import { customOp } from "../model/custom_op.js";
-import type { Linear } from "../model/linear.js";
-import { productNN } from "../model/matmul.js";
-import type { QuantizedTensor } from "./quantized_tensor.js";
+import { customOp } from "../ops/custom_op.js";
+import type { Linear } from "./linear.js";
+import { productNN } from "../ops/matmul.js";
+import type { QuantizedTensor } from "../quant/quantized_tensor.js";
 
 /** A Linear whose [out, in] weight is a {@link QuantizedTensor}; it has no trainable variables. */
 export class QuantizedLinear implements Linear {

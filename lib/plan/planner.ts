@@ -6,7 +6,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 import { DEFAULT_8BIT_MIN_ELEMENTS } from "../optim/state_options.js";
 import { blockLinears, llamaPreset, shapeFromHfConfig, type LinearShape, type LlamaShape } from "./llama_presets.js";
 import { tfjsTapeElements, type TfjsBackendKind } from "./tfjs_tape.js";
-import type { MemoryCategory } from "./types.js";
+import type { MemoryCategory } from "../memory/types.js";
 
 /** Element types the planner knows, with their byte sizes. */
 export type PlanDtype = "fp32" | "bf16" | "fp16";

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
 import { DenseLinear } from "../../../lib/model/linear.js";
-import { registerAllGradients } from "../../../lib/model/register_gradients.js";
-import { QuantizedLinear } from "../../../lib/quant/quantized_linear.js";
+import { registerAllGradients } from "../../../lib/ops/register_gradients.js";
+import { QuantizedLinear } from "../../../lib/model/quantized_linear.js";
 import { quantize4bit } from "../../../lib/quant/quantized_tensor.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
 

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jupyterPython, skipUnlessPythonModules } from "../helpers/jupyter.js";
-import { installTemporaryKernel } from "./kernelspec.js";
-import { markdownToHtml } from "../../kernel/notebook.js";
+import { installTemporaryKernel } from "../kernel/kernelspec.js";
+import { markdownToHtml } from "../../client/nbformat.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const fixture = fileURLToPath(new URL("./fixtures/smoke.ipynb", import.meta.url));

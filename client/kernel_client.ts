@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { UnavailableError, expected } from "../lib/errors.js";
-import { endpoint, newConnectionInfo, writeConnectionFile, type ConnectionInfo } from "./connection.js";
-import { decode, encode, newHeader, Signer, type Channel, type JupyterMessage } from "./wire.js";
+import { endpoint, newConnectionInfo, writeConnectionFile, type ConnectionInfo } from "../kernel/connection.js";
+import { decode, encode, newHeader, Signer, type Channel, type JupyterMessage } from "../kernel/wire.js";
 
 /** A request's reply and the IOPub messages it caused (busy..idle). */
 export interface RequestResult {

@@ -13,7 +13,8 @@ import { loadModel, loadTokenizer } from "../../../lib/model/index.js";
 import { toLoraModel, toQloraModel } from "../../../lib/lora/index.js";
 import { train } from "../../../lib/train/index.js";
 import { loadTask, shippedModelPath } from "../../../lib/data/index.js";
-import { MEMORY_CATEGORIES, MemoryLedger, planByCategory, planMemory, type TfjsBackendKind } from "../../../lib/memory/index.js";
+import { MEMORY_CATEGORIES, MemoryLedger } from "../../../lib/memory/index.js";
+import { planByCategory, planMemory, type TfjsBackendKind } from "../../../lib/plan/index.js";
 
 const models = fileURLToPath(new URL("../../../../shared/models/", import.meta.url));
 const MODELS = [

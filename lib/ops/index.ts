@@ -1,0 +1,3 @@
+// lib/ops' public surface: the compute layer under every model (gradient registration, NN matrix products).
+export { registerAllGradients } from "./register_gradients.js";
+export { matMulNN } from "./matmul.js";

@@ -1,0 +1,26 @@
+// lib/plan's public surface: the planner, the TF.js tape walk and the LLaMA shape presets.
+export {
+  planMemory,
+  planDenseStack,
+  planByCategory,
+  fitsGpus,
+  optimizerStateBytes,
+  resolvePlanSetup,
+  resolveShape,
+  DEFAULT_PLAN_SETUP,
+  TFJS_PLAN_DEFAULTS,
+  GPU_SIZES_GB,
+  TFJS_ADAMW_WORKING_COPIES,
+  CUDA_CONTEXT_BYTES,
+  CUDA_FRAGMENTATION,
+  type PlanSetup,
+  type ResolvedPlanSetup,
+  type PlanComponent,
+  type PlanCategory,
+  type MemoryPlan,
+  type PlanModel,
+  type PlanDtype,
+  type DenseStackModel,
+} from "./planner.js";
+export { tfjsTapeElements, type TfjsTapeSetup, type TfjsTapeElements, type TfjsBackendKind, type TapeCounts } from "./tfjs_tape.js";
+export { LLAMA_PRESETS, llamaPreset, shapeFromHfConfig, blockLinears, type LlamaShape, type LinearShape } from "./llama_presets.js";
