@@ -1,7 +1,8 @@
 // The one place that picks the TensorFlow.js backend: tfjs-node-gpu, then tfjs-node, then wasm,
-// then cpu, unless QLORA_LAB_BACKEND (wasm | cpu | tensorflow) forces one.
+// then cpu, unless QLORA_LAB_BACKEND (wasm | cpu | tensorflow) forces one; it installs the runtime first.
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, UnavailableError, expected } from "./errors.js";
+import { installRuntime, type RuntimeReport } from "./runtime.js";
 
 /** Backends as users name them: `tensorflow` is libtensorflow through tfjs-node(-gpu). */
 export type BackendChoice = "tensorflow" | "wasm" | "cpu";
@@ -22,6 +23,8 @@ export interface BackendReport {
   active: string;
   forcedBy?: string;
   candidates: BackendCandidate[];
+  /** What installRuntime did on this call (nothing new after the first). */
+  runtime: RuntimeReport;
 }
 
 /** Options for {@link resolveBackend}. */
@@ -53,11 +56,12 @@ export function backendOverride(options: ResolveBackendOptions = {}): BackendCho
 }
 
 /**
- * Activates the fastest TF.js backend that loads here and reports why the others were skipped.
- * Safe to call repeatedly: a backend that is already active is kept.
+ * Installs the runtime (installRuntime), activates the fastest TF.js backend that loads here and reports
+ * why the others were skipped. Safe to call repeatedly: a backend that is already active is kept.
  */
 export async function resolveBackend(options: ResolveBackendOptions = {}): Promise<BackendReport> {
   const forced = backendOverride(options);
+  const runtime = installRuntime();
   const candidates: BackendCandidate[] = [];
   let active: string | undefined;
   for (const candidate of CANDIDATES) {
@@ -93,13 +97,14 @@ export async function resolveBackend(options: ResolveBackendOptions = {}): Promi
     const tried = candidates.map((c) => `${c.package}: ${c.reason}`).join("; ");
     throw new UnavailableError("resolveBackend", expected(forced ? `backend "${forced}" to load` : "one TF.js backend to load", tried, forced ? "Unset QLORA_LAB_BACKEND to let qlora-lab choose." : "Reinstall qlora-lab's dependencies."));
   }
-  return { active, forcedBy: forced ? `QLORA_LAB_BACKEND=${forced}` : undefined, candidates };
+  return { active, forcedBy: forced ? `QLORA_LAB_BACKEND=${forced}` : undefined, candidates, runtime };
 }
 
-/** One line a person can read: "wasm (tfjs-node: not installed; ...)". */
+/** One line a person can read: "wasm (tfjs-node: not installed; ...)", and any WebAssembly kernel that did not compile. */
 export function formatBackendReport(report: BackendReport): string {
   const skipped = report.candidates.filter((c) => c.outcome === "skipped").map((c) => `${c.package.replace("@tensorflow/", "")}: ${c.reason}`);
-  return `${report.active}${skipped.length ? ` (skipped ${skipped.join("; ")})` : ""}`;
+  const scalar = Object.entries(report.runtime.wasmKernels).filter(([, compiled]) => !compiled).map(([name]) => name);
+  return `${report.active}${skipped.length ? ` (skipped ${skipped.join("; ")})` : ""}${scalar.length ? `; without WebAssembly SIMD, scalar code for: ${scalar.join(", ")}` : ""}`;
 }
 
 function describeImportFailure(error: unknown): string {

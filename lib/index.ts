@@ -7,6 +7,7 @@ export { QloraLabError, InvalidArgumentError, TensorError, FileFormatError, Unav
 // Backend, and tfjs-core with its chained tensor methods (t.square().sum())
 export * as tf from "./tf.js";
 export { resolveBackend, formatBackendReport, type BackendReport, type BackendChoice, type BackendCandidate } from "./backend.js";
+export { installRuntime, type RuntimeReport } from "./runtime.js";
 
 // File formats
 export { SafetensorsFile, writeSafetensors, encodeSafetensors, type SafetensorsTensor, type SafetensorsEntry, type SafetensorsDtype } from "./io/safetensors.js";

@@ -2,8 +2,9 @@
 // methods (t.square().add(1).sum(), x.reshape([2, 3]).transpose()) as @tensorflow/tfjs has them.
 // tfjs-core alone lacks the methods in Node: its ES build registers them in files Node cannot load
 // (extensionless imports), and its CommonJS build, the one Node loads, leaves them out. They are
-// registered here as tfjs-core's src/public/chained_ops defines them: most are the op of the same
-// name with the tensor as its first argument. Their types are tfjs-core's own declarations.
+// defined here as tfjs-core's src/public/chained_ops defines them (most are the op of the same name
+// with the tensor as its first argument) and installed by installChainedMethods, which installRuntime
+// calls: importing this file changes nothing. Their types are tfjs-core's own declarations.
 import * as tf from "@tensorflow/tfjs-core";
 import type {} from "@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops.js";
 
@@ -82,11 +83,13 @@ const OTHER_METHODS: Record<string, Method> = {
   },
 };
 
-/** Adds the chained methods to tf.Tensor where they are missing (a method already there is kept). */
-function registerChainedOps(): void {
+/** Adds the chained methods to tf.Tensor.prototype where they are missing (a method already there is kept); returns how many it added. */
+export function installChainedMethods(): number {
   const prototype = tf.Tensor.prototype as unknown as Record<string, unknown>;
+  let added = 0;
   const define = (name: string, method: Method) => {
     if (name in prototype) return;
+    added++;
     prototype[name] = function (this: tf.Tensor, ...args: never[]) {
       this.throwIfDisposed();
       return method.apply(this, args);
@@ -100,6 +103,5 @@ function registerChainedOps(): void {
     });
   }
   for (const [name, method] of Object.entries(OTHER_METHODS)) define(name, method);
+  return added;
 }
-
-registerChainedOps();

@@ -16,7 +16,6 @@ import { DenseLinear, type Linear } from "./linear.js";
 import { maskedCrossEntropy } from "./loss.js";
 import { matMulWeight } from "../ops/matmul.js";
 import { swiglu } from "./mlp.js";
-import { registerAllGradients } from "../ops/register_gradients.js";
 import { residualAdd } from "./residual.js";
 import { rmsNorm } from "./rms_norm.js";
 import { applyRope, ropeTables, type RopeTables } from "./rope.js";
@@ -67,7 +66,6 @@ export class LlamaModel implements MemoryReporter {
   /** Builds a model from float32 weights keyed by Hugging Face parameter names (see expectedWeightShapes). */
   constructor(config: LlamaConfig, weights: ReadonlyMap<string, Float32Array>, options: LlamaModelOptions = {}) {
     this.config = validateLlamaConfig({ ...config }, "LlamaModel");
-    registerAllGradients(); // so forward and loss are differentiable on every backend
     const trainable = (options.trainable ?? "none") === "all";
     const shapes = expectedWeightShapes(this.config);
     for (const [name, shape] of shapes) {

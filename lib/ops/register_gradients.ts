@@ -1,6 +1,7 @@
 // Registers TF.js's own gradient definitions (tfjs-core's register_all_gradients list). The CommonJS
 // build of tfjs-core that Node loads ships without them, so tf.grads fails ("gradient function not
-// found for Sum") until they are registered; each config file is imported from tfjs-core's ES build.
+// found for Sum") until they are registered (installRuntime does it once); each config file is imported
+// from tfjs-core's ES build.
 // Prod's gradient is left out: its file imports tfjs-core's ES entry point, which Node cannot resolve.
 import * as tf from "@tensorflow/tfjs-core";
 import { absGradConfig } from "@tensorflow/tfjs-core/dist/gradients/Abs_grad.js";
@@ -207,7 +208,13 @@ const GRADIENTS: tf.GradConfig[] = [
   zerosLikeGradConfig,
 ];
 
-/** Registers every TF.js op gradient not yet registered (idempotent; cheap after the first call). */
-export function registerAllGradients(): void {
-  for (const config of GRADIENTS) if (tf.getGradient(config.kernelName) === undefined) tf.registerGradient(config);
+/** Registers every TF.js op gradient not yet registered (idempotent; cheap after the first call); returns how many it registered. */
+export function registerAllGradients(): number {
+  let registered = 0;
+  for (const config of GRADIENTS) {
+    if (tf.getGradient(config.kernelName) !== undefined) continue;
+    tf.registerGradient(config);
+    registered++;
+  }
+  return registered;
 }

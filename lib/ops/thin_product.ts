@@ -4,7 +4,8 @@
 // it spent several times longer packing x [N, in] than multiplying. The kernel reads each row of x once
 // and adds a[i, j] * x[i, :] into row j of the output, which stays in cache (r * n floats).
 import * as tf from "@tensorflow/tfjs-core";
-import { OP, SIMD_OP, I32, V128, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, type WasmModule } from "./wasm_asm.js";
+import { OP, SIMD_OP, I32, V128, singleFunctionModule, sleb, uleb } from "./wasm_asm.js";
+import { WasmKernel } from "./wasm_kernel.js";
 import { activeWasmBackend } from "./wasm_heap.js";
 
 /** Largest r the kernel serves; above it XNNPACK's packing pays for itself. */
@@ -96,8 +97,8 @@ function kernelBytes(): Uint8Array {
   return singleFunctionModule("thin", 6, [[6, I32], [1, V128]], code);
 }
 
-/** The compiled kernel, or null where WebAssembly SIMD is unavailable. */
-export const THIN_PRODUCT_KERNEL: WasmModule | null = compileModule(kernelBytes());
+/** The kernel (compiled on first use). */
+export const THIN_PRODUCT_KERNEL = new WasmKernel("thin", kernelBytes);
 
 /** Whether a: [N, r], x: [N, n] has the kernel's shape: r at most THIN_MAX_ROWS, n a positive multiple of 4. */
 export function isThinShape(rows: number, r: number, n: number): boolean {
@@ -106,7 +107,7 @@ export function isThinShape(rows: number, r: number, n: number): boolean {
 
 /** Whether {@link thinProduct} can run: the kernel compiled and the wasm backend's heap reachable. */
 export function thinProductAvailable(): boolean {
-  return THIN_PRODUCT_KERNEL !== null && activeWasmBackend() !== null;
+  return THIN_PRODUCT_KERNEL.available() && activeWasmBackend() !== null;
 }
 
 /** a^T x for a: [N, r], x: [N, n] -> [r, n] on the wasm heap (see isThinShape, thinProductAvailable); float32 sums in row order. */
@@ -117,6 +118,6 @@ export function thinProduct(a: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
   const out = backend.makeOutput([r, n], "float32");
   const outAt = backend.getMemoryOffset(out.dataId);
   new Float32Array(memory.buffer, outAt, r * n).fill(0);
-  instantiateKernel(THIN_PRODUCT_KERNEL!, memory, "thin")(outAt, backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(x.dataId), rows, r, 4 * n);
+  THIN_PRODUCT_KERNEL.instantiate(memory)(outAt, backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(x.dataId), rows, r, 4 * n);
   return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
 }

@@ -112,12 +112,6 @@ export function compileModule(bytes: Uint8Array): WasmModule | null {
   }
 }
 
-/** Instantiates a kernel module over `memory` and returns its one exported function. */
-export function instantiateKernel(module: WasmModule, memory: WasmMemory, exportName: string): (...args: number[]) => void {
-  const instance = new (wasmApi()!).Instance(module, { env: { memory } });
-  return instance.exports[exportName] as (...args: number[]) => void;
-}
-
 /** Rounds a byte count up to a multiple of 16 (v128 alignment). */
 export function align16(bytes: number): number {
   return Math.ceil(bytes / 16) * 16;

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise8bit, quantizeBlockwise8bit } from "../quant/dynamic_map.js";
 import { wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
 import { activeWasmBackend } from "../ops/wasm_heap.js";
-import { CELL_TABLE_BYTES, KERNEL_BLOCK, STATE_8BIT_KERNELS, cellTable, instantiateState8bitKernels, type State8bitKernelInstance } from "./state_8bit_simd.js";
+import { CELL_TABLE_BYTES, KERNEL_BLOCK, cellTable, instantiateState8bitKernels, state8bitKernelsAvailable, type State8bitKernelInstance } from "./state_8bit_simd.js";
 
 /** A map with its cell table (null when the kernel cannot use the map). */
 export interface KernelMap {
@@ -16,7 +16,7 @@ export interface KernelMap {
 
 /** The map and, where the kernels run, its cell table. */
 export function kernelMap(map: Float32Array): KernelMap {
-  return { map, table: STATE_8BIT_KERNELS ? cellTable(map) : null };
+  return { map, table: state8bitKernelsAvailable() ? cellTable(map) : null };
 }
 
 /** Values per kernel call through the private memory (1 MiB of float32: few calls, stays in cache). */
@@ -41,7 +41,7 @@ export class State8bitRunner {
    * values, as new kept tensors, computed in place on the wasm backend's heap; null on other backends.
    */
   quantizeOnWasm(t: tf.Tensor, len: number, m: KernelMap): [tf.Tensor, tf.Tensor] | null {
-    const found = STATE_8BIT_KERNELS && m.table ? activeWasmBackend() : null;
+    const found = m.table && state8bitKernelsAvailable() ? activeWasmBackend() : null;
     if (!found) return null;
     const { backend, memory } = found;
     const blocks = Math.ceil(len / KERNEL_BLOCK);
@@ -72,7 +72,7 @@ export class State8bitRunner {
 
   /** A new float32 [len] tensor dequantized in place on the wasm backend's heap from payload tensors; null on other backends. */
   dequantizeOnWasm(codes: tf.Tensor, absmax: tf.Tensor, len: number, m: KernelMap): tf.Tensor1D | null {
-    const found = STATE_8BIT_KERNELS ? activeWasmBackend() : null;
+    const found = state8bitKernelsAvailable() ? activeWasmBackend() : null;
     if (!found) return null;
     const { backend, memory } = found;
     const out = backend.makeOutput([len], "float32");
@@ -104,7 +104,7 @@ export class State8bitRunner {
   quantize(values: Float32Array, m: KernelMap, codes: Uint8Array, absmax: Float32Array): void {
     const n = values.length;
     const full = Math.floor(n / KERNEL_BLOCK);
-    if (!STATE_8BIT_KERNELS || !m.table || full === 0) {
+    if (!m.table || full === 0 || !state8bitKernelsAvailable()) {
       quantizeBlockwise8bit(values, m.map, KERNEL_BLOCK, { codes, absmax });
       return;
     }
@@ -126,7 +126,7 @@ export class State8bitRunner {
   dequantize(codes: Uint8Array, absmax: Float32Array, m: KernelMap, out: Float32Array): void {
     const n = out.length;
     const full = Math.floor(n / KERNEL_BLOCK);
-    if (!STATE_8BIT_KERNELS || full === 0) {
+    if (full === 0 || !state8bitKernelsAvailable()) {
       dequantizeBlockwise8bit(codes.subarray(0, n), absmax, m.map, KERNEL_BLOCK, out);
       return;
     }

@@ -5,7 +5,8 @@
 // Both reproduce lib/quant/dynamic_map.ts's scalar functions bit for bit (tests compare them), at about
 // 2 ns per value quantized and 0.5-1 ns dequantized (the scalar functions: ~28 and ~7 ns).
 import { CELL_HALF, CELL_LOW_BITS, CELL_SHIFT, buildCellIndex, prepareCodeSearch } from "../quant/code_search.js";
-import { OP, SIMD_OP, F32, I32, V128, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, type WasmMemory, type WasmModule } from "../ops/wasm_asm.js";
+import { OP, SIMD_OP, F32, I32, V128, singleFunctionModule, sleb, uleb, type WasmMemory } from "../ops/wasm_asm.js";
+import { WasmKernel } from "../ops/wasm_kernel.js";
 
 /** Values per block the kernels handle (a multiple of 16). */
 export const KERNEL_BLOCK = 256;
@@ -300,12 +301,13 @@ function dequantBytes(): Uint8Array {
   return singleFunctionModule("dequant8", 5, [[2, I32], [next - 7, V128]], code);
 }
 
-/** The two compiled kernels (immutable constants), or null without WebAssembly SIMD. */
-export const STATE_8BIT_KERNELS: { quant: WasmModule; dequant: WasmModule } | null = (() => {
-  const quant = compileModule(quantBytes());
-  const dequant = compileModule(dequantBytes());
-  return quant && dequant ? { quant, dequant } : null;
-})();
+/** The two kernels (compiled on first use). */
+export const STATE_8BIT_KERNELS = { quant: new WasmKernel("quant8", quantBytes), dequant: new WasmKernel("dequant8", dequantBytes) } as const;
+
+/** Whether both kernels run here (WebAssembly SIMD is available). */
+export function state8bitKernelsAvailable(): boolean {
+  return STATE_8BIT_KERNELS.quant.available() && STATE_8BIT_KERNELS.dequant.available();
+}
 
 /**
  * The quantizer's cell table of a 256-entry map, or null when the kernel cannot use it: some cell holds
@@ -337,6 +339,5 @@ export interface State8bitKernelInstance {
 
 /** Instantiates both kernels over `memory` (pointers in later calls are byte offsets into it). */
 export function instantiateState8bitKernels(memory: WasmMemory): State8bitKernelInstance {
-  const kernels = STATE_8BIT_KERNELS!;
-  return { quant8: instantiateKernel(kernels.quant, memory, "quant8"), dequant8: instantiateKernel(kernels.dequant, memory, "dequant8") };
+  return { quant8: STATE_8BIT_KERNELS.quant.instantiate(memory), dequant8: STATE_8BIT_KERNELS.dequant.instantiate(memory) };
 }

@@ -55,8 +55,8 @@ export function quantizeBlockwise4bit(values: Float32Array, options: Blockwise4b
   const f32 = Math.fround;
   const fullBlocks = Math.floor(n / blocksize);
   let firstBlock = 0;
-  if (QUANT_KERNEL && fullBlocks > 0) {
-    quantizeFullBlocksSimd(QUANT_KERNEL, values, blocksize, fullBlocks, midpoints, order, packed, absmax);
+  if (fullBlocks > 0 && QUANT_KERNEL.available()) {
+    quantizeFullBlocksSimd(values, blocksize, fullBlocks, midpoints, order, packed, absmax);
     let finite = true;
     for (let b = 0; b < fullBlocks; b++) {
       const mx = absmax[b]!;

@@ -3,17 +3,16 @@
 // neither allocates a host array nor copies one into the heap. Other backends return null.
 import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
-import { dequantStagingBytes, runDequantKernel } from "./dequant_simd.js";
-import type { WasmModule } from "../ops/wasm_asm.js";
+import { DEQUANT_KERNEL, dequantStagingBytes, runDequantKernel } from "./dequant_simd.js";
 import { activeWasmBackend } from "../ops/wasm_heap.js";
 
 /**
  * A new float32 tensor of `shape` holding the dequantized values, written by the SIMD kernel in
  * place on the wasm backend's heap; null when the active backend is not wasm (or its memory is not
- * reachable), for the caller to fall back to a host array.
+ * reachable, or WebAssembly SIMD is unavailable), for the caller to fall back to a host array.
  */
-export function dequantizeToWasmTensor(kernel: WasmModule, packed: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number, shape: number[]): tf.Tensor | null {
-  const found = activeWasmBackend();
+export function dequantizeToWasmTensor(packed: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number, shape: number[]): tf.Tensor | null {
+  const found = DEQUANT_KERNEL.available() ? activeWasmBackend() : null;
   if (!found) return null;
   const { backend, memory } = found;
   const n = shape.reduce((a, b) => a * b, 1);
@@ -23,7 +22,7 @@ export function dequantizeToWasmTensor(kernel: WasmModule, packed: Uint8Array, a
   try {
     const outPtr = backend.getMemoryOffset(out.dataId);
     const stagingPtr = (backend.getMemoryOffset(staging.dataId) + 15) & ~15; // one spare word for alignment
-    runDequantKernel(kernel, memory, stagingPtr, { packed, absmax, code, blocksize, fullBlocks }, (first) => outPtr + 4 * first);
+    runDequantKernel(memory, stagingPtr, { packed, absmax, code, blocksize, fullBlocks }, (first) => outPtr + 4 * first);
     const done = fullBlocks * blocksize;
     if (done < n) {
       const tail = new Float32Array(memory.buffer, outPtr + 4 * done, n - done);

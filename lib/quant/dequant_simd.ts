@@ -2,13 +2,12 @@
 // step). Per block it scales the 16 code values (f32x4.mul, the same float32 rounding as the scalar
 // path), splits them into four byte planes, and turns 32 nibbles into 32 floats with i8x16.swizzle.
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
-import { OP, SIMD_OP, V128, I32, align16, compileModule, instantiateKernel, singleFunctionModule, uleb, wasmApi, type WasmMemory, type WasmModule } from "../ops/wasm_asm.js";
+import { OP, SIMD_OP, V128, I32, align16, singleFunctionModule, uleb, wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
+import { WasmKernel } from "../ops/wasm_kernel.js";
 
 const { LOCAL_GET, LOCAL_SET, I32_CONST, I32_ADD, I32_SUB, F32_LOAD, LOOP, VOID, BR_IF, END } = OP;
 const { V128_LOAD, V128_STORE, V128_CONST, SHUFFLE, SWIZZLE, F32X4_SPLAT, V128_AND, I8X16_SHR_U, F32X4_MUL } = SIMD_OP;
 const SIMD = OP.SIMD;
-
-export type { WasmModule } from "../ops/wasm_asm.js";
 
 /** The kernel's bytes: `dequant(out, packed, absmax, code, blocks, bytesPerBlock)` over an imported memory. */
 function kernelBytes(): Uint8Array {
@@ -126,13 +125,8 @@ function kernelBytes(): Uint8Array {
   return singleFunctionModule("dequant", 6, [[I32_LOCALS, I32], [28, V128]], code);
 }
 
-/** Compiles the kernel, or returns null where WebAssembly SIMD is unavailable. */
-export function compileDequantKernel(): WasmModule | null {
-  return compileModule(kernelBytes());
-}
-
-/** The compiled kernel (an immutable constant, about 1 KB of code), or null without WebAssembly SIMD. */
-export const DEQUANT_KERNEL: WasmModule | null = compileDequantKernel();
+/** The kernel (about 1 KB of code, compiled on first use). */
+export const DEQUANT_KERNEL = new WasmKernel("dequant", kernelBytes);
 
 /** Values per kernel call: 256 KiB of output, small enough to stay in cache. */
 const CHUNK_VALUES = 1 << 16;
@@ -150,7 +144,6 @@ const COPY_CHUNK_VALUES = 1 << 18;
  * Staging needs {@link dequantStagingBytes} bytes.
  */
 export function runDequantKernel(
-  kernel: WasmModule,
   memory: WasmMemory,
   stagingAt: number,
   args: { packed: Uint8Array; absmax: Float32Array; code: Float32Array; blocksize: number; fullBlocks: number; chunkValues?: number },
@@ -159,7 +152,7 @@ export function runDequantKernel(
 ): void {
   const { packed, absmax, code, blocksize, fullBlocks } = args;
   if (fullBlocks === 0) return;
-  const dequant = instantiateKernel(kernel, memory, "dequant");
+  const dequant = DEQUANT_KERNEL.instantiate(memory);
   const chunkBlocks = chunkBlocksOf(blocksize, args.chunkValues);
   const packedAt = stagingAt;
   const absmaxAt = packedAt + align16((chunkBlocks * blocksize) / 2);
@@ -193,13 +186,13 @@ export function dequantStagingBytes(blocksize: number, chunkValues?: number): nu
  * written to a small private WebAssembly memory (they stay in cache) and copied out, so no buffer of
  * the tensor's size is allocated. Full blocks run in the kernel, a tail block in the scalar path.
  */
-export function dequantizeBlockwise4bitSimd(kernel: WasmModule, packed: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number, n: number, out: Float32Array): Float32Array {
+export function dequantizeBlockwise4bitSimd(packed: Uint8Array, absmax: Float32Array, code: Float32Array, blocksize: number, n: number, out: Float32Array): Float32Array {
   const fullBlocks = Math.floor(n / blocksize);
   const chunkValues = Math.min(COPY_CHUNK_VALUES, Math.max(fullBlocks, 1) * blocksize);
   const chunkBytes = align16(chunkBlocksOf(blocksize, chunkValues) * blocksize * 4);
   const memory = new (wasmApi()!).Memory({ initial: Math.ceil((chunkBytes + dequantStagingBytes(blocksize, chunkValues)) / 65536) });
   const heapF32 = new Float32Array(memory.buffer);
-  runDequantKernel(kernel, memory, chunkBytes, { packed, absmax, code, blocksize, fullBlocks, chunkValues }, () => 0, (first, count) => out.set(heapF32.subarray(0, count), first));
+  runDequantKernel(memory, chunkBytes, { packed, absmax, code, blocksize, fullBlocks, chunkValues }, () => 0, (first, count) => out.set(heapF32.subarray(0, count), first));
   const done = fullBlocks * blocksize;
   if (done < n) dequantizeBlockwise4bit(packed.subarray(done / 2), absmax.subarray(fullBlocks), code, blocksize, n - done, out.subarray(done));
   return out;

@@ -2,7 +2,8 @@
 // here from its instructions. Per block: absmax with f32x4.abs/max, s = clamp(f32(x * f32(1 / absmax)));
 // the code of s is the number of the 15 float32 midpoints strictly below it (15 vector compares per
 // four values), mapped through the sorted order with i8x16.swizzle and packed two codes per byte.
-import { OP, SIMD_OP, F32, I32, V128, align16, compileModule, instantiateKernel, singleFunctionModule, sleb, uleb, wasmApi, type WasmModule } from "../ops/wasm_asm.js";
+import { OP, SIMD_OP, F32, I32, V128, align16, singleFunctionModule, sleb, uleb, wasmApi } from "../ops/wasm_asm.js";
+import { WasmKernel } from "../ops/wasm_kernel.js";
 
 const { LOCAL_GET, LOCAL_SET, LOCAL_TEE, I32_CONST, I32_ADD, I32_SUB, I32_NE, F32_LOAD, F32_STORE, F32_DIV, F32_MAX, LOOP, VOID, BR_IF, END, SIMD } = OP;
 const S = SIMD_OP;
@@ -178,18 +179,18 @@ function kernelBytes(): Uint8Array {
   return singleFunctionModule("quant", 7, [[2, I32], [2, F32], [next - 11, V128]], code);
 }
 
-/** The compiled kernel (an immutable constant), or null without WebAssembly SIMD. */
-export const QUANT_KERNEL: WasmModule | null = compileModule(kernelBytes());
+/** The kernel (compiled on first use). */
+export const QUANT_KERNEL = new WasmKernel("quant", kernelBytes);
 
 /** Values staged per kernel call (1 MiB of float32). */
 const CHUNK_VALUES = 1 << 18;
 
 /**
- * Quantizes the first `fullBlocks` blocks of `values` with the SIMD kernel into `packed` and
+ * Quantizes the first `fullBlocks` blocks of `values` with the SIMD kernel (where {@link QUANT_KERNEL} is available) into `packed` and
  * `absmax`. The caller rejects non-finite blocks (their absmax is NaN or Infinity) and rewrites
  * all-zero blocks; `midpoints` (15 float32) and `order` (16 codes) come from prepareCodeSearch.
  */
-export function quantizeFullBlocksSimd(kernel: WasmModule, values: Float32Array, blocksize: number, fullBlocks: number, midpoints: Float32Array, order: Uint8Array, packed: Uint8Array, absmax: Float32Array): void {
+export function quantizeFullBlocksSimd(values: Float32Array, blocksize: number, fullBlocks: number, midpoints: Float32Array, order: Uint8Array, packed: Uint8Array, absmax: Float32Array): void {
   if (fullBlocks === 0) return;
   const chunkBlocks = Math.max(1, Math.floor(CHUNK_VALUES / blocksize));
   const chunkValues = Math.min(chunkBlocks, fullBlocks) * blocksize;
@@ -201,7 +202,7 @@ export function quantizeFullBlocksSimd(kernel: WasmModule, values: Float32Array,
   const absmaxAt = packedAt + align16((fullBlocks * blocksize) / 2);
   const total = absmaxAt + fullBlocks * 4;
   const memory = new (wasmApi()!).Memory({ initial: Math.ceil(total / 65536) });
-  const quant = instantiateKernel(kernel, memory, "quant");
+  const quant = QUANT_KERNEL.instantiate(memory);
   const heapF32 = new Float32Array(memory.buffer);
   heapF32.set(midpoints, midAt / 4);
   new Uint8Array(memory.buffer).set(order, orderAt);

@@ -114,7 +114,7 @@ export class QuantizedTensor implements MemoryReporter {
     this.checkAlive("dequantizeToArray");
     const result = out ?? new Float32Array(this.size);
     if (result.length !== this.size) throw new InvalidArgumentError("QuantizedTensor.dequantizeToArray", expected(`an output of ${this.size} values`, `${result.length}`));
-    if (DEQUANT_KERNEL) return dequantizeBlockwise4bitSimd(DEQUANT_KERNEL, this.packed, this.scales(), this.code, this.blocksize, this.size, result);
+    if (DEQUANT_KERNEL.available()) return dequantizeBlockwise4bitSimd(this.packed, this.scales(), this.code, this.blocksize, this.size, result);
     return dequantizeBlockwise4bit(this.packed, this.scales(), this.code, this.blocksize, this.size, result);
   }
 
@@ -126,7 +126,7 @@ export class QuantizedTensor implements MemoryReporter {
    */
   dequantize(): tf.Tensor {
     this.checkAlive("dequantize");
-    const inPlace = DEQUANT_KERNEL ? dequantizeToWasmTensor(DEQUANT_KERNEL, this.packed, this.scales(), this.code, this.blocksize, this.shape) : null;
+    const inPlace = dequantizeToWasmTensor(this.packed, this.scales(), this.code, this.blocksize, this.shape);
     return inPlace ?? tf.tensor(this.dequantizeToArray(), this.shape, "float32");
   }
 

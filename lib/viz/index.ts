@@ -2,7 +2,7 @@
 export { JUPYTER_DISPLAY, isDisplayable, toDisplayBundle, type Displayable, type DisplayBundle, type DisplayFunction, type DisplayHandle, type MimeBundle } from "./display.js";
 
 // Rendering and the chart value
-export { renderSvg, svgToPng, chartFonts, useChartFontMetrics, VEGA_LITE_V5_SCHEMA, CHART_FONT, type VegaLiteSpec, type RenderedPng, type ChartFonts } from "./render.js";
+export { renderSvg, svgToPng, chartFonts, chartTextWidth, VEGA_LITE_V5_SCHEMA, CHART_FONT, type VegaLiteSpec, type RenderedPng, type ChartFonts } from "./render.js";
 export { loadFontMetrics, type FontMetrics } from "./font_metrics.js";
 export { Chart, VEGA_LITE_MIME, chartConfig, topLevelSpec } from "./chart.js";
 export { panel, type PanelOptions } from "./panel.js";

@@ -51,43 +51,59 @@ function isBold(weight: unknown): boolean {
   return weight === "bold" || weight === "bolder" || (typeof weight === "number" && weight >= 600) || (typeof weight === "string" && Number(weight) >= 600);
 }
 
-/**
- * Points Vega's text measurement at the embedded font's advance widths (Vega's supported hook,
- * `vega.textMetrics.width`), so labels are placed and truncated as they will be drawn.
- * Without it Vega guesses 0.8 x fontSize per character. Idempotent.
- */
-export function useChartFontMetrics(): void {
+/** Vega's text measurement hook (vega-scenegraph's textMetrics). */
+interface VegaTextMetrics {
+  width: (item: Record<string, unknown>, text: unknown) => number;
+}
+
+/** Width in pixels of a Vega text item's text in the embedded font's advance widths (what Vega asks `vega.textMetrics.width`). */
+export function chartTextWidth(item: Record<string, unknown>, text: unknown): number {
   const { regular, bold } = fontResources();
-  const metrics = (vega as unknown as { textMetrics: unknown }).textMetrics as { width: (item: Record<string, unknown>, text: unknown) => number };
-  metrics.width = (item, text) => {
-    const size = typeof item.fontSize === "number" ? item.fontSize : 11;
-    const value = text == null ? "" : Array.isArray(text) ? text.join(" ") : String(text);
-    return (isBold(item.fontWeight) ? bold : regular).measure(value, size);
-  };
+  const size = typeof item.fontSize === "number" ? item.fontSize : 11;
+  const value = text == null ? "" : Array.isArray(text) ? text.join(" ") : String(text);
+  return (isBold(item.fontWeight) ? bold : regular).measure(value, size);
+}
+
+/**
+ * Runs the synchronous `fn` with Vega's text measurement (its supported hook, `vega.textMetrics.width`)
+ * pointed at the embedded font, so labels are placed and truncated as they will be drawn (Vega alone
+ * guesses 0.8 x fontSize per character), and gives Vega its own back afterwards: nothing global
+ * outlives a render, and other Vega views in the process keep Vega's measurement.
+ */
+function withChartTextWidth<T>(fn: () => T): T {
+  const metrics = (vega as unknown as { textMetrics: VegaTextMetrics }).textMetrics;
+  const own = metrics.width;
+  metrics.width = chartTextWidth;
+  try {
+    return fn();
+  } finally {
+    metrics.width = own;
+  }
 }
 
 /** Compiles and renders `spec` to an SVG string, synchronously (inline data only). */
 export function renderSvg(spec: VegaLiteSpec): string {
   if (typeof spec !== "object" || spec === null) throw new InvalidArgumentError("renderSvg", expected("a Vega-Lite spec object", spec));
-  useChartFontMetrics();
-  // vega-lite's compile normalizes its input in place; compile a copy so the chart's spec stays as built.
-  const compiled = compile(structuredClone(spec) as never).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: "none" });
-  try {
-    view.run();
-    // What view.toSVG() does, without its await: the same renderer on the same scenegraph.
-    const internals = view as unknown as { _viewWidth: number; _viewHeight: number; _origin: [number, number] };
-    const padding = view.padding() as { left: number; right: number; top: number; bottom: number };
-    const width = Math.max(0, internals._viewWidth + padding.left + padding.right);
-    const height = Math.max(0, internals._viewHeight + padding.top + padding.bottom);
-    const origin = [padding.left + internals._origin[0], padding.top + internals._origin[1]];
-    const Renderer = (vega as unknown as { SVGStringRenderer: new (loader: unknown) => SvgStringRenderer }).SVGStringRenderer;
-    const renderer = new Renderer(view.loader()).initialize(null, width, height, origin).background(view.background());
-    renderer.render((view.scenegraph() as unknown as { root: unknown }).root);
-    return renderer.svg();
-  } finally {
-    view.finalize();
-  }
+  return withChartTextWidth(() => {
+    // vega-lite's compile normalizes its input in place; compile a copy so the chart's spec stays as built.
+    const compiled = compile(structuredClone(spec) as never).spec;
+    const view = new vega.View(vega.parse(compiled), { renderer: "none" });
+    try {
+      view.run();
+      // What view.toSVG() does, without its await: the same renderer on the same scenegraph.
+      const internals = view as unknown as { _viewWidth: number; _viewHeight: number; _origin: [number, number] };
+      const padding = view.padding() as { left: number; right: number; top: number; bottom: number };
+      const width = Math.max(0, internals._viewWidth + padding.left + padding.right);
+      const height = Math.max(0, internals._viewHeight + padding.top + padding.bottom);
+      const origin = [padding.left + internals._origin[0], padding.top + internals._origin[1]];
+      const Renderer = (vega as unknown as { SVGStringRenderer: new (loader: unknown) => SvgStringRenderer }).SVGStringRenderer;
+      const renderer = new Renderer(view.loader()).initialize(null, width, height, origin).background(view.background());
+      renderer.render((view.scenegraph() as unknown as { root: unknown }).root);
+      return renderer.svg();
+    } finally {
+      view.finalize();
+    }
+  });
 }
 
 interface SvgStringRenderer {

@@ -8,12 +8,10 @@ import { loraDelta } from "../../../lib/lora/delta.js";
 import { initLoraValues } from "../../../lib/lora/init.js";
 import { QuantizedLinear } from "../../../lib/model/index.js";
 import { quantize4bit, seededNormal } from "../../../lib/quant/index.js";
-import { registerAllGradients } from "../../../lib/ops/register_gradients.js";
 
 // Float32 gradients and finite differences on the cpu backend, as the reference implementation.
 before(async () => {
   await resolveBackend({ force: "cpu" });
-  registerAllGradients();
 });
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {

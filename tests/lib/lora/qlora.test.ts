@@ -12,7 +12,6 @@ import { mergeAndUnload, requantizeMerge } from "../../../lib/lora/merge.js";
 import { loraDelta } from "../../../lib/lora/delta.js";
 import { countParameters } from "../../../lib/lora/count.js";
 import { toLoraModel } from "../../../lib/lora/lora_model.js";
-import { registerAllGradients } from "../../../lib/ops/register_gradients.js";
 import { logitsOn, maxAbsDiff } from "./helpers.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;
@@ -131,7 +130,6 @@ test("requantized NF4 merge: a rank-16 delta of 1% of the weight's norm is mostl
 });
 
 test("training signal on the default backend: only A and B get gradients, and a few SGD steps lower the loss (LoRA and QLoRA)", async () => {
-  registerAllGradients();
   const ids = tf.tensor2d([IDS[0]!.slice(0, -1)], undefined, "int32");
   const targets = tf.tensor2d([IDS[0]!.slice(1)], undefined, "int32");
   const mask = tf.ones(targets.shape, "float32") as tf.Tensor2D;

@@ -2,7 +2,6 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
-import { registerAllGradients } from "../../../lib/ops/index.js";
 import { adjacentToHalfRows, applyRope, causalMask, embeddingLookup, groupedAttention, maskedCrossEntropy, mergeHeads, rmsNorm, ropeTables, splitKvHeads, splitQueryHeads, swiglu, type RopeTables } from "../../../lib/model/index.js";
 import { selfAttention } from "../../../lib/model/attention.js";
 import { residualAdd } from "../../../lib/model/residual.js";
@@ -11,7 +10,6 @@ import { assertClose } from "./helpers.js";
 
 before(async () => {
   await resolveBackend();
-  registerAllGradients();
 });
 
 test("rmsNorm: hand-computed [3, 4] with weight [1, 2]", () => {

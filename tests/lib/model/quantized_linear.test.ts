@@ -5,7 +5,6 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
 import { DenseLinear } from "../../../lib/model/linear.js";
-import { registerAllGradients } from "../../../lib/ops/register_gradients.js";
 import { QuantizedLinear } from "../../../lib/model/quantized_linear.js";
 import { quantize4bit } from "../../../lib/quant/quantized_tensor.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
@@ -16,7 +15,6 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
 
 test("forward and input gradient match a DenseLinear holding the dequantized weight", async () => {
   await resolveBackend();
-  registerAllGradients();
   const [out, inp, n] = [48, 64, 5];
   const q = quantize4bit(seededNormal(out * inp, 11, { std: 0.02 }), [out, inp], { doubleQuant: true });
   const layer = new QuantizedLinear(q, { name: "model.layers.0.mlp.up_proj" });

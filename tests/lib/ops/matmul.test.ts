@@ -2,13 +2,12 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
-import { matMulNN, registerAllGradients } from "../../../lib/ops/index.js";
+import { matMulNN } from "../../../lib/ops/index.js";
 import { matMulFrozen, matMulWeight } from "../../../lib/ops/matmul.js";
 import { assertClose } from "../model/helpers.js";
 
 before(async () => {
   await resolveBackend();
-  registerAllGradients();
 });
 
 /** Deterministic values in [-1, 1). */

@@ -92,13 +92,13 @@ import { dequantizeBlockwise4bit } from "../../../lib/quant/blockwise_4bit.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
 
 test("the WebAssembly SIMD dequantizer gives the scalar kernel's bits (every block size, tails, odd n, fp4)", () => {
-  assert.ok(DEQUANT_KERNEL, "WebAssembly SIMD compiles on Node 20");
+  assert.ok(DEQUANT_KERNEL.available(), "WebAssembly SIMD compiles on Node 20");
   for (const [n, blocksize, quantType] of [[4096, 32, "nf4"], [70, 64, "nf4"], [231, 128, "fp4"], [8192 + 33, 4096, "nf4"], [64 * 50, 64, "fp4"], [31, 32, "nf4"]] as const) {
     const q = quantize4bit(seededNormal(n, n), [n], { blocksize, quantType, doubleQuant: n > 1000 });
     const scalar = dequantizeBlockwise4bit(q.packed, q.scales(), q.code, blocksize, n);
     // Into a NaN-filled view at an offset: every value must be written, nothing outside it.
     const backing = new Float32Array(n + 3).fill(NaN);
-    const simd = dequantizeBlockwise4bitSimd(DEQUANT_KERNEL!, q.packed, q.scales(), q.code, blocksize, n, backing.subarray(1, n + 1));
+    const simd = dequantizeBlockwise4bitSimd(q.packed, q.scales(), q.code, blocksize, n, backing.subarray(1, n + 1));
     assert.equal(Buffer.compare(Buffer.from(simd.buffer, simd.byteOffset, n * 4), Buffer.from(scalar.buffer, 0, n * 4)), 0, `n=${n} blocksize=${blocksize} ${quantType}`);
     assert.ok(Number.isNaN(backing[0]!) && Number.isNaN(backing[n + 1]!), "writes stay inside out");
     assert.deepEqual(q.dequantizeToArray(), scalar);
@@ -148,7 +148,7 @@ function referenceQuantize(x: Float32Array, code: Float32Array, blocksize: numbe
 }
 
 test("the SIMD quantizer gives bitsandbytes' bytes: every book and block size, midpoints and their neighbours, clamping, zero blocks, tails", () => {
-  assert.ok(QUANT_KERNEL, "WebAssembly SIMD compiles on Node 20");
+  assert.ok(QUANT_KERNEL.available(), "WebAssembly SIMD compiles on Node 20");
   const step = (v: number, dir: number) => {
     const b = new Float32Array([v]);
     new Int32Array(b.buffer)[0]! += v === 0 ? 1 : Math.sign(v) * dir;

@@ -9,7 +9,6 @@ import { codeBook } from "../../../lib/quant/codebooks.js";
 import { quantize4bit } from "../../../lib/quant/quantized_tensor.js";
 import { dequantizeBlockwise4bit } from "../../../lib/quant/blockwise_4bit.js";
 import { dequantizeToWasmTensor } from "../../../lib/quant/dequant_backend.js";
-import { DEQUANT_KERNEL } from "../../../lib/quant/dequant_simd.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
 
 const X = seededNormal(1024 * 1024, 42);
@@ -124,7 +123,7 @@ test("dequantize() writes the wasm heap in place and matches dequantizeToArray b
       }
       // On wasm the in-place path is the one taken (a silent fallback would cost a host array and a copy).
       const probe = quantize4bit(seededNormal(64, 3), [64]);
-      const inPlace = dequantizeToWasmTensor(DEQUANT_KERNEL!, probe.packed, probe.scales(), probe.code, 64, [64]);
+      const inPlace = dequantizeToWasmTensor(probe.packed, probe.scales(), probe.code, 64, [64]);
       assert.equal(inPlace !== null, backend === "wasm", `${backend}: in-place path ${inPlace ? "taken" : "not taken"}`);
       inPlace?.dispose();
       // Two live results do not share memory.

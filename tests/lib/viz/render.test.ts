@@ -8,17 +8,24 @@ import { join } from "node:path";
 import * as vega from "vega";
 import { compile } from "vega-lite";
 import { Resvg } from "@resvg/resvg-js";
-import { chartFonts, loadFontMetrics, lossChart, memoryChart, renderSvg, useChartFontMetrics, VEGA_LITE_V5_SCHEMA, plannerChart, DEFAULT_GPUS } from "../../../lib/viz/index.js";
+import { chartFonts, loadFontMetrics, lossChart, memoryChart, renderSvg, chartTextWidth, VEGA_LITE_V5_SCHEMA, plannerChart, DEFAULT_GPUS } from "../../../lib/viz/index.js";
 import { samplePlanner, sampleRuns } from "./samples.js";
 
-test("renderSvg (synchronous) equals vega's own async view.toSVG()", async () => {
+test("renderSvg (synchronous) equals vega's own async view.toSVG() with the same text widths, and leaves vega's measurement as it was", async () => {
   const spec = lossChart(sampleRuns(20).steps).spec;
+  const metrics = (vega as unknown as { textMetrics: { width: typeof chartTextWidth } }).textMetrics;
+  const vegaOwn = metrics.width;
   const svg = renderSvg(spec);
-  useChartFontMetrics();
-  const view = new vega.View(vega.parse(compile(structuredClone(spec) as never).spec), { renderer: "none" });
-  const expectedSvg = await view.toSVG();
-  view.finalize();
-  assert.equal(svg, expectedSvg);
+  assert.equal(metrics.width, vegaOwn, "renderSvg restores vega.textMetrics.width");
+  metrics.width = chartTextWidth;
+  try {
+    const view = new vega.View(vega.parse(compile(structuredClone(spec) as never).spec), { renderer: "none" });
+    const expectedSvg = await view.toSVG();
+    view.finalize();
+    assert.equal(svg, expectedSvg);
+  } finally {
+    metrics.width = vegaOwn;
+  }
 });
 
 test("font metrics: advance widths agree with the glyphs resvg draws", () => {
