@@ -3,9 +3,10 @@
 // Legend: B batch, T query length, S key length (T plus cached positions), H query heads,
 // K key/value heads, G = H / K, D head width, N = B * T rows.
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "../ops/custom_op.js";
-import { matMulNN, productNN } from "../ops/matmul.js";
-import { ropeBackward, ropeForward, type RopeTables } from "./rope.js";
+import { customOp, customOpFootprint } from "../ops/custom_op.js";
+import type { Handle, Timeline, Traced } from "../ops/footprint.js";
+import { matMulNN, productFootprint, productNN } from "../ops/matmul.js";
+import { ropeBackward, ropeFootprint, ropeForward, type RopeTables } from "./rope.js";
 
 /** q: [N, H*D] -> [B*K, G, T, D] (head h = k*G + g uses key/value head k, as Hugging Face's repeat_kv). */
 export function splitQueryHeads(q: tf.Tensor2D, batch: number, kvHeads: number, group: number, headDim: number): tf.Tensor4D {
@@ -138,4 +139,89 @@ export function selfAttention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, la
       return [dq, dk, dv];
     },
   })(q, k, v);
+}
+
+/** splitQueryHeads', splitKvHeads' and mergeHeads' footprint (ops/footprint.ts) on `size` elements: reshape, transpose, reshape in a tidy. */
+function regroupFootprint(t: Timeline, size: number): Handle {
+  return t.tidy(() => {
+    t.alloc(size);
+    t.alloc(size);
+    return t.alloc(size);
+  });
+}
+
+/**
+ * selfAttention's footprint (ops/footprint.ts) for q: [N, H*D], k, v: [N, K*D] with `time` positions per
+ * sequence: saves q, k, v, the RoPE tables and the mask; its gradient recomputes the probabilities.
+ */
+export function selfAttentionFootprint(t: Timeline, q: Traced, k: Traced, v: Traced, layout: AttentionLayout & { time: number }): Traced {
+  const { batch: B, time: T, kvHeads: K, group: G, headDim: D } = layout;
+  const N = B * T;
+  const H = K * G;
+  const Q = N * H * D;
+  const KV = N * K * D;
+  const S = B * H * T * T; // [B*K, G*T, T]
+  const maskSize = T > 1 ? G * T * T : 0;
+  const batched = (m: number, kk: number, n: number, transposeA: boolean, transposeB: boolean) => productFootprint(t, m, kk, n, transposeA, transposeB, B * K);
+  const heads = () =>
+    t.tidy(() => {
+      regroupFootprint(t, Q); // split
+      ropeFootprint(t, Q, D);
+      t.alloc(Q); // reshaped to [B*K, G*T, D]
+      const qs = t.alloc(Q); // scaled
+      regroupFootprint(t, KV);
+      const kh = ropeFootprint(t, KV, D);
+      const vh = regroupFootprint(t, KV);
+      return [qs, kh, vh];
+    });
+  const probabilities = () =>
+    t.tidy(() => {
+      batched(G * T, D, T, false, true); // scores
+      if (maskSize) t.alloc(S); // + mask
+      return t.alloc(S); // softmax
+    });
+  const forward = () => {
+    const [qs, kh, vh] = heads();
+    const probs = probabilities();
+    t.free(qs, kh);
+    batched(G * T, T, D, false, false); // probs v
+    t.free(probs, vh);
+    return regroupFootprint(t, Q); // heads merged
+  };
+  const backward = (_dy: Handle, saved: Handle[]) =>
+    t.tidy(() => {
+      const [qs, kh, vh] = heads();
+      t.free(...saved.slice(0, 3)); // q, k, v: read once
+      const probs = probabilities();
+      const dOut = t.tidy(() => {
+        regroupFootprint(t, Q);
+        return t.alloc(Q);
+      });
+      const dV = batched(T, G * T, D, true, false);
+      const dP = batched(G * T, D, T, false, true);
+      t.free(dOut, vh);
+      t.spike(S); // dP * probs, reduced to row sums
+      const centred = t.alloc(S);
+      t.free(dP);
+      const dS = t.alloc(S);
+      t.free(probs, centred);
+      const dq = t.tidy(() => {
+        batched(G * T, T, D, false, false);
+        t.alloc(Q); // / sqrt(D)
+        t.alloc(Q); // reshaped
+        ropeFootprint(t, Q, D);
+        t.alloc(Q); // reshaped
+        return regroupFootprint(t, Q);
+      });
+      const dk = t.tidy(() => {
+        batched(T, G * T, D, true, false);
+        ropeFootprint(t, KV, D);
+        return regroupFootprint(t, KV);
+      });
+      t.free(dS, kh, qs);
+      const dv = regroupFootprint(t, KV);
+      t.free(dV);
+      return [dq, dk, dv];
+    });
+  return customOpFootprint(t, [q[1], k[1], v[1]], t.value(Q, true), forward, [Q, KV, KV, 2 * T * D + maskSize], backward);
 }

@@ -3,6 +3,7 @@
 // the backward adds each row of dy into its token's row on the host (N * C additions); elsewhere it
 // scatters as one_hot(ids)^T @ dy (a matMul).
 import * as tf from "@tensorflow/tfjs-core";
+import type { TapeValue, Timeline, Traced } from "../ops/footprint.js";
 
 /** dTable [V, C] = sum over rows i of dy[i] into row ids[i], computed on the host. */
 function scatterRows(dy: tf.Tensor2D, ids: tf.Tensor1D, vocab: number): tf.Tensor2D {
@@ -37,4 +38,18 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
     };
   });
   return lookup(table, ids) as tf.Tensor2D;
+}
+
+/**
+ * embeddingLookup's footprint (ops/footprint.ts) for `rows` ids into a [V, C] table: saves the ids and
+ * keeps them and dy to the end; its gradient (on the path only when the table trains) scatters rows
+ * on the host backends, multiplies by a one-hot [N, V] on tensorflow, and makes zeros for the ids.
+ */
+export function embeddingFootprint(t: Timeline, table: TapeValue, rows: number, vocab: number, width: number): Traced {
+  const out = t.value(rows * width, table.onPath);
+  t.record([table, t.value(rows, false)], out, [rows], false, () => {
+    if (t.backend === "tensorflow") t.alloc(2 * rows * vocab, "temporaries", false); // one-hot, int32 and float32, never freed
+    return [t.gradient(vocab * width), t.gradient(rows)];
+  });
+  return [t.alloc(rows * width), out];
 }

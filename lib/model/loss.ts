@@ -4,7 +4,8 @@
 // instead of through the autodiff of logSoftmax, a one-hot product, sum and mean (whose intermediate
 // gradients would each be kept), and with at most three [N, V] tensors alive at once.
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "../ops/custom_op.js";
+import { customOp, customOpFootprint } from "../ops/custom_op.js";
+import type { Handle, Timeline, Traced } from "../ops/footprint.js";
 
 /** logits: [N, V], targets: [N] int32, mask: [N] float32 (1 = counted, 0 = ignored) -> scalar mean loss. */
 export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
@@ -33,4 +34,39 @@ export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, ma
       return dLogits;
     },
   })(logits);
+}
+
+/** maskedCrossEntropy's footprint (ops/footprint.ts) for logits: [N, V]: saves the logits, targets and mask; at most three [N, V] tensors at once. */
+export function maskedCrossEntropyFootprint(t: Timeline, logits: Traced, rows: number, vocab: number): Traced {
+  const [N, V] = [rows, vocab];
+  const forward = () => {
+    t.tidy(() => {
+      t.alloc(N); // row max
+      t.alloc(N * V); // logits - max
+      t.alloc(N * V); // exp
+      t.alloc(4 * N); // sum, log, max reshaped, lse
+    });
+    t.tidy(() => {
+      t.alloc(N * V); // logits flattened
+      t.alloc(4 * N); // row offsets, indices, picked
+    });
+    t.alloc(4 * N); // weights, nll, products
+    return t.alloc(1);
+  };
+  const backward = (_dy: Handle, saved: Handle[]) =>
+    t.tidy(() => {
+      const weights = t.alloc(N);
+      const probs = t.alloc(N * V);
+      t.free(saved[0]); // the logits copy: read once
+      const scaled = t.alloc(N * V);
+      t.free(probs);
+      const atTargets = t.tidy(() => {
+        t.alloc(4 * N); // row indices, pairs
+        return t.alloc(N * V);
+      });
+      const dLogits = t.gradient(N * V);
+      t.free(weights, scaled, atTargets);
+      return [dLogits];
+    });
+  return customOpFootprint(t, [logits[1]], t.value(1, true), forward, [N * V, N, N], backward);
 }

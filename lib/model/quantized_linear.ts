@@ -3,9 +3,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { TensorError, expected } from "../errors.js";
 import type { MemoryItem } from "../memory/types.js";
-import { customOp } from "../ops/custom_op.js";
+import { customOp, customOpFootprint } from "../ops/custom_op.js";
+import type { Timeline, Traced } from "../ops/footprint.js";
 import type { Linear } from "./linear.js";
-import { productNN } from "../ops/matmul.js";
+import { productFootprint, productNN } from "../ops/matmul.js";
 import type { QuantizedTensor } from "../quant/quantized_tensor.js";
 
 /** A Linear whose [out, in] weight is a {@link QuantizedTensor}; it has no trainable variables. */
@@ -53,4 +54,18 @@ export class QuantizedLinear implements Linear {
   dispose(): void {
     this.weight.dispose();
   }
+}
+
+/** QuantizedLinear.apply's footprint (ops/footprint.ts) for x: [N, in]: the weight dequantized in the forward's tidy and again in the gradient's; nothing saved. */
+export function quantizedLinearFootprint(t: Timeline, x: Traced, rows: number, inFeatures: number, outFeatures: number): Traced {
+  const forward = () => {
+    t.alloc(outFeatures * inFeatures); // the dequantized weight [out, in]
+    return productFootprint(t, rows, inFeatures, outFeatures, false, true);
+  };
+  const backward = () =>
+    t.tidy(() => {
+      t.alloc(outFeatures * inFeatures); // dequantized again
+      return [productFootprint(t, rows, outFeatures, inFeatures, false, false)];
+    });
+  return customOpFootprint(t, [x[1]], t.value(rows * outFeatures, x[1].onPath), forward, [], backward);
 }

@@ -2,7 +2,8 @@
 // One differentiable op whose gradient is written out (the paper's eq. 5-6), so the autodiff keeps
 // only x and the weight instead of every intermediate and its gradient.
 import * as tf from "@tensorflow/tfjs-core";
-import { customOp } from "../ops/custom_op.js";
+import { customOp, customOpFootprint } from "../ops/custom_op.js";
+import type { Timeline, Traced } from "../ops/footprint.js";
 
 /** x: [..., C], weight: [C] -> [..., C], normalised over the last axis. */
 export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: number): T {
@@ -31,4 +32,43 @@ export function rmsNorm<T extends tf.Tensor>(x: T, weight: tf.Tensor1D, eps: num
       return [dx, dw];
     },
   })(x, weight);
+}
+
+/** rmsNorm's footprint (ops/footprint.ts) for x: [N, C]: saves x and the weight; its gradient holds at most three [N, C] temporaries. */
+export function rmsNormFootprint(t: Timeline, x: Traced, rows: number, width: number, weightTrains: boolean): Traced {
+  const N = rows;
+  const w = t.value(width, weightTrains);
+  const forward = () => {
+    t.alloc(N * width); // square
+    t.alloc(3 * N); // mean, + eps, rsqrt
+    t.alloc(N * width); // x * rsqrt(.)
+    return t.alloc(N * width); // * w
+  };
+  const backward = () =>
+    t.tidy(() => {
+      const r = t.tidy(() => {
+        t.alloc(N * width); // square
+        t.alloc(2 * N); // mean, + eps
+        return t.alloc(N); // rsqrt
+      });
+      const xhat = t.alloc(N * width);
+      const dw = t.tidy(() => {
+        t.alloc(N * width); // dy * xhat
+        t.alloc(N * width); // reshaped
+        return t.gradient(width);
+      });
+      const g = t.alloc(N * width);
+      const projection = t.tidy(() => {
+        t.alloc(N * width); // g * xhat
+        return t.alloc(N); // its row means
+      });
+      const along = t.alloc(N * width);
+      t.free(xhat, projection);
+      const centred = t.alloc(N * width);
+      t.free(g, along);
+      const dx = t.gradient(N * width);
+      t.free(r, centred);
+      return [dx, dw];
+    });
+  return customOpFootprint(t, [x[1], w], t.value(N * width, x[1].onPath || weightTrains), forward, [N * width, width], backward);
 }

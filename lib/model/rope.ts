@@ -3,6 +3,7 @@
 // time (see llama2c_loader.ts), so this is the only RoPE the decoder runs.
 import * as tf from "@tensorflow/tfjs-core";
 import { customOp } from "../ops/custom_op.js";
+import type { Handle, Timeline } from "../ops/footprint.js";
 
 /** cos and sin tables for positions [start, start + T) of a head of width D; each [T, D]. */
 export interface RopeTables {
@@ -74,4 +75,23 @@ export function applyRope<T extends tf.Tensor>(x: T, tables: RopeTables): T {
     save: () => [tables.cos, tables.sin], // the tables may be gone by the backward
     backward: (dy, saved) => ropeBackward(dy, { cos: saved[0] as tf.Tensor2D, sin: saved[1] as tf.Tensor2D }),
   })(x);
+}
+
+/** ropeForward's and ropeBackward's footprint (ops/footprint.ts) on `size` elements of heads of width D, in a tidy; returns the result. */
+export function ropeFootprint(t: Timeline, size: number, headDim: number): Handle {
+  return t.tidy(() => {
+    t.alloc(size); // x * cos
+    if (t.backend === "wasm") {
+      t.alloc(size); // rows reshaped
+      t.alloc(headDim * headDim); // R
+      t.alloc(size); // rows @ R
+      t.alloc(size); // reshaped back
+    } else {
+      t.alloc(size); // two halves
+      t.alloc(size / 2); // -x2
+      t.alloc(size); // concat
+    }
+    t.alloc(size); // * sin
+    return t.alloc(size); // sum
+  });
 }

@@ -5,6 +5,7 @@
 // returned gradients survive), the saved copies are freed as soon as it returns (they serve no other
 // op), and so is the incoming gradient dy once it has been used (see releaseGradient).
 import * as tf from "@tensorflow/tfjs-core";
+import type { BackwardReplay, Handle, TapeValue, Timeline, Traced } from "./footprint.js";
 
 /** What {@link customOp} builds an op from. */
 export interface CustomOpSpec<I extends tf.Tensor[], O extends tf.Tensor> {
@@ -50,3 +51,13 @@ export function customOp<I extends tf.Tensor[], O extends tf.Tensor>(spec: Custo
   };
 }
 
+
+/**
+ * customOp's footprint (footprint.ts): the forward replayed in a tidy (`forward` returns the value's
+ * handle), then copies of the `saved` sizes, which its gradient frees, with dy, once it has run.
+ */
+export function customOpFootprint(t: Timeline, inputs: TapeValue[], output: TapeValue, forward: () => Handle, saved: number[], backward: BackwardReplay): Traced {
+  const h = t.tidy(forward);
+  t.record(inputs, output, saved, true, backward);
+  return [h, output];
+}

@@ -4,7 +4,8 @@
 // ~0.6 GFLOP/s against ~6-15), and tf.matMul's own gradient asks for exactly those (dy^T x, dy W^T).
 import * as tf from "@tensorflow/tfjs-core";
 import { activeWasmBackend } from "./wasm_heap.js";
-import { customOp } from "./custom_op.js";
+import { customOp, customOpFootprint } from "./custom_op.js";
+import type { Handle, TapeValue, Timeline, Traced } from "./footprint.js";
 import { isThinShape, thinProduct, thinProductAvailable } from "./thin_product.js";
 
 /** Smallest per-matrix m * k * n for which wasm batches run as separate 2-D products (below it, per-op cost wins). */
@@ -176,4 +177,58 @@ export function isTrainable(w: tf.Tensor): boolean {
 /** x @ w^T for x: [N, in] and a weight w: [out, in] -> [N, out]; a weight that does not train takes {@link matMulFrozen}. */
 export function matMulWeight(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   return isTrainable(w) ? matMulNN(x, w, false, true) : matMulFrozen(x, w, true);
+}
+
+/**
+ * productNN's footprint: op(a) [m, k] x op(b) [k, n] (2-D, or per matrix of a batch of `groups`),
+ * allocated in the current scope; returns the product's handle. On wasm as productPlan says:
+ * transposed copies in a tidy, per-matrix operands one at a time (grouped), or the thin kernel's
+ * output; elsewhere just the product.
+ */
+export function productFootprint(t: Timeline, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, groups: number | null = null): Handle {
+  const count = groups ?? 1;
+  if (t.backend !== "wasm") return t.alloc(count * m * n);
+  const grouped = groups !== null && isGroupedProduct(groups, m, k, n);
+  const asWritten = (mm: number, kk: number, nn: number, tA: boolean, tB: boolean): Handle => {
+    if (grouped) {
+      const out = t.alloc(count * mm * nn);
+      t.free(t.alloc(mm * kk), t.alloc(kk * nn), t.alloc(mm * nn)); // one matrix's operands and product
+      return out;
+    }
+    return t.tidy(() => {
+      if (tA) t.alloc(count * mm * kk);
+      if (tB) t.alloc(count * kk * nn);
+      return t.alloc(count * mm * nn);
+    });
+  };
+  switch (productPlan(m, k, n, transposeA, transposeB, groups, true)) {
+    case "thin":
+      return t.alloc(m * n);
+    case "thin-transposed":
+      return t.tidy(() => {
+        t.alloc(n * m);
+        return t.alloc(m * n);
+      });
+    case "as-written":
+      return asWritten(m, k, n, transposeA, transposeB);
+    case "swapped":
+      return t.tidy(() => {
+        asWritten(n, k, m, !transposeB, !transposeA);
+        return t.alloc(count * m * n); // the transposed result
+      });
+  }
+}
+
+/** matMulNN(a [m, k], b [n, k], false, true)'s footprint: saves a and b; da = dy b, db = dy^T a. */
+export function matMulNNFootprint(t: Timeline, a: Traced, b: TapeValue, m: number, k: number, n: number): Traced {
+  return customOpFootprint(t, [a[1], b], t.value(m * n, a[1].onPath || b.onPath), () => productFootprint(t, m, k, n, false, true), [m * k, n * k], () =>
+    t.tidy(() => [productFootprint(t, m, n, k, false, false), productFootprint(t, n, m, k, true, false)]),
+  );
+}
+
+/** matMulFrozen(x [rows, in], w [out, in], true)'s footprint: nothing saved; dx = dy w. */
+export function matMulFrozenFootprint(t: Timeline, x: Traced, rows: number, inFeatures: number, outFeatures: number): Traced {
+  return customOpFootprint(t, [x[1]], t.value(rows * outFeatures, x[1].onPath), () => productFootprint(t, rows, inFeatures, outFeatures, false, true), [], () => [
+    t.tidy(() => productFootprint(t, rows, outFeatures, inFeatures, false, false)),
+  ]);
 }

@@ -9,8 +9,18 @@ import type { NamedVariable, Optimizer, OptimizerState } from "./optimizer.js";
 import { sliceElements, type PagingRecord, type StatePlacement } from "./placement.js";
 import { PagedPlacement } from "./paged_placement.js";
 import { ResidentPlacement } from "./resident_placement.js";
-import { Blockwise8bitCodec, STATE_8BIT_BLOCK } from "./state_8bit.js";
-import { resolveStateOption, type OptimizerStateOption, type ResolvedStateOption } from "./state_options.js";
+import { Blockwise8bitCodec, STATE_8BIT_BLOCK, state8bitBytes } from "./state_8bit.js";
+import { DEFAULT_8BIT_MIN_ELEMENTS, resolveStateOption, type OptimizerStateOption, type ResolvedStateOption } from "./state_options.js";
+
+/** Whether AdamW's 8-bit forms keep a tensor of n elements in 8 bits (smaller ones keep 32-bit moments, as bitsandbytes). */
+export function holds8bit(n: number, minElements = DEFAULT_8BIT_MIN_ELEMENTS): boolean {
+  return n >= minElements;
+}
+
+/** Bytes of AdamW's moments for a tensor of n elements: 32-bit (float32 m and v), or 8-bit where {@link holds8bit} (see state8bitBytes for the layouts). */
+export function adamwStateBytes(n: number, bits: 32 | 8, layout: "tfjs" | "bitsandbytes"): number {
+  return bits === 8 && holds8bit(n) ? state8bitBytes(n, layout) : float32Codec.payloadBytes(n);
+}
 
 /** Options for {@link AdamW}; the learning rate is given per step to applyGradients. */
 export interface AdamWOptions {
@@ -88,7 +98,7 @@ export class AdamW implements Optimizer {
 
   /** The codec a parameter of n elements uses (8-bit forms keep small tensors in float32). */
   private codecFor(n: number): MomentCodec {
-    return this.codec8bit && this.state.kind !== "resident" && this.state.kind !== "paged" && n >= this.state.minElements ? this.codec8bit : float32Codec;
+    return this.codec8bit && this.state.kind !== "resident" && this.state.kind !== "paged" && holds8bit(n, this.state.minElements) ? this.codec8bit : float32Codec;
   }
 
   /**

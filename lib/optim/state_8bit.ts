@@ -13,6 +13,16 @@ export const STATE_8BIT_BLOCK = 256;
 /** Payload bytes of one full block: 2 x 256 codes + 2 float32 scales. */
 const BLOCK_PAYLOAD_BYTES = 2 * STATE_8BIT_BLOCK + 2 * 4;
 
+/**
+ * Bytes of 8-bit blockwise moments (m and v) of n elements: for each, a code per element and a float32
+ * absmax per block of 256. On TF.js ("tfjs") the codes travel as int32 words, n rounded up to a
+ * multiple of 4; bitsandbytes holds them as uint8 ("bitsandbytes").
+ */
+export function state8bitBytes(n: number, layout: "tfjs" | "bitsandbytes"): number {
+  const codes = layout === "tfjs" ? 4 * Math.ceil(n / 4) : n;
+  return 2 * codes + 2 * 4 * Math.ceil(n / STATE_8BIT_BLOCK);
+}
+
 /** Codes [n] as an int32 array of ceil(n / 4) words (little-endian bytes, zero padded). */
 function packCodes(codes: Uint8Array): Int32Array {
   const words = new Int32Array(Math.ceil(codes.length / 4));
@@ -46,7 +56,7 @@ export class Blockwise8bitCodec implements MomentCodec {
   }
 
   payloadBytes(len: number): number {
-    return 2 * 4 * Math.ceil(len / 4) + 2 * 4 * Math.ceil(len / STATE_8BIT_BLOCK);
+    return state8bitBytes(len, "tfjs");
   }
 
   decode(payload: readonly tf.Tensor[], len: number): { m: tf.Tensor1D; v: tf.Tensor1D } {

@@ -4,6 +4,8 @@
 // TF.js, what its autodiff keeps for lib/model's own forward (tfjs_tape.ts).
 import { InvalidArgumentError, expected } from "../errors.js";
 import { DEFAULT_8BIT_MIN_ELEMENTS } from "../optim/state_options.js";
+import { adamwStateBytes } from "../optim/adamw.js";
+import { quantized4bitBytes } from "../quant/quantized_tensor.js";
 import { blockLinears, llamaPreset, shapeFromHfConfig, type LinearShape, type LlamaShape } from "./llama_presets.js";
 import { tfjsTapeElements, type TfjsBackendKind } from "./tfjs_tape.js";
 import type { MemoryCategory } from "../memory/types.js";
@@ -184,15 +186,12 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
   const fmt = (n: number) => n.toLocaleString("en-US");
 
   if (s.method === "qlora") {
-    add({ name: `${s.quantType} codes`, category: "base_packed", bytes: L * sum(linears.map((l) => Math.ceil((l.outFeatures * l.inFeatures) / 2))), formula: `P_lin / 2 = ${fmt(pLin)} / 2` });
-    const perTensor = (n: number) => {
-      const nb = Math.ceil(n / s.blocksize);
-      return s.doubleQuant ? nb + 4 * Math.ceil(nb / 256) + 4 * (16 + 256 + 1) : 4 * nb + 4 * 16;
-    };
+    const quantized = linears.map((l) => quantized4bitBytes(l.outFeatures * l.inFeatures, s));
+    add({ name: `${s.quantType} codes`, category: "base_packed", bytes: L * sum(quantized.map((q) => q.packed)), formula: `P_lin / 2 = ${fmt(pLin)} / 2` });
     add({
       name: s.doubleQuant ? "scales (double-quantized)" : "scales (float32 absmax)",
       category: "quant_constants",
-      bytes: L * sum(linears.map((l) => perTensor(l.outFeatures * l.inFeatures))),
+      bytes: L * sum(quantized.map((q) => q.constants)),
       formula: s.doubleQuant
         ? `per tensor ceil(n/${s.blocksize}) + 4*ceil(ceil(n/${s.blocksize})/256) + 4*(16+256+1) (maps, offset); x ${L * linears.length} tensors`
         : `per tensor 4*ceil(n/${s.blocksize}) + 64 (code book); x ${L * linears.length} tensors`,
@@ -218,12 +217,12 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
     add({ name: "LoRA parameters", category: "lora_params", bytes: pTrain * lb, formula: `P_L * ${lb}, P_L = L * sum r*(in+out) = ${L} * ${fmt(pl)} = ${fmt(pTrain)}` });
   }
   add({ name: "gradients", category: "gradients", bytes: pTrain * trainBytes, formula: `P_train * ${trainBytes} = ${fmt(pTrain)} * ${trainBytes}` });
-  const opt = optimizerStateBytes(trainableTensors, s.optimizer.bits);
+  const opt = optimizerStateBytes(trainableTensors, s.optimizer.bits, s.runtime === "tfjs" ? "tfjs" : "bitsandbytes");
   add({
     name: `AdamW ${s.optimizer.bits}-bit state${s.optimizer.paged ? " (paged)" : ""}`,
     category: s.optimizer.paged ? "optimizer_paged_out" : "optimizer_resident",
     bytes: opt,
-    formula: s.optimizer.bits === 32 ? `8 * P_train = 8 * ${fmt(pTrain)}` : `per tensor >= ${DEFAULT_8BIT_MIN_ELEMENTS}: 2n + 8*ceil(n/256), smaller: 8n (about 2.03 * P_train)`,
+    formula: s.optimizer.bits === 32 ? `8 * P_train = 8 * ${fmt(pTrain)}` : `per tensor >= ${DEFAULT_8BIT_MIN_ELEMENTS}: 2n${s.runtime === "tfjs" ? " (n rounded up to 4)" : ""} + 8*ceil(n/256), smaller: 8n (about 2.03 * P_train)`,
     pageable: s.optimizer.paged,
   });
 
@@ -307,9 +306,9 @@ function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: reado
   ];
 }
 
-/** AdamW state bytes for tensors of the given sizes: 8 per element, or 8-bit blockwise for tensors >= 4096 elements. */
-export function optimizerStateBytes(tensorSizes: readonly number[], bits: 32 | 8): number {
-  return sum(tensorSizes.map((n) => (bits === 8 && n >= DEFAULT_8BIT_MIN_ELEMENTS ? 2 * n + 8 * Math.ceil(n / 256) : 8 * n)));
+/** AdamW state bytes for tensors of the given sizes: 8 per element, or 8-bit blockwise for tensors >= 4096 elements, as lib/optim ("tfjs") or bitsandbytes holds them. */
+export function optimizerStateBytes(tensorSizes: readonly number[], bits: 32 | 8, layout: "tfjs" | "bitsandbytes" = "bitsandbytes"): number {
+  return sum(tensorSizes.map((n) => adamwStateBytes(n, bits, layout)));
 }
 
 /** Which GPU sizes (GB) hold the plan's required bytes, and how many of the largest it would take. */
@@ -356,7 +355,7 @@ export function planDenseStack(model: DenseStackModel, options: { optimizerBits?
   const components: PlanComponent[] = [
     { name: "weights", category: "base_dense", bytes: 4 * P, formula: `4 * P = 4 * ${P}` },
     { name: "gradients", category: "gradients", bytes: 4 * P, formula: `4 * P = 4 * ${P}` },
-    { name: `AdamW ${bits}-bit state`, category: "optimizer_resident", bytes: optimizerStateBytes(sizes, bits), formula: bits === 32 ? `8 * P` : "2n + 8*ceil(n/256) per tensor >= 4096, else 8n" },
+    { name: `AdamW ${bits}-bit state`, category: "optimizer_resident", bytes: optimizerStateBytes(sizes, bits, "tfjs"), formula: bits === 32 ? `8 * P` : "2n + 8*ceil(n/256) per tensor >= 4096, else 8n" },
     { name: "data batch (x, y)", category: "activations", bytes: B * (dims[0]! + out) * 4, formula: `B * (d_in + d_out) * 4` },
     forwardBackward >= update
       ? { name: "forward+backward working set (peak)", category: "activations", bytes: forwardBackward, formula: `4 * B * (6 * sum(hidden) + 3 * d_out) = 4 * ${B} * (6 * ${hidden} + 3 * ${out})` }

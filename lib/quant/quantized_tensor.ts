@@ -7,7 +7,7 @@ import { dequantizeBlockwise4bit, quantizeBlockwise4bit, validateBlocksize } fro
 import { codeBook, type QuantType } from "./codebooks.js";
 import { dequantizeToWasmTensor } from "./dequant_backend.js";
 import { DEQUANT_KERNEL, dequantizeBlockwise4bitSimd } from "./dequant_simd.js";
-import { dequantizeAbsmax, doubleQuantize, type NestedAbsmax } from "./double_quant.js";
+import { NESTED_BLOCKSIZE, dequantizeAbsmax, doubleQuantize, type NestedAbsmax } from "./double_quant.js";
 
 /** Options of {@link quantize4bit}. */
 export interface Quantize4bitOptions {
@@ -209,4 +209,16 @@ export function defaultZeroBlockByte(code: Float32Array): number {
   let best = 0;
   for (let c = 1; c < code.length; c++) if (Math.abs(code[c]!) < Math.abs(code[best]!)) best = c;
   return (best << 4) | best;
+}
+
+/**
+ * Bytes a 4-bit tensor of n values holds, as {@link QuantizedTensor.memoryItems} files them: packed codes
+ * (half a byte per value) and constants (a float32 absmax per block, or with double quantization one
+ * byte per block, a float32 nested absmax per 256 blocks, the 256-entry nested map and the offset; and
+ * the 16-entry code book).
+ */
+export function quantized4bitBytes(n: number, options: { blocksize: number; doubleQuant: boolean }): { packed: number; constants: number } {
+  const blocks = Math.ceil(n / options.blocksize);
+  const scales = options.doubleQuant ? blocks + 4 * Math.ceil(blocks / NESTED_BLOCKSIZE) + 4 * 256 + 4 : 4 * blocks;
+  return { packed: Math.ceil(n / 2), constants: scales + 4 * 16 };
 }
