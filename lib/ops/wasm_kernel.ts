@@ -9,12 +9,13 @@ export class WasmKernel {
 
   constructor(
     readonly exportName: string,
-    private readonly assemble: () => Uint8Array,
+    /** The module's bytes, its one function exported as `exportName`. */
+    private readonly assemble: (exportName: string) => Uint8Array,
   ) {}
 
   /** The compiled module, or null where WebAssembly SIMD is unavailable (compiled on the first call only). */
   module(): WasmModule | null {
-    if (this.compiled === undefined) this.compiled = compileModule(this.assemble());
+    if (this.compiled === undefined) this.compiled = compileModule(this.assemble(this.exportName));
     return this.compiled;
   }
 

@@ -2,52 +2,43 @@
 // step). Per block it scales the 16 code values (f32x4.mul, the same float32 rounding as the scalar
 // path), splits them into four byte planes, and turns 32 nibbles into 32 floats with i8x16.swizzle.
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
-import { OP, SIMD_OP, V128, I32, align16, singleFunctionModule, uleb, wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
+import { FunctionBuilder, I32, OP, SIMD_OP, V128, align16, uleb, wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
 import { WasmKernel } from "../ops/wasm_kernel.js";
 
-const { LOCAL_GET, LOCAL_SET, I32_CONST, I32_ADD, I32_SUB, F32_LOAD, LOOP, VOID, BR_IF, END } = OP;
-const { V128_LOAD, V128_STORE, V128_CONST, SHUFFLE, SWIZZLE, F32X4_SPLAT, V128_AND, I8X16_SHR_U, F32X4_MUL } = SIMD_OP;
-const SIMD = OP.SIMD;
+const S = SIMD_OP;
 
 /** The kernel's bytes: `dequant(out, packed, absmax, code, blocks, bytesPerBlock)` over an imported memory. */
-function kernelBytes(): Uint8Array {
-  // Parameters 0..5: out, packed, absmax, code, blocks, bytesPerBlock (i32). Locals from 6 on.
+function kernelBytes(exportName: string): Uint8Array {
+  const b = new FunctionBuilder(6);
   const [OUT, PACKED, ABSMAX, CODE, BLOCKS, BPB] = [0, 1, 2, 3, 4, 5];
-  const I32_LOCALS = 1; // 6: end of the block's bytes
-  const END_PTR = 6;
-  const V = (k: number) => 7 + k; // v128 locals
-  const [C0, C1, C2, C3, T0, T1, T2, T3, A01, B01, A23, B23, P0, P1, P2, P3, BYTES, HI, LO, IDX, Q0, Q1, Q2, Q3, L01, H01, L23, H23] = Array.from({ length: 28 }, (_, k) => V(k));
-  const code: number[] = [];
-  const get = (l: number) => code.push(LOCAL_GET, ...uleb(l));
-  const set = (l: number) => code.push(LOCAL_SET, ...uleb(l));
-  const simd = (op: number, ...imm: number[]) => code.push(SIMD, ...uleb(op), ...imm);
-  const shuffle = (a: number, b: number, lanes: number[], into: number) => {
-    get(a);
-    get(b);
-    simd(SHUFFLE, ...lanes);
-    set(into);
+  const END_PTR = b.local(I32); // end of the block's bytes
+  const [C0, C1, C2, C3, T0, T1, T2, T3, A01, B01, A23, B23, P0, P1, P2, P3, BYTES, HI, LO, IDX, Q0, Q1, Q2, Q3, L01, H01, L23, H23] = b.locals(V128, 28);
+  const shuffle = (x: number, y: number, lanes: number[], into: number) => {
+    b.get(x);
+    b.get(y);
+    b.simd(S.I8X16_SHUFFLE, ...lanes);
+    b.set(into);
   };
   const range = (from: number, count: number, step = 1) => Array.from({ length: count }, (_, i) => from + i * step);
-  const interleave = (a: number[], b: number[]) => a.flatMap((x, i) => [x, b[i]!]);
+  const interleave = (x: number[], y: number[]) => x.flatMap((v, i) => [v, y[i]!]);
   // Code book: four vectors of four floats.
   for (const [k, local] of [C0, C1, C2, C3].entries()) {
-    get(CODE);
-    simd(V128_LOAD, 0, ...uleb(16 * k));
-    set(local);
+    b.get(CODE);
+    b.simd(S.V128_LOAD, 0, ...uleb(16 * k));
+    b.set(local);
   }
-  code.push(LOOP, VOID);
-  {
+  b.loop(() => {
     // Scaled table t = code * absmax[b] (f32x4.mul rounds each product to float32 once).
     for (const [k, c] of [C0, C1, C2, C3].entries()) {
-      get(c);
-      get(ABSMAX);
-      code.push(F32_LOAD, 2, 0);
-      simd(F32X4_SPLAT);
-      simd(F32X4_MUL);
-      set([T0, T1, T2, T3][k]!);
+      b.get(c);
+      b.get(ABSMAX);
+      b.op(OP.F32_LOAD, 2, 0);
+      b.simd(S.F32X4_SPLAT);
+      b.simd(S.F32X4_MUL);
+      b.set([T0, T1, T2, T3][k]!);
     }
     // Byte planes: plane j holds byte j of each of the 16 floats.
-    const evenPlanes = [...range(0, 8, 4).map((x) => x), ...range(1, 8, 4)]; // bytes 0 and 1 of floats 0..7
+    const evenPlanes = [...range(0, 8, 4), ...range(1, 8, 4)]; // bytes 0 and 1 of floats 0..7
     const oddPlanes = [...range(2, 8, 4), ...range(3, 8, 4)]; // bytes 2 and 3
     shuffle(T0, T1, evenPlanes, A01);
     shuffle(T0, T1, oddPlanes, B01);
@@ -60,69 +51,52 @@ function kernelBytes(): Uint8Array {
     shuffle(B01, B23, low, P2);
     shuffle(B01, B23, high, P3);
     // end = packed + bytesPerBlock
-    get(PACKED);
-    get(BPB);
-    code.push(I32_ADD);
-    set(END_PTR);
-    code.push(LOOP, VOID);
-    {
-      get(PACKED);
-      simd(V128_LOAD, 0, 0);
-      set(BYTES);
-      get(BYTES);
-      code.push(I32_CONST, 4);
-      simd(I8X16_SHR_U);
-      set(HI);
-      get(BYTES);
-      simd(V128_CONST, ...new Array(16).fill(0x0f));
-      simd(V128_AND);
-      set(LO);
+    b.get(PACKED);
+    b.get(BPB);
+    b.op(OP.I32_ADD);
+    b.set(END_PTR);
+    b.loop(() => {
+      b.get(PACKED);
+      b.simd(S.V128_LOAD, 0, 0);
+      b.set(BYTES);
+      b.get(BYTES);
+      b.i32(4);
+      b.simd(S.I8X16_SHR_U);
+      b.set(HI);
+      b.get(BYTES);
+      b.v128(new Array(16).fill(0x0f));
+      b.simd(S.V128_AND);
+      b.set(LO);
       // Element 2i is the high nibble of byte i, element 2i+1 the low one.
       for (const half of [0, 1]) {
         shuffle(HI, LO, interleave(range(8 * half, 8), range(16 + 8 * half, 8)), IDX);
         for (const [j, plane] of [P0, P1, P2, P3].entries()) {
-          get(plane);
-          get(IDX);
-          simd(SWIZZLE);
-          set([Q0, Q1, Q2, Q3][j]!);
+          b.get(plane);
+          b.get(IDX);
+          b.simd(S.I8X16_SWIZZLE);
+          b.set([Q0, Q1, Q2, Q3][j]!);
         }
         shuffle(Q0, Q1, interleave(range(0, 8), range(16, 8)), L01);
         shuffle(Q0, Q1, interleave(range(8, 8), range(24, 8)), H01);
         shuffle(Q2, Q3, interleave(range(0, 8), range(16, 8)), L23);
         shuffle(Q2, Q3, interleave(range(8, 8), range(24, 8)), H23);
         const quad = (from: number) => range(from, 4, 2).flatMap((x) => [x, x + 1, x + 16, x + 17]);
-        for (const [k, [a, b, lanes]] of ([[L01, L23, quad(0)], [L01, L23, quad(8)], [H01, H23, quad(0)], [H01, H23, quad(8)]] as const).entries()) {
-          get(OUT);
-          get(a);
-          get(b);
-          simd(SHUFFLE, ...lanes);
-          simd(V128_STORE, 0, ...uleb(64 * half + 16 * k));
+        for (const [k, [x, y, lanes]] of ([[L01, L23, quad(0)], [L01, L23, quad(8)], [H01, H23, quad(0)], [H01, H23, quad(8)]] as const).entries()) {
+          b.get(OUT);
+          b.get(x);
+          b.get(y);
+          b.simd(S.I8X16_SHUFFLE, ...lanes);
+          b.simd(S.V128_STORE, 0, ...uleb(64 * half + 16 * k));
         }
       }
       // out += 128; packed += 16; loop while packed != end
-      get(OUT);
-      code.push(I32_CONST, ...uleb(128), I32_ADD);
-      set(OUT);
-      get(PACKED);
-      code.push(I32_CONST, 16, I32_ADD);
-      set(PACKED);
-      get(PACKED);
-      get(END_PTR);
-      code.push(0x47); // i32.ne
-      code.push(BR_IF, 0);
-    }
-    code.push(END);
-    get(ABSMAX);
-    code.push(I32_CONST, 4, I32_ADD);
-    set(ABSMAX);
-    get(BLOCKS);
-    code.push(I32_CONST, 1, I32_SUB);
-    set(BLOCKS);
-    get(BLOCKS);
-    code.push(BR_IF, 0);
-  }
-  code.push(END);
-  return singleFunctionModule("dequant", 6, [[I32_LOCALS, I32], [28, V128]], code);
+      b.add(OUT, 128);
+      b.stepUntil(PACKED, 16, END_PTR);
+    });
+    b.add(ABSMAX, 4);
+    b.countDown(BLOCKS);
+  });
+  return b.module(exportName);
 }
 
 /** The kernel (about 1 KB of code, compiled on first use). */

@@ -2,181 +2,127 @@
 // here from its instructions. Per block: absmax with f32x4.abs/max, s = clamp(f32(x * f32(1 / absmax)));
 // the code of s is the number of the 15 float32 midpoints strictly below it (15 vector compares per
 // four values), mapped through the sorted order with i8x16.swizzle and packed two codes per byte.
-import { OP, SIMD_OP, F32, I32, V128, align16, singleFunctionModule, sleb, uleb, wasmApi } from "../ops/wasm_asm.js";
+import { F32, FunctionBuilder, I32, OP, SIMD_OP, V128, align16, uleb, wasmApi } from "../ops/wasm_asm.js";
 import { WasmKernel } from "../ops/wasm_kernel.js";
 
-const { LOCAL_GET, LOCAL_SET, LOCAL_TEE, I32_CONST, I32_ADD, I32_SUB, I32_NE, F32_LOAD, F32_STORE, F32_DIV, F32_MAX, LOOP, VOID, BR_IF, END, SIMD } = OP;
 const S = SIMD_OP;
 
 /** The kernel's bytes: `quant(values, packed, absmax, midpoints, order, blocks, blocksize)` over an imported memory. */
-function kernelBytes(): Uint8Array {
+function kernelBytes(exportName: string): Uint8Array {
+  const b = new FunctionBuilder(7);
   const [VAL, PK, AM, MID, ORD, NB, BS] = [0, 1, 2, 3, 4, 5, 6];
-  const [END_PTR, P] = [7, 8];
-  const [MX, INV] = [9, 10];
-  let next = 11;
-  const v = () => next++;
-  const M = Array.from({ length: 15 }, v);
-  const [ORDER, ONE, NEG1, MASK, INVV, MXV] = [v(), v(), v(), v(), v(), v()];
-  const SV = Array.from({ length: 4 }, v);
-  const C = Array.from({ length: 8 }, v);
-  const W = Array.from({ length: 4 }, v);
-  const [T0, T1] = [v(), v()];
-  const code: number[] = [];
-  const get = (l: number) => code.push(LOCAL_GET, ...uleb(l));
-  const set = (l: number) => code.push(LOCAL_SET, ...uleb(l));
-  const simd = (op: number, ...imm: number[]) => code.push(SIMD, ...uleb(op), ...imm);
-  const f32Bytes = (x: number) => [...new Uint8Array(new Float32Array([x]).buffer)];
-  const vconst = (bytes: number[]) => simd(S.V128_CONST, ...bytes);
-  const i32 = (x: number) => code.push(I32_CONST, ...sleb(x));
+  const [END_PTR, P] = b.locals(I32, 2);
+  const [MX, INV] = b.locals(F32, 2);
+  const M = b.locals(V128, 15);
+  const [ORDER, ONE, NEG1, MASK, INVV, MXV] = b.locals(V128, 6);
+  const SV = b.locals(V128, 4);
+  const C = b.locals(V128, 8);
+  const W = b.locals(V128, 4);
+  const [T0, T1] = b.locals(V128, 2);
   // Constants: midpoint splats, the order table, +-1, the low-byte mask.
   for (let k = 0; k < 15; k++) {
-    get(MID);
-    code.push(F32_LOAD, 2, ...uleb(4 * k));
-    simd(S.F32X4_SPLAT);
-    set(M[k]!);
+    b.get(MID);
+    b.op(OP.F32_LOAD, 2, ...uleb(4 * k));
+    b.simd(S.F32X4_SPLAT);
+    b.set(M[k]!);
   }
-  get(ORD);
-  simd(S.V128_LOAD, 0, 0);
-  set(ORDER);
-  vconst(Array(4).fill(f32Bytes(1)).flat());
-  set(ONE);
-  vconst(Array(4).fill(f32Bytes(-1)).flat());
-  set(NEG1);
-  vconst(Array(8).fill([0xff, 0x00]).flat());
-  set(MASK);
-  code.push(LOOP, VOID);
-  {
+  b.get(ORD);
+  b.simd(S.V128_LOAD, 0, 0);
+  b.set(ORDER);
+  b.splat(1, true);
+  b.set(ONE);
+  b.splat(-1, true);
+  b.set(NEG1);
+  b.v128(Array(8).fill([0xff, 0x00]).flat());
+  b.set(MASK);
+  b.loop(() => {
     // END_PTR = VAL + 4 * BS
-    get(VAL);
-    get(BS);
-    i32(2);
-    code.push(0x74); // i32.shl
-    code.push(I32_ADD);
-    set(END_PTR);
-    // Pass 1: absmax (f32x4.max propagates NaN, so a non-finite block shows in its absmax).
-    vconst(Array(16).fill(0));
-    set(MXV);
-    get(VAL);
-    set(P);
-    code.push(LOOP, VOID);
-    {
-      get(MXV);
-      get(P);
-      simd(S.V128_LOAD, 0, 0);
-      simd(S.F32X4_ABS);
-      simd(S.F32X4_MAX);
-      set(MXV);
-      get(P);
-      i32(16);
-      code.push(I32_ADD, LOCAL_TEE, ...uleb(P));
-      get(END_PTR);
-      code.push(I32_NE, BR_IF, 0);
-    }
-    code.push(END);
-    for (const lane of [0, 1, 2, 3]) {
-      get(MXV);
-      simd(S.F32X4_EXTRACT_LANE, lane);
-      if (lane > 0) code.push(F32_MAX);
-    }
-    set(MX);
-    get(AM);
-    get(MX);
-    code.push(F32_STORE, 2, 0);
+    b.get(VAL);
+    b.get(BS);
+    b.i32(2);
+    b.op(OP.I32_SHL, OP.I32_ADD);
+    b.set(END_PTR);
+    // Pass 1: absmax.
+    b.blockAbsmax({ start: VAL, end: END_PTR, cursor: P, lanes: MXV, absmax: MX, at: AM });
     // inv = f32(1 / max(absmax, 1e-38))
-    code.push(0x43, ...f32Bytes(1)); // f32.const 1
-    get(MX);
-    code.push(0x43, ...f32Bytes(1e-38));
-    code.push(F32_MAX, F32_DIV);
-    set(INV);
-    get(INV);
-    simd(S.F32X4_SPLAT);
-    set(INVV);
+    b.f32(1);
+    b.get(MX);
+    b.f32(1e-38);
+    b.op(OP.F32_MAX, OP.F32_DIV);
+    b.set(INV);
+    b.get(INV);
+    b.simd(S.F32X4_SPLAT);
+    b.set(INVV);
     // Pass 2: 32 values -> 16 bytes per iteration.
-    get(VAL);
-    set(P);
-    code.push(LOOP, VOID);
-    {
+    b.get(VAL);
+    b.set(P);
+    b.loop(() => {
       // Four groups of four values at a time, interleaved so their counts are independent chains.
       for (const groups of [[0, 1, 2, 3], [4, 5, 6, 7]]) {
         for (const g of groups) {
-          get(P);
-          simd(S.V128_LOAD, 0, ...uleb(16 * g));
-          get(INVV);
-          simd(S.F32X4_MUL);
-          get(NEG1);
-          simd(S.F32X4_MAX);
-          get(ONE);
-          simd(S.F32X4_MIN);
-          set(SV[g % 4]!);
-          vconst(Array(16).fill(0));
-          set(C[g]!);
+          b.get(P);
+          b.simd(S.V128_LOAD, 0, ...uleb(16 * g));
+          b.get(INVV);
+          b.simd(S.F32X4_MUL);
+          b.get(NEG1);
+          b.simd(S.F32X4_MAX);
+          b.get(ONE);
+          b.simd(S.F32X4_MIN);
+          b.set(SV[g % 4]!);
+          b.v128(Array(16).fill(0));
+          b.set(C[g]!);
         }
         for (let k = 0; k < 15; k++) {
           for (const g of groups) {
-            get(C[g]!);
-            get(M[k]!);
-            get(SV[g % 4]!);
-            simd(S.F32X4_LT); // midpoint < s: all ones (-1)
-            simd(S.I32X4_SUB);
-            set(C[g]!);
+            b.get(C[g]!);
+            b.get(M[k]!);
+            b.get(SV[g % 4]!);
+            b.simd(S.F32X4_LT); // midpoint < s: all ones (-1)
+            b.simd(S.I32X4_SUB);
+            b.set(C[g]!);
           }
         }
       }
       for (let w = 0; w < 4; w++) {
-        get(C[2 * w]!);
-        get(C[2 * w + 1]!);
-        simd(S.I16X8_NARROW_I32X4_U);
-        set(W[w]!);
+        b.get(C[2 * w]!);
+        b.get(C[2 * w + 1]!);
+        b.simd(S.I16X8_NARROW_I32X4_U);
+        b.set(W[w]!);
       }
       // Counts of values 0..15 and 16..31 as bytes, then codes through the order table.
       for (const [half, into] of [[0, T0], [1, T1]] as const) {
-        get(ORDER);
-        get(W[2 * half]!);
-        get(W[2 * half + 1]!);
-        simd(S.I8X16_NARROW_I16X8_U);
-        simd(S.SWIZZLE);
-        set(into);
+        b.get(ORDER);
+        b.get(W[2 * half]!);
+        b.get(W[2 * half + 1]!);
+        b.simd(S.I8X16_NARROW_I16X8_U);
+        b.simd(S.I8X16_SWIZZLE);
+        b.set(into);
         // As i16 lanes k_even | k_odd << 8: byte = (k_even << 4) | k_odd in the low byte.
-        get(into);
-        i32(4);
-        simd(S.I16X8_SHL);
-        get(into);
-        i32(8);
-        simd(S.I16X8_SHR_U);
-        simd(S.V128_OR);
-        get(MASK);
-        simd(S.V128_AND);
-        set(into);
+        b.get(into);
+        b.i32(4);
+        b.simd(S.I16X8_SHL);
+        b.get(into);
+        b.i32(8);
+        b.simd(S.I16X8_SHR_U);
+        b.simd(S.V128_OR);
+        b.get(MASK);
+        b.simd(S.V128_AND);
+        b.set(into);
       }
-      get(PK);
-      get(T0);
-      get(T1);
-      simd(S.I8X16_NARROW_I16X8_U);
-      simd(S.V128_STORE, 0, 0);
-      get(PK);
-      i32(16);
-      code.push(I32_ADD);
-      set(PK);
-      get(P);
-      i32(128);
-      code.push(I32_ADD, LOCAL_TEE, ...uleb(P));
-      get(END_PTR);
-      code.push(I32_NE, BR_IF, 0);
-    }
-    code.push(END);
-    get(END_PTR);
-    set(VAL);
-    get(AM);
-    i32(4);
-    code.push(I32_ADD);
-    set(AM);
-    get(NB);
-    i32(1);
-    code.push(I32_SUB, LOCAL_TEE, ...uleb(NB));
-    code.push(BR_IF, 0);
-  }
-  code.push(END);
-  return singleFunctionModule("quant", 7, [[2, I32], [2, F32], [next - 11, V128]], code);
+      b.get(PK);
+      b.get(T0);
+      b.get(T1);
+      b.simd(S.I8X16_NARROW_I16X8_U);
+      b.simd(S.V128_STORE, 0, 0);
+      b.add(PK, 16);
+      b.stepUntil(P, 128, END_PTR);
+    });
+    b.get(END_PTR);
+    b.set(VAL);
+    b.add(AM, 4);
+    b.countDown(NB);
+  });
+  return b.module(exportName);
 }
 
 /** The kernel (compiled on first use). */
