@@ -1,6 +1,7 @@
 // LoRA configuration with Hugging Face PEFT's field names, defaults and meaning (peft LoraConfig,
 // peft/tuners/lora/config.py): the interface, the defaults object, the validator, the scaling rule.
 import { InvalidArgumentError, describeValue, expected } from "../errors.js";
+import { requirePositiveInteger } from "../validate.js";
 
 /** How A and B start: `true` kaiming-uniform A and B = 0, `"gaussian"` A ~ N(0, 1/r^2) and B = 0, `false` both random (not a no-op; for tests). */
 export type LoraInit = boolean | "gaussian";
@@ -128,7 +129,7 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
     inference_mode: pick("inference_mode"),
     task_type: pick("task_type"),
   };
-  if (!Number.isInteger(config.r) || config.r <= 0) throw new InvalidArgumentError(where, expected("r to be a positive integer", describeValue(config.r), "Typical ranks are 4 to 64."));
+  requirePositiveInteger(where, "r", config.r, "Typical ranks are 4 to 64.");
   if (typeof config.lora_alpha !== "number" || !Number.isFinite(config.lora_alpha)) throw new InvalidArgumentError(where, expected("lora_alpha to be a finite number", describeValue(config.lora_alpha)));
   if (typeof config.lora_dropout !== "number" || !(config.lora_dropout >= 0 && config.lora_dropout < 1)) throw new InvalidArgumentError(where, expected("lora_dropout in [0, 1)", describeValue(config.lora_dropout)));
   checkModuleSpec(where, "target_modules", config.target_modules, true);

@@ -1,5 +1,6 @@
 // Trainable versus total parameters and their bytes (PEFT's print_trainable_parameters, plus the
 // byte view QLoRA is about: 4-bit codes, scales, float32 weights, LoRA factors).
+import { bytesOfTensor } from "../memory/ledger.js";
 import type { MemoryItem } from "../memory/types.js";
 import type { NamedVariable } from "../optim/optimizer.js";
 import { LoraLinear } from "./lora_linear.js";
@@ -63,7 +64,7 @@ export function countParameters(model: AdaptableModel | LoraModel): ParameterCou
   const trainable: ParamBytes = { params: 0, bytes: 0 };
   for (const { variable } of trainableVars) {
     trainable.params += variable.size;
-    trainable.bytes += variable.size * 4;
+    trainable.bytes += bytesOfTensor(variable);
   }
   const total: ParamBytes = { params: 0, bytes: 0 };
   for (const g of groups.values()) {

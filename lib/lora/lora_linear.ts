@@ -6,7 +6,7 @@ import type { MemoryItem } from "../memory/types.js";
 import { DenseLinear, type Linear } from "../model/linear.js";
 import { lowRankUpdate } from "../ops/low_rank.js";
 import type { NamedVariable } from "../optim/optimizer.js";
-import { loraDelta, type LoraFactors } from "./delta.js";
+import { mergedWeight, type LoraFactors } from "./delta.js";
 
 /** What defines one adapter on one layer: its rank, alpha, scaling and dropout. */
 export interface LoraAdapterSpec {
@@ -189,10 +189,7 @@ export class LoraLinear implements Linear {
   /** The effective weight [out, in]: base plus the active adapter's delta (a new tensor). */
   denseWeight(): tf.Tensor2D {
     const adapter = this.contributing();
-    return tf.tidy(() => {
-      const w = this.baseLayer.denseWeight(); // [out, in]
-      return adapter ? tf.add(w, loraDelta(adapter)) : w;
-    });
+    return adapter ? mergedWeight(this.baseLayer, adapter) : this.baseLayer.denseWeight();
   }
 
   /**
@@ -205,7 +202,7 @@ export class LoraLinear implements Linear {
     const adapter = this.active === null ? undefined : this.adapterMap.get(this.active);
     if (!adapter) throw new InvalidArgumentError(where, expected("an active adapter to merge", "none"));
     this.requireDenseBase(where);
-    this.replaceDense(tf.tidy(() => tf.add(this.baseLayer.denseWeight(), loraDelta(adapter))));
+    this.replaceDense(mergedWeight(this.baseLayer, adapter));
     this.mergedInto = adapter.name;
     this.syncTrainable();
   }
@@ -215,7 +212,7 @@ export class LoraLinear implements Linear {
     const name = this.mergedInto;
     if (name === null) return;
     const adapter = this.adapterMap.get(name)!;
-    this.replaceDense(tf.tidy(() => tf.sub(this.baseLayer.denseWeight(), loraDelta(adapter))));
+    this.replaceDense(mergedWeight(this.baseLayer, adapter, -1));
     this.mergedInto = null;
     this.syncTrainable();
   }

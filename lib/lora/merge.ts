@@ -5,7 +5,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 import { DenseLinear } from "../model/linear.js";
 import { QuantizedLinear } from "../model/quantized_linear.js";
 import { QuantizedTensor, quantize4bit, seededNormal } from "../quant/index.js";
-import { loraDelta } from "./delta.js";
+import { loraDelta, mergedWeight } from "./delta.js";
 import { LoraLinear } from "./lora_linear.js";
 import type { AdaptableModel, LoraModel } from "./lora_model.js";
 
@@ -101,7 +101,7 @@ export function mergeAndUnload<M extends AdaptableModel>(lora: LoraModel<M>, opt
     }
     const adapter = layer.adapters.get(name)!;
     if (strategy === "float32") {
-      const merged = tf.tidy(() => tf.add(layer.base.denseWeight(), loraDelta(adapter)) as tf.Tensor2D); // [out, in]
+      const merged = mergedWeight(layer.base, adapter); // [out, in]
       layer.replaceBase(new DenseLinear(merged, { name: path })).dispose();
       reports.push({ module: path, base, strategy });
     } else {

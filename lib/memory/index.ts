@@ -4,6 +4,7 @@ export {
   MemoryLedger,
   tensorReporter,
   bytesOfTensor,
+  bytesOfTensors,
   type CategoryBytes,
   type LedgerPoint,
   type OwnerBytes,

@@ -72,6 +72,11 @@ export function bytesOfTensor(t: tf.Tensor): number {
   return t.size * (t.dtype === "bool" ? 1 : t.dtype === "complex64" ? 8 : 4);
 }
 
+/** Bytes of several tensors ({@link bytesOfTensor} each; missing ones count 0). */
+export function bytesOfTensors(tensors: readonly (tf.Tensor | null | undefined)[]): number {
+  return tensors.reduce((sum, t) => sum + (t ? bytesOfTensor(t) : 0), 0);
+}
+
 /** A caller-created ledger: add reporters, take snapshots around the phases of a step, read the timeline. */
 export class MemoryLedger {
   private readonly reporters = new Map<string, MemoryReporter>();

@@ -2,6 +2,7 @@
 // step; sampling per sampling.ts; tokens streamed to a callback; every tensor freed when it returns.
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requireNonNegativeInteger } from "../validate.js";
 import type { KvCache } from "./kv_cache.js";
 import type { LlamaConfig } from "./config.js";
 import { sampleToken, seededRandom, validateSamplingOptions, type SamplingOptions } from "./sampling.js";
@@ -53,7 +54,7 @@ export async function generateTokens(model: DecodingModel, promptIds: number[], 
   });
   if (promptIds.length > maxPositionEmbeddings) throw new InvalidArgumentError(where, expected(`a prompt of at most ${maxPositionEmbeddings} tokens`, promptIds.length));
   const maxNewTokens = options.maxNewTokens ?? 256;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(where, expected("maxNewTokens a non-negative integer", maxNewTokens));
+  requireNonNegativeInteger(where, "maxNewTokens", maxNewTokens);
   validateSamplingOptions(options, where);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
   if (!Number.isInteger(seed)) throw new InvalidArgumentError(where, expected("an integer seed", seed));

@@ -2,6 +2,7 @@
 // position seen so far, so each new token attends to the past without recomputing it.
 // Legend: B batch, K key/value heads, S cached positions, D head width.
 import * as tf from "@tensorflow/tfjs-core";
+import { bytesOfTensors } from "../memory/ledger.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 
 /** Keys and values per layer, each [B*K, S, D]; owns its tensors until dispose(). */
@@ -33,7 +34,7 @@ export class KvCache implements MemoryReporter {
   }
 
   memoryItems(): MemoryItem[] {
-    const bytes = [...this.keys, ...this.values].reduce((sum, t) => sum + (t ? t.size * 4 : 0), 0);
+    const bytes = bytesOfTensors([...this.keys, ...this.values]);
     return bytes > 0 ? [{ category: "activations", bytes, owner: "kv_cache", onBackend: true }] : [];
   }
 

@@ -1,6 +1,7 @@
 // The one linear abstraction every projection of the decoder goes through, so lib/lora can wrap
 // any of them and lib/quant can stand in a 4-bit base. Weights use PyTorch's [out, in] orientation.
 import * as tf from "@tensorflow/tfjs-core";
+import { bytesOfTensor } from "../memory/ledger.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import { matMulWeight } from "../ops/matmul.js";
 
@@ -46,7 +47,7 @@ export class DenseLinear implements Linear {
   }
 
   memoryItems(): MemoryItem[] {
-    return [{ category: "base_dense", bytes: this.weight.size * 4, owner: this.options.name, onBackend: true }];
+    return [{ category: "base_dense", bytes: bytesOfTensor(this.weight), owner: this.options.name, onBackend: true }];
   }
 
   dispose(): void {

@@ -5,6 +5,7 @@
 // is one Linear.apply on a 2-D tensor.
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, TensorError, expected } from "../errors.js";
+import { bytesOfTensor } from "../memory/ledger.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import type { NamedVariable } from "../optim/optimizer.js";
 import { causalMask, groupedAttention, mergeHeads, selfAttention, splitKvHeads, splitQueryHeads, type AttentionLayout } from "./attention.js";
@@ -191,8 +192,8 @@ export class LlamaModel implements MemoryReporter {
   }
 
   memoryItems(): MemoryItem[] {
-    const items: MemoryItem[] = [{ category: "base_dense", bytes: this.embedding.size * 4, owner: "model.embed_tokens", onBackend: true }];
-    for (const [name, weight] of this.norms) items.push({ category: "base_dense", bytes: weight.size * 4, owner: name.slice(0, -".weight".length), onBackend: true });
+    const items: MemoryItem[] = [{ category: "base_dense", bytes: bytesOfTensor(this.embedding), owner: "model.embed_tokens", onBackend: true }];
+    for (const [name, weight] of this.norms) items.push({ category: "base_dense", bytes: bytesOfTensor(weight), owner: name.slice(0, -".weight".length), onBackend: true });
     for (const linear of this.linearMap.values()) items.push(...linear.memoryItems());
     return items;
   }

@@ -1,6 +1,7 @@
 // Choosing the next token from logits: greedy, temperature, top-k (Fan et al. 2018) and nucleus
 // top-p (Holtzman et al. 2020) sampling, driven by a seeded PRNG so a seed reproduces a run.
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requireNonNegativeInteger } from "../validate.js";
 
 /** How to pick a token; temperature 0 means greedy (argmax). */
 export interface SamplingOptions {
@@ -28,7 +29,7 @@ export function seededRandom(seed: number): () => number {
 export function validateSamplingOptions(options: SamplingOptions, where: string): void {
   const { temperature = 0, topK = 0, topP = 1 } = options;
   if (!(temperature >= 0) || !Number.isFinite(temperature)) throw new InvalidArgumentError(where, expected("temperature >= 0", temperature));
-  if (!Number.isInteger(topK) || topK < 0) throw new InvalidArgumentError(where, expected("topK a non-negative integer", topK));
+  requireNonNegativeInteger(where, "topK", topK);
   if (!(topP > 0 && topP <= 1)) throw new InvalidArgumentError(where, expected("topP in (0, 1]", topP));
 }
 

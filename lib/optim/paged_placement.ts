@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { closeSync, mkdirSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { bytesOfTensors } from "../memory/ledger.js";
 import type { MemoryItem } from "../memory/types.js";
 import type { HostArray } from "./moment_codec.js";
 import { hostCopy, type PagingRecord, type StatePlacement } from "./placement.js";
@@ -28,14 +29,15 @@ interface Page {
   host?: HostArray[];
   /** The host buffers of the last page-in, reused by the next page-out (wasm; avoids allocating per move). */
   spare?: HostArray[];
-  disk?: { offset: number; layout: Array<{ int32: boolean; length: number }> };
+  /** Where the page lies in the spill file: its offset, the bytes reserved there, and its arrays. */
+  disk?: { offset: number; bytes: number; layout: Array<{ int32: boolean; length: number }> };
 }
 
 /** The part of a PagingRecord counted while a step runs. */
 type StepCounters = Pick<PagingRecord, "pagesIn" | "pagesOut" | "prefetched" | "bytesIn" | "bytesOut" | "pagingMs">;
 
 const zeroCounters = (): StepCounters => ({ pagesIn: 0, pagesOut: 0, prefetched: 0, bytesIn: 0, bytesOut: 0, pagingMs: 0 });
-const bytesOf = (arrays: readonly { size?: number; length?: number }[]) => arrays.reduce((s, a) => s + 4 * (a.size ?? a.length ?? 0), 0);
+const hostBytes = (arrays: readonly HostArray[]) => arrays.reduce((s, a) => s + a.byteLength, 0);
 
 /** LRU pager of optimizer-state payloads under a device byte budget. */
 export class PagedPlacement implements StatePlacement {
@@ -75,7 +77,7 @@ export class PagedPlacement implements StatePlacement {
     }
     page.tensors = payload;
     page.host = undefined;
-    page.bytes = bytesOf(payload);
+    page.bytes = bytesOfTensors(payload);
     page.lastUse = ++this.clock;
     this.resident += page.bytes;
     this.makeRoom(0, key);
@@ -88,7 +90,7 @@ export class PagedPlacement implements StatePlacement {
       this.resident -= old.bytes;
       tf.dispose(old.tensors);
     }
-    const page: Page = { owner, bytes: bytesOf(host), pages, lastUse: 0, host };
+    const page: Page = { owner, bytes: hostBytes(host), pages, lastUse: 0, host };
     this.pages.set(key, page);
     if (this.options.spillDir !== undefined) this.writeSpill(page, host);
   }
@@ -194,8 +196,8 @@ export class PagedPlacement implements StatePlacement {
       const path = join(this.options.spillDir!, `optimizer-state-${randomUUID()}.bin`);
       this.spill = { fd: openSync(path, "w+"), path, end: 0 };
     }
-    if (!page.disk || bytesOf(page.disk.layout) < page.bytes) {
-      page.disk = { offset: this.spill.end, layout: [] };
+    if (!page.disk || page.disk.bytes < page.bytes) {
+      page.disk = { offset: this.spill.end, bytes: page.bytes, layout: [] };
       this.spill.end += page.bytes;
     }
     page.disk.layout = host.map((a) => ({ int32: a instanceof Int32Array, length: a.length }));

@@ -1,5 +1,6 @@
 // Placement of optimizer state that keeps every chunk's payload resident as backend tensors.
 import * as tf from "@tensorflow/tfjs-core";
+import { bytesOfTensors } from "../memory/ledger.js";
 import type { MemoryItem } from "../memory/types.js";
 import type { HostArray } from "./moment_codec.js";
 import type { PagingRecord, StatePlacement } from "./placement.js";
@@ -37,7 +38,7 @@ export class ResidentPlacement implements StatePlacement {
   memoryItems(): MemoryItem[] {
     return [...this.entries.values()].map(({ payload, owner }) => ({
       category: "optimizer_resident",
-      bytes: payload.reduce((s, t) => s + t.size * 4, 0),
+      bytes: bytesOfTensors(payload),
       owner,
       onBackend: true,
     }));

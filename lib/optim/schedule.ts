@@ -1,6 +1,7 @@
 // Learning-rate schedules with linear warmup, as Hugging Face transformers' get_*_schedule_with_warmup
 // (step is 0-based: the first update uses step 0, so a warmup starts at 0).
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requireNonNegativeInteger, requirePositiveInteger } from "../validate.js";
 
 /** Which curve follows the warmup. */
 export type ScheduleKind = "constant" | "linear" | "cosine";
@@ -30,13 +31,13 @@ export function lrSchedule(options: ScheduleOptions): LrSchedule {
   if (!["constant", "linear", "cosine"].includes(kind)) throw new InvalidArgumentError(fn, expected('kind "constant", "linear" or "cosine"', kind));
   if (!(Number.isFinite(lr) && lr >= 0)) throw new InvalidArgumentError(fn, expected("lr >= 0", lr));
   const total = options.totalSteps;
-  if (total !== undefined && !(Number.isInteger(total) && total > 0)) throw new InvalidArgumentError(fn, expected("totalSteps to be a positive integer", total));
+  if (total !== undefined) requirePositiveInteger(fn, "totalSteps", total);
   if (kind !== "constant" && total === undefined) throw new InvalidArgumentError(fn, expected(`totalSteps for a ${kind} schedule`, "undefined"));
   const ratio = options.warmupRatio ?? 0;
   if (!(ratio >= 0 && ratio <= 1)) throw new InvalidArgumentError(fn, expected("warmupRatio in [0, 1]", ratio));
   if (ratio > 0 && options.warmupSteps === undefined && total === undefined) throw new InvalidArgumentError(fn, expected("totalSteps with warmupRatio", "undefined"));
   const warmup = options.warmupSteps ?? Math.ceil(ratio * (total ?? 0));
-  if (!(Number.isInteger(warmup) && warmup >= 0)) throw new InvalidArgumentError(fn, expected("warmupSteps to be a non-negative integer", warmup));
+  requireNonNegativeInteger(fn, "warmupSteps", warmup);
   const cycles = options.numCycles ?? 0.5;
   return (step: number) => {
     if (step < warmup) return (lr * step) / Math.max(1, warmup);

@@ -1,6 +1,7 @@
 // Where and how AdamW keeps its moments: a discriminated union (resident, paged, 8-bit, paged 8-bit)
 // and its validator, so a bad setting fails at construction with a message that says how to fix it.
 import { InvalidArgumentError, expected, describeValue } from "../errors.js";
+import { requireNonNegativeInteger } from "../validate.js";
 
 /** Options shared by the paged forms. */
 export interface PagedStateOptions {
@@ -52,9 +53,7 @@ export function resolveStateOption(option: OptimizerStateOption | "resident" | "
     throw new InvalidArgumentError(where, expected(`state.kind to be one of ${OPTIMIZER_STATE_KINDS.map((k) => `"${k}"`).join(", ")}`, describeValue(option), hint));
   }
   const minElements = (o: Blockwise8bitOptions) => {
-    const value = o.minElements ?? DEFAULT_8BIT_MIN_ELEMENTS;
-    if (!(Number.isInteger(value) && value >= 0)) throw new InvalidArgumentError(where, expected("state.minElements to be a non-negative integer", value));
-    return value;
+    return requireNonNegativeInteger(where, "state.minElements", o.minElements ?? DEFAULT_8BIT_MIN_ELEMENTS);
   };
   const paged = (o: PagedStateOptions) => {
     const budget = o.budgetBytes;

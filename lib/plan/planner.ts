@@ -3,6 +3,7 @@
 // 2022, "Reducing Activation Recomputation", s*b*h*(34 + 5*a*s/h) bytes per layer in 16-bit; on
 // TF.js, what its autodiff keeps for lib/model's own forward (tfjs_tape.ts).
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requirePositiveInteger } from "../validate.js";
 import { DEFAULT_8BIT_MIN_ELEMENTS } from "../optim/state_options.js";
 import { adamwStateBytes } from "../optim/adamw.js";
 import { quantized4bitBytes } from "../quant/quantized_tensor.js";
@@ -124,13 +125,7 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
   const tfjs = setup.runtime === "tfjs";
   const defaults = tfjs ? { ...DEFAULT_PLAN_SETUP, ...TFJS_PLAN_DEFAULTS, runtime: "tfjs" as const } : DEFAULT_PLAN_SETUP;
   const s: ResolvedPlanSetup = { ...defaults, ...stripUndefined(setup), optimizer: { ...DEFAULT_PLAN_SETUP.optimizer, ...stripUndefined(setup.optimizer ?? {}) } } as ResolvedPlanSetup;
-  const positiveInt = (what: string, v: number) => {
-    if (!(Number.isInteger(v) && v > 0)) throw new InvalidArgumentError(fn, expected(`${what} to be a positive integer`, v));
-  };
-  positiveInt("r", s.r);
-  positiveInt("batch", s.batch);
-  positiveInt("seqLen", s.seqLen);
-  positiveInt("blocksize", s.blocksize);
+  for (const [what, v] of [["r", s.r], ["batch", s.batch], ["seqLen", s.seqLen], ["blocksize", s.blocksize]] as const) requirePositiveInteger(fn, what, v);
   for (const [what, v] of [["baseDtype", s.baseDtype], ["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
     if (!(v in DTYPE_BYTES)) throw new InvalidArgumentError(fn, expected(`${what} fp32, bf16 or fp16`, v));
   }

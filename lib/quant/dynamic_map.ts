@@ -2,6 +2,7 @@
 // functional.create_dynamic_map) and blockwise 8-bit quantization over it, used by double
 // quantization of 4-bit scales and by 8-bit optimizer state.
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requirePositiveInteger } from "../validate.js";
 import { CELL_HALF, CELL_LOW_BITS, CELL_ONE_BITS, CELL_SHIFT, buildCellIndex, prepareCodeSearch, searchMidpoints } from "./code_search.js";
 
 /** Parameters of {@link createDynamicMap}; the defaults give bitsandbytes' 256-entry maps. */
@@ -160,7 +161,7 @@ export function dequantizeBlockwise8bit(codes: Uint8Array, absmax: Float32Array,
 }
 
 function validateBlocksize(where: string, blocksize: number): void {
-  if (!Number.isInteger(blocksize) || blocksize < 1) throw new InvalidArgumentError(where, expected("a positive integer blocksize", blocksize));
+  requirePositiveInteger(where, "blocksize", blocksize);
 }
 
 /** float32 `torch.linspace(start, end, steps)` as its CPU kernel computes it (one rounding per value). */

@@ -1,6 +1,7 @@
 // Turns examples into token sequences with a loss mask (prompt tokens masked out, as QLoRA's
 // "train on target" setting), and sequences into padded [B, T] batches for a causal LM.
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requireIntegerAtLeast } from "../validate.js";
 import { isPromptExample, type Example } from "../data/examples.js";
 import { Rng } from "./rng.js";
 
@@ -39,7 +40,7 @@ export interface Batch {
  * start of their prompt; long texts are cut into consecutive windows.
  */
 export function tokenizeExamples(examples: readonly Example[], tokenizer: BatchTokenizer, maxLength: number): TokenSequence[] {
-  if (!(Number.isInteger(maxLength) && maxLength >= 2)) throw new InvalidArgumentError("tokenizeExamples", expected("maxLength to be an integer >= 2", maxLength));
+  requireIntegerAtLeast("tokenizeExamples", "maxLength", maxLength, 2);
   const limit = maxLength + 1; // inputs and targets are both maxLength long
   const out: TokenSequence[] = [];
   for (const example of examples) {
@@ -69,7 +70,7 @@ export function tokenizeExamples(examples: readonly Example[], tokenizer: BatchT
  * tail is dropped.
  */
 export function packExamples(examples: readonly Example[], tokenizer: BatchTokenizer, maxLength: number): TokenSequence[] {
-  if (!(Number.isInteger(maxLength) && maxLength >= 2)) throw new InvalidArgumentError("packExamples", expected("maxLength to be an integer >= 2", maxLength));
+  requireIntegerAtLeast("packExamples", "maxLength", maxLength, 2);
   const limit = maxLength + 1;
   const ids: number[] = [];
   const counted: number[] = [];

@@ -1,6 +1,7 @@
 // lib/train's public surface.
 export type { StepRecord, EvalRecord } from "./records.js";
-export { train, memoryByCategory, type TrainOptions, type TrainResult, type TrainRun, type TrainCallbacks, type EvalOptions, type CheckpointOptions } from "./train.js";
+export { memoryByCategory } from "./step_memory.js";
+export { train, type TrainOptions, type TrainResult, type TrainRun, type TrainCallbacks, type EvalOptions, type CheckpointOptions } from "./train.js";
 export { evaluateLoss, exactMatch, exactMatchAccuracy, normalizeAnswer, type EvaluateOptions, type LossResult, type MetricFn, type MetricResult, type MetricTokenizer, type ExactMatchOptions } from "./evaluate.js";
 export { tokenizeExamples, packExamples, makeBatch, EpochSampler, type Batch, type BatchTokenizer, type TokenSequence, type SamplerState } from "./batching.js";
 export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, readTrainerState, type TrainerState } from "./checkpoint.js";

@@ -5,12 +5,11 @@
 // constant schedule, no weight decay.
 import * as tf from "@tensorflow/tfjs-core";
 import { MessageChannel } from "node:worker_threads";
-import { InvalidArgumentError, expected } from "../errors.js";
+import { InvalidArgumentError, UnavailableError, expected } from "../errors.js";
+import { requirePositiveInteger } from "../validate.js";
 import type { Example } from "../data/examples.js";
 import type { MemoryLedger } from "../memory/ledger.js";
-import { MEMORY_CATEGORIES, type MemoryCategory, type MemoryItem } from "../memory/types.js";
 import { AdamW, type AdamWOptions } from "../optim/adamw.js";
-import { clipByGlobalNorm } from "../optim/clip.js";
 import type { NamedVariable, Optimizer } from "../optim/optimizer.js";
 import { lrSchedule, type ScheduleKind } from "../optim/schedule.js";
 import { EpochSampler, makeBatch, packExamples, tokenizeExamples, type Batch, type BatchTokenizer, type TokenSequence } from "./batching.js";
@@ -18,6 +17,8 @@ import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } 
 import { evaluateLoss, type MetricFn } from "./evaluate.js";
 import type { GeneratingModel, TrainableModel } from "./model_contract.js";
 import type { EvalRecord, StepRecord } from "./records.js";
+import { raisePeak, stepMemory, type CategoryTotals } from "./step_memory.js";
+import { trainStep, type StepSetup } from "./train_step.js";
 
 /** Receives records as the run goes (lib/viz's liveLossChart is one). */
 export interface TrainCallbacks {
@@ -112,7 +113,7 @@ export interface TrainResult {
   tokensPerSecond: number;
   seconds: number;
   /** Peak resident bytes per category seen at step ends. */
-  peakMemory: Partial<Record<MemoryCategory, number>>;
+  peakMemory: CategoryTotals;
   /** The last checkpoint written, if any. */
   checkpoint?: string;
 }
@@ -149,27 +150,17 @@ function macrotask(): Promise<void> {
   });
 }
 
-/** Sums memory items by category. */
-export function memoryByCategory(items: readonly MemoryItem[]): Partial<Record<MemoryCategory, number>> {
-  const out: Partial<Record<MemoryCategory, number>> = {};
-  for (const item of items) out[item.category] = (out[item.category] ?? 0) + item.bytes;
-  return out;
-}
-
 function validate(options: TrainOptions, dataset: readonly Example[]): void {
   const fn = "train";
-  const positiveInt = (what: string, v: number | undefined) => {
-    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new InvalidArgumentError(fn, expected(`${what} to be a positive integer`, v));
-  };
-  positiveInt("steps", options.steps);
-  positiveInt("batchSize", options.batchSize);
-  positiveInt("gradientAccumulationSteps", options.gradientAccumulationSteps);
-  positiveInt("eval.every", options.eval?.every);
-  positiveInt("checkpoint.every", options.checkpoint?.every);
+  requirePositiveInteger(fn, "steps", options.steps);
+  for (const [what, v] of [["batchSize", options.batchSize], ["gradientAccumulationSteps", options.gradientAccumulationSteps], ["eval.every", options.eval?.every], ["checkpoint.every", options.checkpoint?.every]] as const) {
+    if (v !== undefined) requirePositiveInteger(fn, what, v);
+  }
   if (options.lr !== undefined && !(Number.isFinite(options.lr) && options.lr > 0)) throw new InvalidArgumentError(fn, expected("lr > 0", options.lr));
   if (options.maxGradNorm != null && !(options.maxGradNorm > 0)) throw new InvalidArgumentError(fn, expected("maxGradNorm > 0 or null", options.maxGradNorm));
   if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError(fn, expected("a non-empty array of examples", dataset, "Load data with loadDataset(path) or loadTask(name).train."));
   if (!options.tokenizer) throw new InvalidArgumentError(fn, expected("options.tokenizer", "undefined", "Pass the model's tokenizer (loadTokenizer(path))."));
+  if (tf.getGradient("Multiply") === undefined) throw new UnavailableError(fn, expected("TF.js's gradients to be registered", "none", "Call resolveBackend() (or installRuntime() where the backend is set up by hand) once before training."));
 }
 
 async function runTraining(model: TrainableModel, dataset: readonly Example[], options: TrainOptions, stopSignal: AbortSignal): Promise<TrainResult> {
@@ -187,11 +178,11 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
 
   const params: NamedVariable[] = model.trainableVariables();
   if (params.length === 0) throw new InvalidArgumentError("train", expected("a model with trainable variables", "none", "Wrap it with toLoraModel/toQloraModel, or load it with trainable: \"all\"."));
-  const byTfName = new Map(params.map((p) => [p.variable.name, p.name]));
   const ownsOptimizer = options.optimizer === undefined;
   const optimizer = options.optimizer ?? new AdamW({ weightDecay: options.weightDecay ?? 0, state: options.optimizerState });
 
   const ledger = options.ledger;
+  const stepSetup: StepSetup = { model, params, optimizer, maxGradNorm, ledger };
   if (ledger) ledger.track("model", { memoryItems: () => model.memoryItems?.() ?? [] }).track("optimizer", optimizer);
   const sequences: TokenSequence[] = options.packing ? packExamples(dataset, options.tokenizer, maxLength) : tokenizeExamples(dataset, options.tokenizer, maxLength);
   const sampler = new EpochSampler(sequences.length, seed);
@@ -217,7 +208,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
   const started = performance.now();
   const elapsedBase = steps.length ? steps[steps.length - 1]!.elapsedMs : 0;
   const elapsed = () => elapsedBase + performance.now() - started;
-  const peakMemory: Partial<Record<MemoryCategory, number>> = {};
+  const peakMemory: CategoryTotals = {};
   let sessionTokens = 0;
   let sessionTrainMs = 0;
   let lastCheckpoint: string | undefined;
@@ -245,82 +236,16 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
       const lr = schedule(step);
       const micro: Batch[] = [];
       for (let k = 0; k < accumulation; k++) micro.push(makeBatch(sampler.next(batchSize).map((i) => sequences[i]!), options.tokenizer.eosId));
-      const counted = micro.reduce((s, b) => s + b.countedTokens, 0);
       const tokens = micro.reduce((s, b) => s + b.tokens, 0);
-      const baseBytes = tf.memory().numBytes;
-      let activationBytes = 0;
-      let grads: Record<string, tf.Tensor> = {};
-      let lossSum = 0;
-      let ledgerPeak: Partial<Record<MemoryCategory, number>> | undefined;
-      for (const batch of micro) {
-        if (batch.countedTokens === 0) continue;
-        // Each micro-batch's mean loss is weighted by its share of counted tokens, so the
-        // accumulated gradient is that of the mean over the whole effective batch.
-        const weight = batch.countedTokens / counted;
-        const shape: [number, number] = [batch.batchSize, batch.time];
-        const x = tf.tensor2d(batch.inputIds, shape, "int32");
-        const y = tf.tensor2d(batch.targets, shape, "int32");
-        const m = tf.tensor2d(batch.mask, shape, "float32");
-        const compute = () =>
-          tf.variableGrads(() => {
-            const loss = tf.mul(model.loss(x, y, m), weight) as tf.Scalar;
-            activationBytes = Math.max(activationBytes, tf.memory().numBytes - baseBytes);
-            return loss;
-          }, params.map((p) => p.variable));
-        let value: tf.Scalar;
-        let g: Record<string, tf.Tensor>;
-        if (ledger) {
-          const held = { ...grads };
-          const measured = await ledger.measure("forward+backward", compute, { transientCategory: "activations", extras: (r) => ({ gradients: { ...held, ...r.grads }, step: step + 1 }) });
-          ({ value, grads: g } = measured.result);
-          ledgerPeak ??= {};
-          for (const c of MEMORY_CATEGORIES) ledgerPeak[c] = Math.max(ledgerPeak[c] ?? 0, measured.peak.bytes[c]);
-        } else ({ value, grads: g } = compute());
-        x.dispose();
-        y.dispose();
-        m.dispose();
-        lossSum += (await value.data())[0]!;
-        value.dispose();
-        for (const [tfName, tensor] of Object.entries(g)) {
-          const name = byTfName.get(tfName)!;
-          const previous = grads[name];
-          if (previous) {
-            grads[name] = tf.add(previous, tensor);
-            previous.dispose();
-            tensor.dispose();
-          } else grads[name] = tensor;
-        }
-      }
-      const gradientBytes = Object.values(grads).reduce((s, t) => s + t.size * 4, 0);
-      let gradNorm: number;
-      if (maxGradNorm !== null) {
-        const clipped = clipByGlobalNorm(grads, maxGradNorm);
-        for (const t of Object.values(grads)) t.dispose();
-        grads = clipped.grads;
-        gradNorm = clipped.norm;
-      } else {
-        gradNorm = tf.tidy(() => Math.sqrt(Object.values(grads).reduce((s, t) => s + tf.sum(tf.square(t)).dataSync()[0]!, 0)));
-      }
-      optimizer.applyGradients(params, grads, lr);
-      for (const t of Object.values(grads)) t.dispose();
+      const outcome = await trainStep(stepSetup, micro, lr, step);
       step++;
       const ms = performance.now() - t0;
       sessionTokens += tokens;
       sessionTrainMs += ms;
-      const record: StepRecord = { run, step, loss: lossSum, lr, gradNorm, tokensPerSecond: (tokens / ms) * 1000, elapsedMs: elapsed() };
+      const record: StepRecord = { run, step, loss: outcome.loss, lr, gradNorm: outcome.gradNorm, tokensPerSecond: (tokens / ms) * 1000, elapsedMs: elapsed() };
       if (recordMemory) {
-        const memory = memoryByCategory([...(model.memoryItems?.() ?? []), ...optimizer.memoryItems()]);
-        memory.gradients = gradientBytes;
-        memory.activations = Math.max(0, activationBytes);
-        if (ledgerPeak) {
-          ledger!.snapshot("optimizer", { step });
-          for (const c of MEMORY_CATEGORIES) if (ledgerPeak[c]) memory[c] = Math.max(memory[c] ?? 0, ledgerPeak[c]!);
-        }
-        record.memory = memory;
-        for (const category of MEMORY_CATEGORIES) {
-          const bytes = memory[category];
-          if (bytes !== undefined) peakMemory[category] = Math.max(peakMemory[category] ?? 0, bytes);
-        }
+        record.memory = stepMemory([model, optimizer], outcome, step, ledger);
+        raisePeak(peakMemory, record.memory);
       }
       steps.push(record);
       for (const c of callbacks) await c.onStep?.(record);

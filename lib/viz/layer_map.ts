@@ -4,7 +4,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
 import { chooseByteUnit, formatBytes } from "./format.js";
 import type { LayerMemoryRow } from "./records.js";
-import { requireArray, requireNonNegative } from "./validate.js";
+import { requireArray, requireNonNegative } from "../validate.js";
 
 /** Options of {@link layerMemoryChart}. */
 export interface LayerMemoryOptions {

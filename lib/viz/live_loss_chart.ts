@@ -3,6 +3,7 @@
 // Throttled; intermediate updates carry Vega-Lite + text only, the final one also the PNG.
 import type { EvalRecord, StepRecord } from "../train/records.js";
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requirePositiveInteger } from "../validate.js";
 import type { Chart } from "./chart.js";
 import type { DisplayFunction, DisplayHandle } from "./display.js";
 import { formatDuration, formatNumber } from "./format.js";
@@ -48,8 +49,7 @@ export class LiveLossChart {
   readonly #stats: LiveLossChartStats = { updates: 0, printed: 0, busyMs: 0 };
 
   constructor(options: LiveLossChartOptions = {}) {
-    if (options.totalSteps !== undefined && !(Number.isInteger(options.totalSteps) && options.totalSteps > 0))
-      throw new InvalidArgumentError("liveLossChart", expected("totalSteps to be a positive integer", options.totalSteps));
+    if (options.totalSteps !== undefined) requirePositiveInteger("liveLossChart", "totalSteps", options.totalSteps);
     if (options.intervalMs !== undefined && !(options.intervalMs >= 0)) throw new InvalidArgumentError("liveLossChart", expected("intervalMs >= 0", options.intervalMs));
     this.#options = options;
     this.#now = options.now ?? (() => performance.now());

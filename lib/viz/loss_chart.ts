@@ -5,7 +5,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
 import { formatNumber } from "./format.js";
 import { RUN_COLORS, colorScale } from "./palette.js";
-import { requireArray } from "./validate.js";
+import { requireArray } from "../validate.js";
 
 /** Options of {@link lossChart}. */
 export interface LossChartOptions {

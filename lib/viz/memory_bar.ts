@@ -6,7 +6,7 @@ import { chooseByteUnit, formatBytes } from "./format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
 import type { MemorySnapshot } from "./records.js";
-import { requireArray, requireString } from "./validate.js";
+import { requireArray, requireString } from "../validate.js";
 
 /** Options of {@link memoryChart}. */
 export interface MemoryChartOptions {

@@ -6,7 +6,7 @@ import { chooseByteUnit, formatBytes } from "./format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { MEMORY_CATEGORY_LABELS, memoryColorScale } from "./palette.js";
 import type { MemoryTimelinePoint } from "./records.js";
-import { requireArray, requireFinite } from "./validate.js";
+import { requireArray, requireFinite } from "../validate.js";
 import type { MemoryCategory } from "../memory/types.js";
 
 /** Options of {@link memoryTimelineChart}. */

@@ -8,7 +8,7 @@ import { chooseByteUnit, formatBytes, formatNumber } from "./format.js";
 import { MERGE_METHOD_COLORS, colorScale } from "./palette.js";
 import type { DeltaSurvivalRow, MergeComparisonRow } from "./records.js";
 import { Table, table } from "./table.js";
-import { requireArray, requireFinite, requireString } from "./validate.js";
+import { requireArray, requireFinite, requireString } from "../validate.js";
 
 /** The table and the chart of one merged-vs-separate comparison; displays as the chart. */
 export class MergeComparison implements Displayable {

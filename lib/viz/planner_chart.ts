@@ -7,7 +7,7 @@ import { formatBytes } from "./format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
 import type { GpuSpec, PlannerRow } from "./records.js";
-import { requireArray, requireString } from "./validate.js";
+import { requireArray, requireString } from "../validate.js";
 import type { PlanCategory } from "../plan/planner.js";
 import { MEMORY_CATEGORIES, type MemoryCategory } from "../memory/types.js";
 

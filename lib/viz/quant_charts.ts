@@ -6,7 +6,7 @@ import { Chart, topLevelSpec } from "./chart.js";
 import { formatNumber } from "./format.js";
 import { QUANT_TYPE_COLORS, colorScale } from "./palette.js";
 import type { BlockErrorSeries, CodebookLevels, CodeUsageSeries } from "./records.js";
-import { requireArray, requireString } from "./validate.js";
+import { requireArray, requireIntegerIn, requirePositiveInteger, requireString } from "../validate.js";
 
 /** Options of {@link quantHistogramChart}. */
 export interface QuantHistogramOptions {
@@ -26,8 +26,8 @@ export function histogramBins(values: ArrayLike<number>, options: { normalize?: 
   const normalize = options.normalize ?? true;
   const blocksize = options.blocksize ?? 64;
   const bins = options.bins ?? 81;
-  if (!(Number.isInteger(blocksize) && blocksize > 0)) throw new InvalidArgumentError("histogramBins", expected("blocksize to be a positive integer", blocksize));
-  if (!(Number.isInteger(bins) && bins > 1 && bins <= 1000)) throw new InvalidArgumentError("histogramBins", expected("bins to be an integer in [2, 1000]", bins));
+  requirePositiveInteger("histogramBins", "blocksize", blocksize);
+  requireIntegerIn("histogramBins", "bins", bins, 2, 1000);
   const scaled = new Float64Array(values.length);
   for (let start = 0; start < values.length; start += blocksize) {
     const end = Math.min(values.length, start + blocksize);

@@ -2,6 +2,7 @@
 // toHTML escapes cells but not headers) and text/plain as a Markdown table.
 import * as aq from "arquero";
 import { InvalidArgumentError, expected } from "../errors.js";
+import { requirePositiveInteger } from "../validate.js";
 import { formatNumber } from "./format.js";
 import { JUPYTER_DISPLAY, type DisplayBundle, type Displayable } from "./display.js";
 
@@ -38,7 +39,7 @@ export class Table implements Displayable {
     if (!Array.isArray(rows)) throw new InvalidArgumentError("table", expected("an array of row objects", rows));
     for (const row of rows) if (typeof row !== "object" || row === null || Array.isArray(row)) throw new InvalidArgumentError("table", expected("every row to be a plain object", row));
     const limit = options.limit ?? 50;
-    if (!(Number.isInteger(limit) && limit > 0)) throw new InvalidArgumentError("table", expected("limit to be a positive integer", limit));
+    requirePositiveInteger("table", "limit", limit);
     const keys = options.columns ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
     this.#columns = [...keys];
     // Column names become positional ids so arquero never sees (or prints) them raw.
