@@ -5,7 +5,7 @@ import { InvalidArgumentError, expected } from "../lib/errors.js";
 import { resolveBackend, formatBackendReport } from "../lib/backend.js";
 import { shippedTaskNames } from "../lib/data/index.js";
 import { compareLoraQlora, CONVERGED_PERCENT, type CompareReport } from "../lib/train/index.js";
-import { formatBytes } from "../lib/viz/format.js";
+import { formatBytes } from "../lib/format.js";
 import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
 import type { ScheduleKind } from "../lib/optim/schedule.js";
 

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Tokenizer as HfLibraryTokenizer } from "@huggingface/tokenizers";
 import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
-import type { Tokenizer } from "./tokenizer.js";
+import type { Tokenizer } from "./tokenizer_contract.js";
 
 /** A Hugging Face tokenizer; `bos: true` prepends the BOS id explicitly (the same for every template). */
 export class HfTokenizer implements Tokenizer {

@@ -4,7 +4,7 @@
 // File: int32 max_token_length, then per token float32 score, int32 length, bytes.
 import { readFileSync } from "node:fs";
 import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
-import type { Tokenizer } from "./tokenizer.js";
+import type { Tokenizer } from "./tokenizer_contract.js";
 
 const BYTE_FALLBACK_OFFSET = 3; // ids 3..258 are <0x00>..<0xFF>
 

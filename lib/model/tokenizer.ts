@@ -1,21 +1,12 @@
-// The tokenizer interface the model, CLI and notebooks share, and loading one from a path
-// (llama2.c tokenizer.bin or Hugging Face tokenizer.json, auto-detected).
+// Loading a tokenizer from a path (llama2.c tokenizer.bin or Hugging Face tokenizer.json, auto-detected).
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { FileFormatError, expected } from "../errors.js";
 import { HfTokenizer } from "./hf_tokenizer.js";
 import { Llama2cTokenizer } from "./llama2c_tokenizer.js";
+import type { Tokenizer } from "./tokenizer_contract.js";
 
-/** Text <-> token ids. */
-export interface Tokenizer {
-  /** Ids for `text`; `bos` (default true) prepends the BOS id, `eos` (default false) appends EOS. */
-  encode(text: string, options?: { bos?: boolean; eos?: boolean }): number[];
-  /** Text for `ids`; BOS/EOS produce no text and the leading dummy-prefix space is dropped. */
-  decode(ids: readonly number[]): string;
-  readonly vocabSize: number;
-  readonly bosId: number;
-  readonly eosId: number;
-}
+export type { Tokenizer } from "./tokenizer_contract.js";
 
 /** Loads a llama2.c tokenizer.bin, a Hugging Face tokenizer.json, or the tokenizer inside a folder. */
 export async function loadTokenizer(path: string): Promise<Tokenizer> {

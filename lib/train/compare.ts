@@ -11,7 +11,7 @@ import type { MemoryCategory } from "../memory/types.js";
 import { evaluateLoss, exactMatchAccuracy } from "./evaluate.js";
 import type { EvalRecord, StepRecord } from "./records.js";
 import { train, type TrainCallbacks } from "./train.js";
-import { formatBytes } from "../viz/format.js";
+import { formatBytes } from "../format.js";
 import type { ScheduleKind } from "../optim/schedule.js";
 
 /** Which base a run fine-tunes. */

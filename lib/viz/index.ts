@@ -10,7 +10,7 @@ export { table, Table, escapeHtml, type TableOptions } from "./table.js";
 
 // Palette and formatting
 export { MEMORY_CATEGORY_COLORS, MEMORY_CATEGORY_LABELS, RUN_COLORS, QUANT_TYPE_COLORS, MERGE_METHOD_COLORS, SERIES_COLORS, colorScale, memoryColorScale } from "./palette.js";
-export { formatBytes, formatNumber, formatDuration, chooseByteUnit, type ByteUnit } from "./format.js";
+export { formatBytes, formatNumber, formatDuration, chooseByteUnit, type ByteUnit } from "../format.js";
 
 // Input records the charts draw from
 export type {

@@ -2,7 +2,7 @@
 // parts of the network hold the memory (and how small the LoRA factors are next to the base).
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
-import { chooseByteUnit, formatBytes } from "./format.js";
+import { chooseByteUnit, formatBytes } from "../format.js";
 import type { LayerMemoryRow } from "./records.js";
 import { requireArray, requireNonNegative } from "../validate.js";
 

@@ -6,7 +6,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 import { requirePositiveInteger } from "../validate.js";
 import type { Chart } from "./chart.js";
 import type { DisplayFunction, DisplayHandle } from "./display.js";
-import { formatDuration, formatNumber } from "./format.js";
+import { formatDuration, formatNumber } from "../format.js";
 import { emaSmooth, lossChart, type LossChartOptions } from "./loss_chart.js";
 
 /** Options of {@link liveLossChart}. */

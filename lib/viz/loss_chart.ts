@@ -3,7 +3,7 @@
 import type { EvalRecord, StepRecord } from "../train/records.js";
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
-import { formatNumber } from "./format.js";
+import { formatNumber } from "../format.js";
 import { RUN_COLORS, colorScale } from "./palette.js";
 import { requireArray } from "../validate.js";
 

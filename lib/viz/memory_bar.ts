@@ -2,7 +2,7 @@
 // side), against a device budget line. Bytes paged out to the host are noted, not stacked.
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
-import { chooseByteUnit, formatBytes } from "./format.js";
+import { chooseByteUnit, formatBytes } from "../format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
 import type { MemorySnapshot } from "./records.js";

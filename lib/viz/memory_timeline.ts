@@ -2,7 +2,7 @@
 // timeline" picture), with phase changes (forward, backward, optimizer) marked.
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
-import { chooseByteUnit, formatBytes } from "./format.js";
+import { chooseByteUnit, formatBytes } from "../format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { MEMORY_CATEGORY_LABELS, memoryColorScale } from "./palette.js";
 import type { MemoryTimelinePoint } from "./records.js";

@@ -4,7 +4,7 @@
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
 import { JUPYTER_DISPLAY, type DisplayBundle, type Displayable } from "./display.js";
-import { chooseByteUnit, formatBytes, formatNumber } from "./format.js";
+import { chooseByteUnit, formatBytes, formatNumber } from "../format.js";
 import { MERGE_METHOD_COLORS, colorScale } from "./palette.js";
 import type { DeltaSurvivalRow, MergeComparisonRow } from "./records.js";
 import { Table, table } from "./table.js";

@@ -2,7 +2,7 @@
 // so a learner sees what paging costs (and when it happens).
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
-import { chooseByteUnit, formatBytes, formatNumber } from "./format.js";
+import { chooseByteUnit, formatBytes, formatNumber } from "../format.js";
 import type { PagingRecord } from "./records.js";
 import { requireArray, requireNonNegative } from "../validate.js";
 

@@ -3,7 +3,7 @@
 // hold it, as in the QLoRA paper's comparison.
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
-import { formatBytes } from "./format.js";
+import { formatBytes } from "../format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
 import type { GpuSpec, PlannerRow } from "./records.js";

@@ -3,7 +3,7 @@
 // Reference: QLoRA (Dettmers et al. 2023) section 3, NormalFloat quantization.
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
-import { formatNumber } from "./format.js";
+import { formatNumber } from "../format.js";
 import { QUANT_TYPE_COLORS, colorScale } from "./palette.js";
 import type { BlockErrorSeries, CodebookLevels, CodeUsageSeries } from "./records.js";
 import { requireArray, requireIntegerIn, requirePositiveInteger, requireString } from "../validate.js";

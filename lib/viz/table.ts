@@ -3,7 +3,7 @@
 import * as aq from "arquero";
 import { InvalidArgumentError, expected } from "../errors.js";
 import { requirePositiveInteger } from "../validate.js";
-import { formatNumber } from "./format.js";
+import { formatNumber } from "../format.js";
 import { JUPYTER_DISPLAY, type DisplayBundle, type Displayable } from "./display.js";
 
 /** Options of {@link table}. */
