@@ -1,6 +1,7 @@
 // The data qlora-lab ships in datasets/: the base model folder, the story corpus and the
 // fine-tuning tasks (each tasks/<name>/ holds task.json, train.jsonl and eval.jsonl).
 import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
 import type { PromptExample, TextExample } from "./examples.js";
@@ -24,9 +25,16 @@ export interface Task {
   metric: TaskMetricSpec;
 }
 
-/** The folder holding the shipped data. */
+/** The folder holding the shipped data: datasets/ at the package's root, found by walking up from this
+ *  module, which sits at lib/data/ in the sources and at dist/lib/data/ in the built package. */
 export function shippedDatasetsDir(): string {
-  return fileURLToPath(new URL("../../datasets/", import.meta.url));
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) || !existsSync(join(dir, "datasets"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new FileFormatError(fileURLToPath(import.meta.url), expected("a datasets/ folder beside package.json above this module", "none"));
+    dir = parent;
+  }
+  return join(dir, "datasets") + sep;
 }
 
 /** The shipped base model (an HF folder: config.json, model.safetensors, tokenizer.json). */
