@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { KernelClient } from "../client/kernel_client.js";
 import { createCellCompiler } from "../kernel/compiler.js";
-import { LIB_INDEX, TF_DECLARATION } from "../kernel/prelude.js";
+import { LIB_INDEX, TF_DECLARATION, importDeclaration } from "../kernel/prelude.js";
 
 interface Figures {
   kernelInfoMs: number;
@@ -84,7 +84,8 @@ function compileCpu(compile: (decl: string, cell: string) => { decl: string }, p
 }
 
 const ourCompiler = createCellCompiler(fileURLToPath(new URL("../kernel/", import.meta.url)));
-const ourPrelude = ourCompiler.preludeImports(LIB_INDEX, ["tf"]) + TF_DECLARATION + ourCompiler.preludeImports(fileURLToPath(new URL("../kernel/cell_api.ts", import.meta.url)), []);
+const cellApi = fileURLToPath(new URL("../kernel/cell_api.ts", import.meta.url));
+const ourPrelude = importDeclaration(ourCompiler.exportedNames(LIB_INDEX, ["tf"]), LIB_INDEX) + TF_DECLARATION + importDeclaration(ourCompiler.exportedNames(cellApi, []), cellApi);
 const ourCompile = compileCpu((decl, cell) => {
   const result = ourCompiler.convert(decl, cell);
   if (!result.ok) throw new Error(`qlora-lab could not compile ${cell}: ${result.diagnostics[0]?.message}`);

@@ -20,6 +20,8 @@ export class CellContext {
   private scheduled = false;
   /** Aborted when the cell is interrupted; its later timers are dropped. */
   readonly abort = new AbortController();
+  /** Values the cell sent to the pager with `page()`. */
+  readonly pages: unknown[] = [];
 
   constructor(
     readonly executionCount: number,

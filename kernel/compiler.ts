@@ -54,8 +54,8 @@ export interface CellCompiler {
   inspect(prevDecl: string, src: string, position: number): InspectInfo | undefined;
   complete(prevDecl: string, src: string, position: number): CompletionResult;
   isComplete(src: string): CompletenessResult;
-  /** `import { every export } from "<lib/index>"` for the prelude, found syntactically. */
-  preludeImports(libIndex: string, skip: string[]): string;
+  /** The names a module exports (following its re-exports), found syntactically, less `skip`. */
+  exportedNames(modulePath: string, skip: string[]): string[];
   typescriptVersion(): string;
 }
 
@@ -132,9 +132,8 @@ export function createCellCompiler(resolveFrom: string): CellCompiler {
     isComplete(src) {
       return completeness(ts, converterModule, src);
     },
-    preludeImports(libIndex, skip) {
-      const names = exportedNames(ts, libIndex, new Set()).filter((n) => !skip.includes(n));
-      return `import { ${[...new Set(names)].join(", ")} } from ${JSON.stringify(libIndex.replace(/\.ts$/, ""))};\n`;
+    exportedNames(modulePath, skip) {
+      return [...new Set(exportedNames(ts, modulePath, new Set()))].filter((n) => !skip.includes(n));
     },
     typescriptVersion() {
       return ts.version;

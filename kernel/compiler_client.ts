@@ -53,7 +53,7 @@ export async function startCompiler(): Promise<AsyncCellCompiler> {
     inspect: call("inspect"),
     complete: call("complete"),
     isComplete: call("isComplete"),
-    preludeImports: call("preludeImports"),
+    exportedNames: call("exportedNames"),
     typescriptVersion: call("typescriptVersion"),
     close: async () => {
       await worker.terminate();

@@ -17,7 +17,16 @@ const FORCED_COLUMN = 5;
 const SLOTS = 6;
 
 /** The main thread's function (a global symbol) that readies it for a forced stop; answers true when ready. */
-export const PREPARE_FORCED_STOP = Symbol.for("qlora-lab.kernel.prepare-forced-stop");
+const PREPARE_FORCED_STOP = Symbol.for("qlora-lab.kernel.prepare-forced-stop");
+
+/**
+ * Gives the socket thread's watchdog the main thread's preparation for a forced stop (the router's
+ * suspendTracking). The watchdog reaches it through the inspector's Runtime.evaluate, which sees only
+ * globals, hence a global symbol; the kernel's composition root installs it once.
+ */
+export function installForcedStopPreparation(prepare: () => boolean): void {
+  (globalThis as unknown as Record<symbol, unknown>)[PREPARE_FORCED_STOP] = prepare;
+}
 
 /** Where a forced stop found the cell: `In[cell]:line:column` of the compiled cell (one-based). */
 export interface ForcedStop {
@@ -48,7 +57,7 @@ export interface WatchdogOptions {
 
 const CELL_URL = /^(?:In\[(\d+)\]|user_expression)$/;
 /** Frames that must finish for the kernel to answer: an execution stopped below them would leave a request unanswered. */
-const KERNEL_URL = /\/kernel\/(?:executor|session|main)\.ts$/;
+const KERNEL_URL = /\/kernel\/(?:executor|cell_wrapper|session|main)\.ts$/;
 
 /** Runs on the socket thread: raises SIGINT for each interrupt_request and escalates when it is not taken. */
 export class InterruptWatchdog {

@@ -13,16 +13,26 @@ const LIB_TF = fileURLToPath(new URL("../lib/tf.ts", import.meta.url));
 export const TF_DECLARATION = `import * as tf from ${JSON.stringify(LIB_TF.replace(/\.ts$/, ""))};\n`;
 const CELL_API = fileURLToPath(new URL("./cell_api.ts", import.meta.url));
 
-/** The declaration text in two parts: the library's exports (read from lib/index.ts) with `tf`, and the kernel's names. */
-export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelNames: string[], warnings: string[]): Promise<{ library: string; kernel: string }> {
-  const library = await compiler.preludeImports(LIB_INDEX, [...kernelNames, "tf"]).catch((error: Error) => {
+/** The prelude: the names cells see from the library (its exports, read from lib/index.ts, and `tf`), and the declaration text that brings them and the kernel's names into scope. */
+export interface Prelude {
+  libraryNames: string[];
+  declaration: string;
+}
+
+export async function preludeDeclaration(compiler: AsyncCellCompiler, kernelNames: string[], warnings: string[]): Promise<Prelude> {
+  const exported = await compiler.exportedNames(LIB_INDEX, [...kernelNames, "tf"]).catch((error: Error) => {
     warnings.push(`qlora-lab: could not read the library's exports: ${error.message}`);
-    return "";
+    return [];
   });
   return {
-    library: library + TF_DECLARATION,
-    kernel: `import { ${kernelNames.join(", ")} } from ${JSON.stringify(CELL_API.replace(/\.ts$/, ""))};\n`,
+    libraryNames: [...exported, "tf"],
+    declaration: importDeclaration(exported, LIB_INDEX) + TF_DECLARATION + importDeclaration(kernelNames, CELL_API),
   };
+}
+
+/** `import { a, b } from "<module without .ts>";` (nothing for no names). */
+export function importDeclaration(names: readonly string[], modulePath: string): string {
+  return names.length ? `import { ${names.join(", ")} } from ${JSON.stringify(modulePath.replace(/\.ts$/, ""))};\n` : "";
 }
 
 /**
