@@ -5,7 +5,7 @@ import { basename, dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
-import { KernelClient } from "../client/kernel_client.js";
+import { KernelClient, RequestFailedError, type RequestResult } from "../client/kernel_client.js";
 import { cellSource, notebookToHtml, outputsFromMessages, type Notebook } from "../client/nbformat.js";
 
 const USAGE = `Usage: qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html] [--timeout SECONDS]
@@ -57,10 +57,21 @@ export async function run(argv: string[]): Promise<number> {
         continue;
       }
       process.stderr.write(`${label} ${firstLine(source)} ...`);
-      const result = await Promise.race([
-        client.execute(source, { allowStdin: false }),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`cell ${index} ran longer than ${timeoutMs / 1000} s`)), timeoutMs).unref()),
-      ]);
+      let result: RequestResult;
+      try {
+        result = await Promise.race([
+          client.execute(source, { allowStdin: false }),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`cell ${index} ran longer than ${timeoutMs / 1000} s`)), timeoutMs).unref()),
+        ]);
+      } catch (error) {
+        if (!(error instanceof RequestFailedError)) throw error;
+        // The kernel is gone: keep what the cell printed before, and say why it stopped.
+        cell.outputs = [...outputsFromMessages(error.iopub), { output_type: "error", ename: error.name, evalue: error.message, traceback: [`${error.name}: ${error.message}`] }];
+        cell.execution_count = null;
+        process.stderr.write(` ${error.name}\nqlora-lab run: cell ${index} failed: ${error.message}\n`);
+        failed = true;
+        break;
+      }
       cell.outputs = outputsFromMessages(result.iopub);
       cell.execution_count = (result.reply.content as { execution_count?: number }).execution_count ?? null;
       const status = (result.reply.content as { status: string }).status;
