@@ -4,8 +4,8 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { InvalidArgumentError, expected } from "../lib/errors.js";
+import { parseFlags } from "./flags.js";
 
 /** The kernel's name in `jupyter kernelspec list` and notebook metadata. */
 export const KERNEL_NAME = "qlora-lab";
@@ -44,10 +44,7 @@ export function kernelsDir(options: { user?: boolean; sysPrefix?: boolean; prefi
 
 /** Writes the kernelspec directory (kernel.json and logos); prints where it went. */
 export async function install(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { user: { type: "boolean" }, "sys-prefix": { type: "boolean" }, prefix: { type: "string" }, name: { type: "string" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values } = parseFlags("qlora-lab install", argv, { user: { type: "boolean" }, "sys-prefix": { type: "boolean" }, prefix: { type: "string" }, name: { type: "string" }, help: { type: "boolean", short: "h" } });
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -2,11 +2,11 @@
 // through the kernel over zeromq (no Python), saves the outputs, exits non-zero on a cell error.
 import { readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
 import { KernelClient, RequestFailedError, type RequestResult } from "../client/kernel_client.js";
 import { cellSource, notebookToHtml, outputsFromMessages, type Notebook } from "../client/nbformat.js";
+import { parseFlags } from "./flags.js";
 
 const USAGE = `Usage: qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html] [--timeout SECONDS]
 
@@ -16,20 +16,29 @@ itself unless --out is given). Stops at the first failing cell and exits with st
   --html FILE      also write a self-contained HTML page
   --timeout S      per-cell limit in seconds (default 1800)`;
 
+const MAX_TIMEOUT_S = Math.floor((2 ** 31 - 1) / 1000);
+
 /** Runs a notebook; returns 0 when every cell succeeded. */
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { out: { type: "string", short: "o" }, html: { type: "string" }, timeout: { type: "string" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values, positionals } = parseFlags(
+    "qlora-lab run",
+    argv,
+    {
+      out: { type: "string", short: "o" },
+      html: { type: "string" },
+      // A timer longer than 2^31 - 1 ms fires at once, so that is the longest limit a cell can have.
+      timeout: { type: "number", above: 0, max: MAX_TIMEOUT_S, default: 1800 },
+      help: { type: "boolean", short: "h" },
+    },
+    { positionals: true },
+  );
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   const input = positionals[0];
   if (!input || positionals.length > 1) throw new InvalidArgumentError("qlora-lab run", expected("one NOTEBOOK.ipynb", positionals.length ? positionals.join(" ") : "none", USAGE));
-  const timeoutMs = Number(values.timeout ?? 1800) * 1000;
+  const timeoutMs = values.timeout * 1000;
   let notebook: Notebook;
   try {
     notebook = JSON.parse(await readFile(input, "utf8")) as Notebook;
