@@ -7,6 +7,7 @@ import { formatBytes } from "../lib/viz/format.js";
 import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
 import type { ScheduleKind } from "../lib/optim/schedule.js";
 import { parseFlags } from "./flags.js";
+import { requireWritableFolderPath } from "./output_path.js";
 
 const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--json]
 
@@ -48,6 +49,8 @@ export async function compare(argv: string[]): Promise<number> {
     console.log(USAGE.replace("qa, ...", shippedTaskNames().join(", ")));
     return 0;
   }
+  // Checked now: the adapters are saved after both runs, minutes of training later.
+  if (values.adapters !== undefined) requireWritableFolderPath("qlora-lab compare", "--adapters", values.adapters);
   const backend = await resolveBackend();
   const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   log(`backend: ${formatBackendReport(backend)}`);

@@ -9,6 +9,7 @@ import { writeBnb4bitSafetensors } from "../lib/quant/bnb_safetensors.js";
 import { errorOf } from "../lib/quant/quant_error.js";
 import { quantize4bit, type QuantizedTensor } from "../lib/quant/quantized_tensor.js";
 import { parseFlags } from "./flags.js";
+import { requireWritableFilePath } from "./output_path.js";
 
 const USAGE = `Usage: qlora-lab quantize IN --out OUT.safetensors [options]
 
@@ -60,6 +61,7 @@ export async function quantize(argv: string[]): Promise<number> {
   }
   const inputs = resolveInputFiles(positionals[0]!);
   if (inputs.some((p) => resolve(p) === resolve(values.out!))) throw new InvalidArgumentError(where, expected("--out to differ from the input", values.out));
+  requireWritableFilePath(where, "--out", values.out);
 
   const quantized = new Map<string, QuantizedTensor>();
   const plain = new Map<string, SafetensorsTensor>();

@@ -1,12 +1,13 @@
 // `qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html]`: executes a notebook headlessly
 // through the kernel over zeromq (no Python), saves the outputs, exits non-zero on a cell error.
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
-import { KernelClient, RequestFailedError, type RequestResult } from "../client/kernel_client.js";
-import { cellSource, notebookToHtml, outputsFromMessages, type Notebook } from "../client/nbformat.js";
+import { KernelClient, RequestFailedError, RequestTimeoutError, type RequestResult } from "../client/kernel_client.js";
+import { cellSource, notebookToHtml, outputsFromMessages, requireNotebook } from "../client/nbformat.js";
 import { parseFlags } from "./flags.js";
+import { requireWritableFilePath } from "./output_path.js";
 
 const USAGE = `Usage: qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html] [--timeout SECONDS]
 
@@ -39,17 +40,29 @@ export async function run(argv: string[]): Promise<number> {
   const input = positionals[0];
   if (!input || positionals.length > 1) throw new InvalidArgumentError("qlora-lab run", expected("one NOTEBOOK.ipynb", positionals.length ? positionals.join(" ") : "none", USAGE));
   const timeoutMs = values.timeout * 1000;
-  let notebook: Notebook;
+  const where = "qlora-lab run";
+  let text: string;
   try {
-    notebook = JSON.parse(await readFile(input, "utf8")) as Notebook;
+    text = await readFile(input, "utf8");
   } catch (error) {
-    throw new FileFormatError("qlora-lab run", expected("a readable .ipynb (JSON) notebook", input, (error as Error).message));
+    throw new FileFormatError(where, expected("a readable .ipynb (JSON) notebook", input, (error as Error).message));
   }
-  if (!Array.isArray(notebook.cells)) throw new FileFormatError("qlora-lab run", expected("a notebook with a cells array", input));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new FileFormatError(where, expected(`a .ipynb (JSON) notebook at ${input}`, (error as Error).message));
+  }
+  const notebook = requireNotebook(parsed, input);
+  const out = values.out ?? input;
+  // Refuse unwritable outputs now, not after every cell has run.
+  requireWritableFilePath(where, values.out ? "--out" : "the notebook", out);
+  if (values.html) requireWritableFilePath(where, "--html", values.html);
 
   // Like Jupyter, the kernel runs in the notebook's folder, so relative paths in cells resolve the same way.
   const client = await KernelClient.launch({ cwd: dirname(resolve(input)) });
-  let failed = false;
+  let failure: string | undefined;
+  let timedOut = false;
   try {
     await client.waitReady();
     const code = notebook.cells.filter((c) => c.cell_type === "code");
@@ -68,17 +81,16 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`${label} ${firstLine(source)} ...`);
       let result: RequestResult;
       try {
-        result = await Promise.race([
-          client.execute(source, { allowStdin: false }),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`cell ${index} ran longer than ${timeoutMs / 1000} s`)), timeoutMs).unref()),
-        ]);
+        result = await client.execute(source, { allowStdin: false, timeoutMs });
       } catch (error) {
         if (!(error instanceof RequestFailedError)) throw error;
-        // The kernel is gone: keep what the cell printed before, and say why it stopped.
-        cell.outputs = [...outputsFromMessages(error.iopub), { output_type: "error", ename: error.name, evalue: error.message, traceback: [`${error.name}: ${error.message}`] }];
+        // The kernel is gone or the cell ran too long: keep what the cell printed, and say why it stopped.
+        timedOut = error instanceof RequestTimeoutError;
+        const reason = timedOut ? `cell ${index} ran longer than --timeout ${values.timeout} s` : error.message;
+        cell.outputs = [...outputsFromMessages(error.iopub), { output_type: "error", ename: error.name, evalue: reason, traceback: [`${error.name}: ${reason}`] }];
         cell.execution_count = null;
-        process.stderr.write(` ${error.name}\nqlora-lab run: cell ${index} failed: ${error.message}\n`);
-        failed = true;
+        process.stderr.write(` ${error.name}\n`);
+        failure = `cell ${index} failed: ${reason}`;
         break;
       }
       cell.outputs = outputsFromMessages(result.iopub);
@@ -87,22 +99,22 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(` ${status} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
       if (status !== "ok") {
         const { ename, evalue } = result.reply.content as { ename?: string; evalue?: string };
-        process.stderr.write(`qlora-lab run: cell ${index} failed: ${ename}: ${evalue}\n`);
-        failed = true;
+        failure = `cell ${index} failed: ${ename}: ${evalue}`;
         break;
       }
     }
   } finally {
-    await client.shutdown();
+    // A cell past its limit is still running; the kernel gets a short grace before it is killed.
+    await client.shutdown(timedOut ? 2_000 : 10_000);
   }
-  const out = values.out ?? input;
-  await writeFileAtomic(out, `${JSON.stringify(notebook, null, 1)}\n`);
+  writeFileAtomic(out, `${JSON.stringify(notebook, null, 1)}\n`);
   process.stderr.write(`qlora-lab run: wrote ${out}\n`);
   if (values.html) {
-    await writeFile(values.html, notebookToHtml(notebook, basename(input, ".ipynb")));
+    writeFileAtomic(values.html, notebookToHtml(notebook, basename(input, ".ipynb")));
     process.stderr.write(`qlora-lab run: wrote ${values.html}\n`);
   }
-  return failed ? 1 : 0;
+  if (failure) process.stderr.write(`qlora-lab run: ${failure}\n`);
+  return failure ? 1 : 0;
 }
 
 function firstLine(source: string): string {

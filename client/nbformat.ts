@@ -1,6 +1,7 @@
 // Notebooks (nbformat 4): turning a cell's IOPub messages into saved outputs the way nbclient does
 // (streams merged, clear_output with wait, update_display_data by display_id), and a plain
 // self-contained HTML rendering for `qlora-lab run --html`.
+import { FileFormatError, expected } from "../lib/errors.js";
 import type { JupyterMessage } from "../kernel/wire.js";
 
 /** One saved output (nbformat 4). */
@@ -26,6 +27,21 @@ export interface Notebook {
   metadata: Record<string, unknown>;
   nbformat: number;
   nbformat_minor: number;
+}
+
+/** Returns `value` as a notebook once its cells have the shape this client reads; `path` names it in errors. */
+export function requireNotebook(value: unknown, path: string): Notebook {
+  const cells = (value as { cells?: unknown } | null)?.cells;
+  if (typeof value !== "object" || value === null || !Array.isArray(cells)) throw new FileFormatError(path, expected("a notebook with a cells array", Array.isArray(value) ? "an array" : typeof value === "object" && value ? "no cells array" : value));
+  cells.forEach((cell: unknown, i) => {
+    const at = `cell ${i + 1}`;
+    if (typeof cell !== "object" || cell === null || Array.isArray(cell)) throw new FileFormatError(path, expected(`${at} to be an object`, cell));
+    const { cell_type: type, source } = cell as { cell_type?: unknown; source?: unknown };
+    if (type !== "code" && type !== "markdown" && type !== "raw") throw new FileFormatError(path, expected(`${at}'s cell_type to be "code", "markdown" or "raw"`, type));
+    const text = typeof source === "string" || (Array.isArray(source) && source.every((line) => typeof line === "string"));
+    if (!text) throw new FileFormatError(path, expected(`${at}'s source to be a string or a list of strings`, source));
+  });
+  return value as Notebook;
 }
 
 /** The cell's source as one string. */
