@@ -1,7 +1,9 @@
-// `qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html]`: executes a notebook headlessly
-// through the kernel over zeromq (no Python), saves the outputs, exits non-zero on a cell error.
+// `qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb | --inplace] [--html OUT.html]`: executes a notebook
+// headlessly through the kernel over zeromq (no Python), saves the outputs, exits non-zero on a cell
+// error. Like `jupyter nbconvert --to notebook --execute`, it writes NOTEBOOK.nbconvert.ipynb and
+// leaves the input alone unless told otherwise.
 import { readFile } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
+import { basename, dirname, join, parse, resolve } from "node:path";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
 import { KernelClient, RequestFailedError, RequestTimeoutError, type RequestResult } from "../client/kernel_client.js";
@@ -9,11 +11,14 @@ import { cellSource, notebookToHtml, outputsFromMessages, requireNotebook } from
 import { parseFlags } from "./flags.js";
 import { requireWritableFilePath } from "./output_path.js";
 
-const USAGE = `Usage: qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb] [--html OUT.html] [--timeout SECONDS]
+const USAGE = `Usage: qlora-lab run NOTEBOOK.ipynb [--out OUT.ipynb | --inplace] [--html OUT.html] [--timeout SECONDS]
 
-Runs every code cell through the qlora-lab kernel and saves the outputs (to NOTEBOOK.ipynb
-itself unless --out is given). Stops at the first failing cell and exits with status 1.
-  --out FILE       write the executed notebook here
+Runs every code cell through the qlora-lab kernel and saves the executed notebook beside the input
+as NOTEBOOK.nbconvert.ipynb (as jupyter nbconvert --execute does); the input is left as it was.
+Stops at the first failing cell, saves what ran (cells after it have no outputs) and exits with
+status 1.
+  --out FILE       write the executed notebook here instead
+  --inplace        write it over NOTEBOOK.ipynb
   --html FILE      also write a self-contained HTML page
   --timeout S      per-cell limit in seconds (default 1800)`;
 
@@ -26,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     argv,
     {
       out: { type: "string", short: "o" },
+      inplace: { type: "boolean" },
       html: { type: "string" },
       // A timer longer than 2^31 - 1 ms fires at once, so that is the longest limit a cell can have.
       timeout: { type: "number", above: 0, max: MAX_TIMEOUT_S, default: 1800 },
@@ -54,9 +60,17 @@ export async function run(argv: string[]): Promise<number> {
     throw new FileFormatError(where, expected(`a .ipynb (JSON) notebook at ${input}`, (error as Error).message));
   }
   const notebook = requireNotebook(parsed, input);
-  const out = values.out ?? input;
+  if (values.out !== undefined && values.inplace) throw new InvalidArgumentError(where, expected("either --out FILE or --inplace", "both"));
+  const out = values.out ?? (values.inplace ? input : defaultOutput(input));
   // Refuse unwritable outputs now, not after every cell has run.
-  requireWritableFilePath(where, values.out ? "--out" : "the notebook", out);
+  requireWritableFilePath(where, values.out ? "--out" : values.inplace ? "the notebook (--inplace)" : `the output ${out}`, out);
+  // Every code cell starts empty: a cell that does not run (after a failing one) must not keep the
+  // outputs and execution count of an older run beside this run's.
+  for (const cell of notebook.cells) {
+    if (cell.cell_type !== "code") continue;
+    cell.outputs = [];
+    cell.execution_count = null;
+  }
   if (values.html) requireWritableFilePath(where, "--html", values.html);
 
   // Like Jupyter, the kernel runs in the notebook's folder, so relative paths in cells resolve the same way.
@@ -73,11 +87,7 @@ export async function run(argv: string[]): Promise<number> {
       const source = cellSource(cell);
       const started = Date.now();
       const label = `[${index}/${code.length}]`;
-      if (source.trim() === "") {
-        cell.outputs = [];
-        cell.execution_count = null;
-        continue;
-      }
+      if (source.trim() === "") continue;
       process.stderr.write(`${label} ${firstLine(source)} ...`);
       let result: RequestResult;
       try {
@@ -115,6 +125,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (failure) process.stderr.write(`qlora-lab run: ${failure}\n`);
   return failure ? 1 : 0;
+}
+
+/** NOTEBOOK.nbconvert.ipynb beside the input, the name jupyter nbconvert --to notebook gives. */
+function defaultOutput(input: string): string {
+  const { dir, name } = parse(input);
+  return join(dir, `${name}.nbconvert.ipynb`);
 }
 
 function firstLine(source: string): string {
