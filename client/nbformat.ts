@@ -185,12 +185,26 @@ function inline(text: string): string {
   const codes: string[] = [];
   let out = escape(text.replace(/`([^`]+)`/g, (_m, code: string) => `\u0000${codes.push(code) - 1}\u0000`));
   out = out
-    .replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, '<img alt="$1" src="$2">')
-    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>')
+    .replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, (_m, alt: string, url: string) => (isSafeUrl(url, "image") ? `<img alt="${alt}" src="${url}">` : alt))
+    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_m, text: string, url: string) => (isSafeUrl(url, "link") ? `<a href="${url}">${text}</a>` : text))
     .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
     .replace(/(^|[^*])\*([^*]+)\*/g, "$1<em>$2</em>")
     .replace(/\$([^$]+)\$/g, "<code>$1</code>");
   return out.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => `<code>${escape(codes[Number(i)]!)}</code>`);
+}
+
+/**
+ * Whether a Markdown link or image target may go into the page: relative paths, anchors, http(s),
+ * mailto, and for images data:image/. A javascript: (or vbscript:, data:text/html, ...) link would
+ * run script when clicked in a page that embeds the notebook's outputs; such links keep their text
+ * only. Browsers drop control characters and spaces around a scheme, so the check does too.
+ */
+function isSafeUrl(url: string, kind: "link" | "image"): boolean {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url.replace(/[\u0000-\u0020\u007f]/g, ""))?.[1]?.toLowerCase();
+  if (scheme === undefined) return true;
+  if (scheme === "http" || scheme === "https") return true;
+  if (kind === "link") return scheme === "mailto";
+  return /^data:image\//i.test(url);
 }
 
 function escape(text: string): string {
