@@ -1,13 +1,13 @@
 // `qlora-lab compare`: fine-tunes the shipped base (or --model) on a task as LoRA (float32 base)
 // and as QLoRA (NF4 + double quant base) with the same seed, and prints what each cost and achieved.
-import { parseArgs } from "node:util";
-import { InvalidArgumentError, expected } from "../lib/errors.js";
 import { resolveBackend, formatBackendReport } from "../lib/backend.js";
 import { shippedTaskNames } from "../lib/data/index.js";
 import { compareLoraQlora, CONVERGED_PERCENT, type CompareReport } from "../lib/train/index.js";
 import { formatBytes } from "../lib/format.js";
 import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
 import type { ScheduleKind } from "../lib/optim/schedule.js";
+import { parseFlags } from "./flags.js";
+import { requireWritableFolderPath } from "./output_path.js";
 
 const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--json]
 
@@ -31,29 +31,26 @@ Options:
 
 /** Runs `qlora-lab compare`. */
 export async function compare(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      task: { type: "string" }, steps: { type: "string" }, seed: { type: "string" }, lr: { type: "string" }, "batch-size": { type: "string" }, schedule: { type: "string" }, warmup: { type: "string" },
-      model: { type: "string" }, tokenizer: { type: "string" }, adapters: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" },
-    },
+  const { values } = parseFlags("qlora-lab compare", argv, {
+    task: { type: "string" },
+    steps: { type: "integer", min: 0 },
+    seed: { type: "integer", min: 0 },
+    lr: { type: "number", above: 0 },
+    "batch-size": { type: "integer", min: 1 },
+    schedule: { type: "string", choices: ["constant", "linear", "cosine"] },
+    warmup: { type: "number", min: 0, max: 1 },
+    model: { type: "string" },
+    tokenizer: { type: "string" },
+    adapters: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(USAGE.replace("qa, ...", shippedTaskNames().join(", ")));
     return 0;
   }
-  const int = (name: string, raw: string | undefined) => {
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError("qlora-lab compare", expected(`--${name} to be a non-negative integer`, raw));
-    return n;
-  };
-  const lr = values.lr === undefined ? undefined : Number(values.lr);
-  if (lr !== undefined && !(lr > 0)) throw new InvalidArgumentError("qlora-lab compare", expected("--lr to be a positive number", values.lr));
-  const schedule = values.schedule as ScheduleKind | undefined;
-  if (schedule !== undefined && !["constant", "linear", "cosine"].includes(schedule)) throw new InvalidArgumentError("qlora-lab compare", expected('--schedule to be "constant", "linear" or "cosine"', values.schedule));
-  const warmupRatio = values.warmup === undefined ? undefined : Number(values.warmup);
-  if (warmupRatio !== undefined && !(warmupRatio >= 0 && warmupRatio <= 1)) throw new InvalidArgumentError("qlora-lab compare", expected("--warmup to be a fraction in [0, 1]", values.warmup));
+  // Checked now: the adapters are saved after both runs, minutes of training later.
+  if (values.adapters !== undefined) requireWritableFolderPath("qlora-lab compare", "--adapters", values.adapters);
   const backend = await resolveBackend();
   const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   log(`backend: ${formatBackendReport(backend)}`);
@@ -61,7 +58,7 @@ export async function compare(argv: string[]): Promise<number> {
   const onSigint = () => controller.abort(); // train() stops the current run; this skips the next one
   process.once("SIGINT", onSigint);
   const report = await compareLoraQlora({
-    task: values.task, steps: int("steps", values.steps), seed: int("seed", values.seed), lr, schedule, warmupRatio, batchSize: int("batch-size", values["batch-size"]),
+    task: values.task, steps: values.steps, seed: values.seed, lr: values.lr, schedule: values.schedule as ScheduleKind | undefined, warmupRatio: values.warmup, batchSize: values["batch-size"],
     model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, log, signal: controller.signal,
   });
   process.off("SIGINT", onSigint);

@@ -1,9 +1,9 @@
 // `qlora-lab generate`: load a model (HF folder or llama2.c .bin), optionally a PEFT LoRA adapter,
 // and write text from a prompt, streaming tokens as they come (or one JSON record with --json).
-import { parseArgs } from "node:util";
 import { resolveBackend } from "../lib/backend.js";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { detectModelFormat, findTokenizerFor, loadModel, loadTokenizer, type LlamaModel } from "../lib/model/index.js";
+import { parseFlags } from "./flags.js";
 
 const USAGE = `Usage: qlora-lab generate --model PATH --prompt TEXT [options]
 
@@ -23,43 +23,27 @@ Options:
 
 /** Runs `qlora-lab generate`; returns the exit code. */
 export async function generate(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: "string" },
-      tokenizer: { type: "string" },
-      adapter: { type: "string" },
-      prompt: { type: "string" },
-      "max-new-tokens": { type: "string" },
-      temperature: { type: "string" },
-      "top-k": { type: "string" },
-      "top-p": { type: "string" },
-      seed: { type: "string" },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
+  const where = "qlora-lab generate";
+  const { values } = parseFlags(where, argv, {
+    model: { type: "string" },
+    tokenizer: { type: "string" },
+    adapter: { type: "string" },
+    prompt: { type: "string" },
+    "max-new-tokens": { type: "integer", min: 0 },
+    temperature: { type: "number", min: 0 },
+    "top-k": { type: "integer", min: 0 },
+    "top-p": { type: "number", above: 0, max: 1 },
+    seed: { type: "integer" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const where = "qlora-lab generate";
   if (!values.model) throw new InvalidArgumentError(where, expected("--model PATH", "nothing", "Run with --help for usage."));
   if (values.prompt === undefined) throw new InvalidArgumentError(where, expected("--prompt TEXT", "nothing", 'Use --prompt "" to start from BOS alone.'));
-  const number = (flag: string, raw: string | undefined, integer: boolean): number | undefined => {
-    if (raw === undefined) return undefined;
-    const value = Number(raw);
-    if (raw.trim() === "" || !Number.isFinite(value) || (integer && !Number.isInteger(value))) throw new InvalidArgumentError(where, expected(`--${flag} to be ${integer ? "an integer" : "a number"}`, raw));
-    return value;
-  };
-  const options = {
-    maxNewTokens: number("max-new-tokens", values["max-new-tokens"], true),
-    temperature: number("temperature", values.temperature, false),
-    topK: number("top-k", values["top-k"], true),
-    topP: number("top-p", values["top-p"], false),
-    seed: number("seed", values.seed, true),
-  };
+  const options = { maxNewTokens: values["max-new-tokens"], temperature: values.temperature, topK: values["top-k"], topP: values["top-p"], seed: values.seed };
 
   await resolveBackend();
   detectModelFormat(values.model); // a missing model is reported before a missing tokenizer

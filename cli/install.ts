@@ -4,8 +4,8 @@ import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { InvalidArgumentError, expected } from "../lib/errors.js";
+import { parseFlags } from "./flags.js";
 
 /** The kernel's name in `jupyter kernelspec list` and notebook metadata. */
 export const KERNEL_NAME = "qlora-lab";
@@ -16,7 +16,7 @@ Registers the "TypeScript (QLoRA Lab)" kernel with Jupyter.
   --user         for this user (default): ~/.local/share/jupyter/kernels (macOS: ~/Library/Jupyter/kernels)
   --sys-prefix   for the active virtualenv or conda environment: $VIRTUAL_ENV/share/jupyter/kernels
   --prefix DIR   under DIR/share/jupyter/kernels (point JUPYTER_PATH at DIR/share/jupyter)
-  --name NAME    kernelspec name (default "${KERNEL_NAME}")`;
+  --name NAME    kernelspec name: letters, digits, ".", "_", "-"; lower-cased (default "${KERNEL_NAME}")`;
 
 /** kernel.json for this Node and this copy of qlora-lab. */
 export function kernelSpec(): Record<string, unknown> {
@@ -42,24 +42,35 @@ export function kernelsDir(options: { user?: boolean; sysPrefix?: boolean; prefi
   return join(data, "kernels");
 }
 
+/**
+ * A kernelspec name as jupyter_client accepts it: letters, digits, ".", "_" and "-", lower-cased
+ * (its install_kernel_spec lower-cases, and `jupyter kernelspec list` skips folders with other
+ * names). Names of dots alone are refused too: "." and ".." would put the kernel.json beside or
+ * above the kernels folder instead of in it.
+ */
+export function kernelName(name: string): string {
+  if (!/^[a-z0-9._-]+$/i.test(name) || /^\.+$/.test(name)) {
+    throw new InvalidArgumentError("qlora-lab install", expected("--name of letters, digits, \".\", \"_\" and \"-\" (not dots alone), as Jupyter requires", JSON.stringify(name)));
+  }
+  return name.toLowerCase();
+}
+
 /** Writes the kernelspec directory (kernel.json and logos); prints where it went. */
 export async function install(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { user: { type: "boolean" }, "sys-prefix": { type: "boolean" }, prefix: { type: "string" }, name: { type: "string" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values } = parseFlags("qlora-lab install", argv, { user: { type: "boolean" }, "sys-prefix": { type: "boolean" }, prefix: { type: "string" }, name: { type: "string" }, help: { type: "boolean", short: "h" } });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
   const scopes = [values.user, values["sys-prefix"], values.prefix !== undefined].filter(Boolean).length;
   if (scopes > 1) throw new InvalidArgumentError("qlora-lab install", expected("at most one of --user, --sys-prefix, --prefix", "several", USAGE));
-  const dir = join(kernelsDir({ user: values.user, sysPrefix: values["sys-prefix"], prefix: values.prefix }), values.name ?? KERNEL_NAME);
+  const name = kernelName(values.name ?? KERNEL_NAME);
+  const dir = join(kernelsDir({ user: values.user, sysPrefix: values["sys-prefix"], prefix: values.prefix }), name);
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "kernel.json"), `${JSON.stringify(kernelSpec(), null, 2)}\n`);
   for (const logo of ["logo-32x32.png", "logo-64x64.png", "logo.svg"]) {
     await copyFile(fileURLToPath(new URL(`../kernel/assets/${logo}`, import.meta.url)), join(dir, logo === "logo.svg" ? "logo-svg.svg" : logo));
   }
-  console.log(`Installed kernelspec "${values.name ?? KERNEL_NAME}" in ${dir}`);
+  console.log(`Installed kernelspec "${name}" in ${dir}`);
   return 0;
 }

@@ -1,6 +1,6 @@
 // `qlora-lab kernel --connection-file F`: the process Jupyter starts for a notebook.
-import { parseArgs } from "node:util";
 import { InvalidArgumentError, expected } from "../lib/errors.js";
+import { parseFlags } from "./flags.js";
 
 const USAGE = `Usage: qlora-lab kernel --connection-file FILE
 
@@ -9,7 +9,7 @@ Runs the qlora-lab Jupyter kernel. Jupyter starts it with the connection file it
 
 /** Runs the kernel until a front end asks it to shut down. */
 export async function kernel(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { "connection-file": { type: "string", short: "f" }, help: { type: "boolean", short: "h" } } });
+  const { values } = parseFlags("qlora-lab kernel", argv, { "connection-file": { type: "string", short: "f" }, help: { type: "boolean", short: "h" } });
   if (values.help) {
     console.log(USAGE);
     return 0;

@@ -22,7 +22,7 @@ export function usage(): string {
   return `Usage: qlora-lab <command> [options]\n\nCommands:\n${lines.join("\n")}\n\nRun "qlora-lab <command> --help" for a command's options.`;
 }
 
-/** Runs the CLI; errors become a one-line message and exit code 1, never a stack trace. */
+/** Runs the CLI; refusals and file system errors become a one-line message and exit code 1. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
@@ -42,8 +42,15 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (await command.load())(rest);
   } catch (error) {
-    if (error instanceof QloraLabError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      console.error(error instanceof QloraLabError ? error.message : `qlora-lab ${name}: ${(error as Error).message}`);
+    if (error instanceof QloraLabError) {
+      console.error(error.message);
+      return 1;
+    }
+    // A file system refusal that no check caught first (EACCES, ENOSPC, EISDIR, ...) is the
+    // user's to fix, not a bug: one line, as Node words it. Anything else keeps its stack trace.
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) {
+      console.error(`qlora-lab ${name}: ${(error as Error).message}`);
       return 1;
     }
     throw error;

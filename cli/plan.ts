@@ -2,9 +2,9 @@
 // prints a table of components with their formulas plus the GPU sizes the run fits.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { LLAMA_PRESETS } from "../lib/plan/llama_presets.js";
+import { parseFlags } from "./flags.js";
 import { fitsGpus, planMemory, type MemoryPlan, type PlanDtype, type PlanSetup } from "../lib/plan/planner.js";
 
 const USAGE = `Usage: qlora-lab plan --model 7b|13b|33b|65b|70b|llama3-8b|CONFIG --method lora|qlora|full [options]
@@ -32,26 +32,29 @@ Sizes are GiB (2^30 bytes); GPU sizes are nominal GB, which vendors size in GiB.
 
 /** Runs `qlora-lab plan`. */
 export async function plan(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: "string" },
-      method: { type: "string" },
-      r: { type: "string" },
-      targets: { type: "string" },
-      batch: { type: "string" },
-      "seq-len": { type: "string" },
-      "no-checkpointing": { type: "boolean" },
-      optimizer: { type: "string" },
-      "base-dtype": { type: "string" },
-      "compute-dtype": { type: "string" },
-      "quant-type": { type: "string" },
-      "no-double-quant": { type: "boolean" },
-      runtime: { type: "string" },
-      backend: { type: "string" },
-      json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
+  const optimizers: Record<string, { bits: 32 | 8; paged: boolean }> = {
+    "32bit": { bits: 32, paged: false },
+    "8bit": { bits: 8, paged: false },
+    "paged-32bit": { bits: 32, paged: true },
+    "paged-8bit": { bits: 8, paged: true },
+  };
+  const { values } = parseFlags("qlora-lab plan", argv, {
+    model: { type: "string" },
+    method: { type: "string" },
+    r: { type: "integer", min: 1 },
+    targets: { type: "string" },
+    batch: { type: "integer", min: 1 },
+    "seq-len": { type: "integer", min: 1 },
+    "no-checkpointing": { type: "boolean" },
+    optimizer: { type: "string", choices: Object.keys(optimizers) },
+    "base-dtype": { type: "string" },
+    "compute-dtype": { type: "string" },
+    "quant-type": { type: "string", choices: ["nf4", "fp4"] },
+    "no-double-quant": { type: "boolean" },
+    runtime: { type: "string" },
+    backend: { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   if (values.help) {
     console.log(USAGE);
@@ -59,27 +62,12 @@ export async function plan(argv: string[]): Promise<number> {
   }
   if (!values.model) throw new InvalidArgumentError("qlora-lab plan", expected("--model", "nothing", "Try --model 7b --method qlora."));
   if (!values.method) throw new InvalidArgumentError("qlora-lab plan", expected("--method lora|qlora|full", "nothing"));
-  const int = (flag: string, raw: string | undefined) => {
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("qlora-lab plan", expected(`--${flag} to be a positive integer`, raw));
-    return n;
-  };
-  const optimizers: Record<string, { bits: 32 | 8; paged: boolean }> = {
-    "32bit": { bits: 32, paged: false },
-    "8bit": { bits: 8, paged: false },
-    "paged-32bit": { bits: 32, paged: true },
-    "paged-8bit": { bits: 8, paged: true },
-  };
-  if (values.optimizer !== undefined && !optimizers[values.optimizer]) {
-    throw new InvalidArgumentError("qlora-lab plan", expected(`--optimizer one of ${Object.keys(optimizers).join(", ")}`, values.optimizer));
-  }
   const setup: PlanSetup = {
     method: values.method as PlanSetup["method"],
-    r: int("r", values.r),
+    r: values.r,
     targetModules: values.targets === undefined || values.targets === "all-linear" ? undefined : values.targets.split(",").map((t) => t.trim()).filter(Boolean),
-    batch: int("batch", values.batch),
-    seqLen: int("seq-len", values["seq-len"]),
+    batch: values.batch,
+    seqLen: values["seq-len"],
     gradientCheckpointing: values["no-checkpointing"] ? false : undefined,
     optimizer: values.optimizer ? optimizers[values.optimizer] : undefined,
     baseDtype: values["base-dtype"] as PlanDtype | undefined,

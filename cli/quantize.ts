@@ -2,13 +2,14 @@
 // transformers 4-bit safetensors file; other tensors are copied unchanged.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { FileFormatError, InvalidArgumentError, TensorError, expected } from "../lib/errors.js";
 import { SafetensorsFile, toFloat32, type SafetensorsDtype, type SafetensorsTensor } from "../lib/io/safetensors.js";
 import { validateBlocksize } from "../lib/quant/blockwise_4bit.js";
 import { writeBnb4bitSafetensors } from "../lib/quant/bnb_safetensors.js";
 import { errorOf } from "../lib/quant/quant_error.js";
 import { quantize4bit, type QuantizedTensor } from "../lib/quant/quantized_tensor.js";
+import { parseFlags } from "./flags.js";
+import { requireWritableFilePath } from "./output_path.js";
 
 const USAGE = `Usage: qlora-lab quantize IN --out OUT.safetensors [options]
 
@@ -29,28 +30,28 @@ const TORCH_DTYPE: Partial<Record<SafetensorsDtype, string>> = { F32: "float32",
 
 /** Runs `qlora-lab quantize`; returns the exit code. */
 export async function quantize(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const where = "qlora-lab quantize";
+  const { values, positionals } = parseFlags(
+    where,
+    argv,
+    {
       out: { type: "string" },
-      "quant-type": { type: "string", default: "nf4" },
-      "double-quant": { type: "boolean", default: false },
-      blocksize: { type: "string", default: "64" },
+      "quant-type": { type: "string", choices: ["nf4", "fp4"], default: "nf4" },
+      "double-quant": { type: "boolean" },
+      blocksize: { type: "integer", min: 1, default: 64 },
       include: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
+      help: { type: "boolean", short: "h" },
     },
-  });
+    { positionals: true },
+  );
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  const where = "qlora-lab quantize";
   if (positionals.length !== 1) throw new InvalidArgumentError(where, expected("one input path", positionals.length === 0 ? "none" : positionals.join(" "), "Run with --help for usage."));
   if (!values.out) throw new InvalidArgumentError(where, expected("--out OUT.safetensors", "no --out"));
-  const quantType = values["quant-type"];
-  if (quantType !== "nf4" && quantType !== "fp4") throw new InvalidArgumentError(where, expected("--quant-type nf4 or fp4", quantType, "bitsandbytes checkpoints store only these two types."));
-  const blocksize = Number(values.blocksize);
+  const quantType = values["quant-type"] as "nf4" | "fp4";
+  const blocksize = values.blocksize;
   validateBlocksize(blocksize, where);
   let include: RegExp | undefined;
   try {
@@ -60,6 +61,7 @@ export async function quantize(argv: string[]): Promise<number> {
   }
   const inputs = resolveInputFiles(positionals[0]!);
   if (inputs.some((p) => resolve(p) === resolve(values.out!))) throw new InvalidArgumentError(where, expected("--out to differ from the input", values.out));
+  requireWritableFilePath(where, "--out", values.out);
 
   const quantized = new Map<string, QuantizedTensor>();
   const plain = new Map<string, SafetensorsTensor>();
@@ -89,7 +91,7 @@ export async function quantize(argv: string[]): Promise<number> {
         continue;
       }
       const x = toFloat32(file.readBytes(name), entry.dtype, `${path}: tensor "${name}"`);
-      const q = quantize4bit(x, entry.shape, { quantType, blocksize, doubleQuant: values["double-quant"], name, dtype: TORCH_DTYPE[entry.dtype] });
+      const q = quantize4bit(x, entry.shape, { quantType, blocksize, doubleQuant: values["double-quant"] === true, name, dtype: TORCH_DTYPE[entry.dtype] });
       const report = errorOf(x, q);
       quantized.set(name, q);
       quantizedBytesBefore += bytes;

@@ -31,11 +31,61 @@ export interface LaunchOptions {
 }
 
 interface Waiter {
+  msgType: string;
   reply?: JupyterMessage;
   iopub: JupyterMessage[];
   idle: boolean;
   done: (result: RequestResult) => void;
+  fail: (error: Error) => void;
 }
+
+/** How a kernel process ended: its exit code, or the signal that killed it. */
+export interface KernelExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A request that ended without its reply; `iopub` holds the output it had caused so far. */
+export class RequestFailedError extends UnavailableError {
+  constructor(
+    message: string,
+    readonly iopub: JupyterMessage[],
+  ) {
+    super("KernelClient", message);
+  }
+}
+
+/** The kernel process exited while requests were pending (a cell's process.exit, the OOM killer, a crash). */
+export class KernelDiedError extends RequestFailedError {
+  override name = "KernelDiedError";
+  constructor(
+    readonly exit: KernelExit,
+    msgType: string,
+    iopub: JupyterMessage[],
+  ) {
+    super(`the kernel died (${describeExit(exit)}) before replying to ${msgType}`, iopub);
+  }
+}
+
+/** A request that got no reply within its time limit. */
+export class RequestTimeoutError extends RequestFailedError {
+  override name = "RequestTimeoutError";
+  constructor(
+    readonly timeoutMs: number,
+    msgType: string,
+    iopub: JupyterMessage[],
+  ) {
+    super(`no reply to ${msgType} within ${timeoutMs / 1000} s`, iopub);
+  }
+}
+
+/** "signal SIGKILL" or "exit code 1". */
+export function describeExit(exit: KernelExit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}
+
+/** Time left after the kernel exits for messages it sent just before to arrive over zeromq. */
+const DRAIN_AFTER_EXIT_MS = 200;
 
 /** A running kernel and the client sockets talking to it. */
 export class KernelClient {
@@ -45,6 +95,10 @@ export class KernelClient {
   /** Answers input_request (stdin); defaults to an empty line. */
   onInput: (prompt: string, password: boolean) => string | Promise<string> = () => "";
   private closed = false;
+  /** Set once the kernel process has exited (and its last messages had time to arrive). */
+  private exitStatus: KernelExit | undefined;
+  /** Resolves when the kernel process has exited; never, for a kernel this client did not start. */
+  readonly exited: Promise<KernelExit>;
   readonly signer: Signer;
   readonly session = randomUUID();
 
@@ -55,6 +109,17 @@ export class KernelClient {
     readonly sockets: { shell: zmq.Dealer; control: zmq.Dealer; stdin: zmq.Dealer; iopub: zmq.Subscriber },
   ) {
     this.signer = new Signer(connection.key, connection.signature_scheme);
+    // Listen from the start: a kernel can die before, during or between requests, and the "exit"
+    // event fires once. Its pending requests then fail instead of waiting forever.
+    this.exited = new Promise<KernelExit>((resolve) => {
+      child?.once("exit", (code, signal) => {
+        setTimeout(() => {
+          this.exitStatus = { code, signal };
+          this.failPending((w) => new KernelDiedError(this.exitStatus!, w.msgType, w.iopub));
+          resolve(this.exitStatus);
+        }, DRAIN_AFTER_EXIT_MS);
+      });
+    });
     for (const channel of ["shell", "control", "stdin", "iopub"] as const) void this.listen(channel);
   }
 
@@ -90,32 +155,54 @@ export class KernelClient {
   async waitReady(timeoutMs = 60_000, retryMs = 1000): Promise<JupyterMessage> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.child && this.child.exitCode !== null) throw new UnavailableError("KernelClient", expected("a running kernel", `exit code ${this.child.exitCode}`));
+      if (this.exitStatus) throw new UnavailableError("KernelClient", expected("a running kernel", `the kernel died (${describeExit(this.exitStatus)})`));
       const attempt = this.request("shell", "kernel_info_request", {});
-      const result = await Promise.race([attempt, sleep(retryMs).then(() => undefined)]);
+      const result = await Promise.race([attempt, sleep(retryMs).then(() => undefined), this.exited.then(() => undefined)]);
       if (result && result.iopub.length > 0) return result.reply;
     }
     throw new UnavailableError("KernelClient", expected(`a kernel_info reply within ${timeoutMs} ms`, "none"));
   }
 
-  /** Sends a request and resolves with its reply once the kernel has gone idle for it. */
-  request(channel: "shell" | "control", msgType: string, content: Record<string, unknown>): Promise<RequestResult> {
+  /**
+   * Sends a request and resolves with its reply once the kernel has gone idle for it. Rejects with a
+   * {@link KernelDiedError} when the kernel exits first, or a {@link RequestTimeoutError} after `timeoutMs`.
+   */
+  request(channel: "shell" | "control", msgType: string, content: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<RequestResult> {
     const message: JupyterMessage<unknown> = { identities: [], header: newHeader(msgType, this.session, "qlora-lab"), parent_header: {}, metadata: {}, content, buffers: [] };
-    const promise = new Promise<RequestResult>((done) => this.waiters.set(message.header.msg_id, { iopub: [], idle: false, done }));
-    void this.sockets[channel].send(encode(message, this.signer));
+    const id = message.header.msg_id;
+    if (this.exitStatus) return Promise.reject(new KernelDiedError(this.exitStatus, msgType, []));
+    const promise = new Promise<RequestResult>((done, fail) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = () => {
+        clearTimeout(timer);
+        this.waiters.delete(id);
+      };
+      const waiter: Waiter = { msgType, iopub: [], idle: false, done: (r) => (settle(), done(r)), fail: (e) => (settle(), fail(e)) };
+      this.waiters.set(id, waiter);
+      if (options.timeoutMs !== undefined) timer = setTimeout(() => waiter.fail(new RequestTimeoutError(options.timeoutMs!, msgType, waiter.iopub)), options.timeoutMs);
+    });
+    void this.sockets[channel].send(encode(message, this.signer)).catch(() => undefined);
+    // A request nobody awaits (an abandoned kernel_info retry, a fire-and-forget interrupt) may fail
+    // when the kernel exits; that is no unhandled rejection. Callers that await still see the error.
+    promise.catch(() => undefined);
     return promise;
   }
 
   /** execute_request with Jupyter's defaults (store_history, stop_on_error). */
-  execute(code: string, options: { silent?: boolean; storeHistory?: boolean; allowStdin?: boolean; stopOnError?: boolean; userExpressions?: Record<string, string> } = {}): Promise<RequestResult> {
-    return this.request("shell", "execute_request", {
-      code,
-      silent: options.silent ?? false,
-      store_history: options.storeHistory ?? true,
-      user_expressions: options.userExpressions ?? {},
-      allow_stdin: options.allowStdin ?? false,
-      stop_on_error: options.stopOnError ?? true,
-    });
+  execute(code: string, options: { silent?: boolean; storeHistory?: boolean; allowStdin?: boolean; stopOnError?: boolean; userExpressions?: Record<string, string>; timeoutMs?: number } = {}): Promise<RequestResult> {
+    return this.request(
+      "shell",
+      "execute_request",
+      {
+        code,
+        silent: options.silent ?? false,
+        store_history: options.storeHistory ?? true,
+        user_expressions: options.userExpressions ?? {},
+        allow_stdin: options.allowStdin ?? false,
+        stop_on_error: options.stopOnError ?? true,
+      },
+      { timeoutMs: options.timeoutMs },
+    );
   }
 
   /** Sends raw frames (tests: malformed and badly signed messages). */
@@ -126,16 +213,23 @@ export class KernelClient {
   /** Asks the kernel to shut down, waits for the process to exit (killing it after `timeoutMs`), cleans up. */
   async shutdown(timeoutMs = 10_000): Promise<number | null> {
     let code: number | null = null;
-    if (this.child && this.child.exitCode === null) {
-      const exited = new Promise<number | null>((resolve) => this.child!.once("exit", (c) => resolve(c)));
-      void this.request("control", "shutdown_request", { restart: false });
-      code = await Promise.race([exited, sleep(timeoutMs).then(() => {
-        this.child!.kill("SIGKILL");
-        return exited;
-      })]);
-    } else if (this.child) code = this.child.exitCode;
+    if (this.child) {
+      // exitCode stays null for a kernel killed by a signal, so ask the child whether it still runs.
+      const running = this.child.exitCode === null && this.child.signalCode === null;
+      if (running) {
+        this.request("control", "shutdown_request", { restart: false }).catch(() => undefined);
+        await Promise.race([this.exited, sleep(timeoutMs)]);
+        if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+      }
+      code = (await this.exited).code;
+    }
+    this.failPending((w) => new RequestFailedError(`the client shut down before ${w.msgType} got its reply`, w.iopub));
     await this.close();
     return code;
+  }
+
+  private failPending(error: (waiter: Waiter) => Error): void {
+    for (const waiter of [...this.waiters.values()]) waiter.fail(error(waiter));
   }
 
   /** Closes the sockets and removes the connection file. */
@@ -178,10 +272,7 @@ export class KernelClient {
       if (message.header.msg_type === "status" && (message.content as { execution_state?: string }).execution_state === "idle") waiter.idle = true;
       else waiter.iopub.push(message);
     } else waiter.reply = message;
-    if (waiter.reply && waiter.idle) {
-      this.waiters.delete(parentId!);
-      waiter.done({ reply: waiter.reply, iopub: waiter.iopub });
-    }
+    if (waiter.reply && waiter.idle) waiter.done({ reply: waiter.reply, iopub: waiter.iopub });
   }
 }
 

@@ -1,6 +1,7 @@
 // Notebooks (nbformat 4): turning a cell's IOPub messages into saved outputs the way nbclient does
 // (streams merged, clear_output with wait, update_display_data by display_id), and a plain
 // self-contained HTML rendering for `qlora-lab run --html`.
+import { FileFormatError, expected } from "../lib/errors.js";
 import type { JupyterMessage } from "../kernel/wire.js";
 
 /** One saved output (nbformat 4). */
@@ -26,6 +27,21 @@ export interface Notebook {
   metadata: Record<string, unknown>;
   nbformat: number;
   nbformat_minor: number;
+}
+
+/** Returns `value` as a notebook once its cells have the shape this client reads; `path` names it in errors. */
+export function requireNotebook(value: unknown, path: string): Notebook {
+  const cells = (value as { cells?: unknown } | null)?.cells;
+  if (typeof value !== "object" || value === null || !Array.isArray(cells)) throw new FileFormatError(path, expected("a notebook with a cells array", Array.isArray(value) ? "an array" : typeof value === "object" && value ? "no cells array" : value));
+  cells.forEach((cell: unknown, i) => {
+    const at = `cell ${i + 1}`;
+    if (typeof cell !== "object" || cell === null || Array.isArray(cell)) throw new FileFormatError(path, expected(`${at} to be an object`, cell));
+    const { cell_type: type, source } = cell as { cell_type?: unknown; source?: unknown };
+    if (type !== "code" && type !== "markdown" && type !== "raw") throw new FileFormatError(path, expected(`${at}'s cell_type to be "code", "markdown" or "raw"`, type));
+    const text = typeof source === "string" || (Array.isArray(source) && source.every((line) => typeof line === "string"));
+    if (!text) throw new FileFormatError(path, expected(`${at}'s source to be a string or a list of strings`, source));
+  });
+  return value as Notebook;
 }
 
 /** The cell's source as one string. */
@@ -169,12 +185,26 @@ function inline(text: string): string {
   const codes: string[] = [];
   let out = escape(text.replace(/`([^`]+)`/g, (_m, code: string) => `\u0000${codes.push(code) - 1}\u0000`));
   out = out
-    .replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, '<img alt="$1" src="$2">')
-    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>')
+    .replace(/!\[([^\]]*)\]\(([^)\s]+)\)/g, (_m, alt: string, url: string) => (isSafeUrl(url, "image") ? `<img alt="${alt}" src="${url}">` : alt))
+    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (_m, text: string, url: string) => (isSafeUrl(url, "link") ? `<a href="${url}">${text}</a>` : text))
     .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
     .replace(/(^|[^*])\*([^*]+)\*/g, "$1<em>$2</em>")
     .replace(/\$([^$]+)\$/g, "<code>$1</code>");
   return out.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => `<code>${escape(codes[Number(i)]!)}</code>`);
+}
+
+/**
+ * Whether a Markdown link or image target may go into the page: relative paths, anchors, http(s),
+ * mailto, and for images data:image/. A javascript: (or vbscript:, data:text/html, ...) link would
+ * run script when clicked in a page that embeds the notebook's outputs; such links keep their text
+ * only. Browsers drop control characters and spaces around a scheme, so the check does too.
+ */
+function isSafeUrl(url: string, kind: "link" | "image"): boolean {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url.replace(/[\u0000-\u0020\u007f]/g, ""))?.[1]?.toLowerCase();
+  if (scheme === undefined) return true;
+  if (scheme === "http" || scheme === "https") return true;
+  if (kind === "link") return scheme === "mailto";
+  return /^data:image\//i.test(url);
 }
 
 function escape(text: string): string {

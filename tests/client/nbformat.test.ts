@@ -65,7 +65,7 @@ test("qlora-lab run exits non-zero at a failing cell, keeps its error, skips the
     const before = new Set(readdirTmp());
     const run = spawnSync(process.execPath, [cli, "run", "bad.ipynb"], { cwd: dir, encoding: "utf8", timeout: 600_000 });
     assert.equal(run.status, 1, run.stderr);
-    const cells = JSON.parse(readFileSync(join(dir, "bad.ipynb"), "utf8")).cells;
+    const cells = JSON.parse(readFileSync(join(dir, "bad.nbconvert.ipynb"), "utf8")).cells;
     assert.equal(cells[0].outputs[0].data["text/plain"], "2");
     const error = cells[1].outputs[0];
     assert.equal(error.output_type, "error");
