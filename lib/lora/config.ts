@@ -2,6 +2,7 @@
 // peft/tuners/lora/config.py): the interface, the defaults object, the validator, the scaling rule.
 import { InvalidArgumentError, describeValue, expected } from "../errors.js";
 import { requirePositiveInteger } from "../validate.js";
+import { ModulePatternError, compileModulePattern, type ModulePattern } from "./module_pattern.js";
 
 /** How A and B start: `true` kaiming-uniform A and B = 0, `"gaussian"` A ~ N(0, 1/r^2) and B = 0, `false` both random (not a no-op; for tests). */
 export type LoraInit = boolean | "gaussian";
@@ -141,6 +142,7 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
   if (config.layers_pattern !== null) {
     const patterns = Array.isArray(config.layers_pattern) ? config.layers_pattern : [config.layers_pattern];
     if (!patterns.every((p) => typeof p === "string" && p.length > 0)) throw new InvalidArgumentError(where, expected("layers_pattern to be null, a name or a list of names (e.g. \"layers\")", describeValue(config.layers_pattern)));
+    for (const p of patterns) compilePattern(where, "layers_pattern", p as string);
   }
   if (typeof config.use_rslora !== "boolean") throw new InvalidArgumentError(where, expected("use_rslora to be true or false", describeValue(config.use_rslora)));
   const init = config.init_lora_weights;
@@ -183,16 +185,35 @@ export function rankAndAlphaFor(config: LoraConfig, modulePath: string): { r: nu
 
 /** PEFT's pattern rule: a key matches when the path is `(anything.)key` with key read as a regex. */
 function patternKeyFor(keys: string[], modulePath: string): string | undefined {
-  return keys.find((key) => new RegExp(`^(?:.*\\.)?(?:${key})$`).test(modulePath));
+  return keys.find((key) => compilePattern("rankAndAlphaFor", "pattern key", key, "(?:.*\\.)?").test(modulePath));
 }
 
-/** Compiles a user regex, turning a syntax error into an error naming the field. */
-export function compilePattern(where: string, field: string, source: string): RegExp {
+const compiled = new Map<string, ModulePattern>();
+
+/**
+ * Compiles a regex from a config for full matches of module paths (optionally behind `prefix`, a
+ * pattern of our own), in linear time (see module_pattern.ts): a downloaded config cannot hang
+ * loading. Errors name the field and the pattern.
+ */
+export function compilePattern(where: string, field: string, source: string, prefix = ""): ModulePattern {
+  const key = `${prefix}\0${source}`;
+  const cached = compiled.get(key);
+  if (cached) return cached;
   try {
-    return new RegExp(`^(?:${source})$`);
+    new RegExp(source);
   } catch (error) {
     throw new InvalidArgumentError(where, expected(`${field} to be a valid regular expression`, JSON.stringify(source), (error as Error).message));
   }
+  let pattern: ModulePattern;
+  try {
+    pattern = compileModulePattern(`${prefix}(?:${source})`);
+  } catch (error) {
+    if (!(error instanceof ModulePatternError)) throw error;
+    throw new InvalidArgumentError(where, expected(`${field} to be a regular module pattern`, JSON.stringify(source), `${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`));
+  }
+  if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);
+  compiled.set(key, pattern);
+  return pattern;
 }
 
 function checkModuleSpec(where: string, field: string, value: unknown, allowAllLinear: boolean): void {
