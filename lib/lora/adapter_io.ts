@@ -2,10 +2,11 @@
 // adapter_model.safetensors with tensors base_model.model.<module>.lora_A.weight [r, in] / lora_B.weight [out, r].
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { FileFormatError, InvalidArgumentError, describeValue, expected } from "../errors.js";
+import { FileFormatError, InvalidArgumentError, TensorError, describeValue, expected } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic_write.js";
 import { SafetensorsFile, float32Bytes, writeSafetensors, type SafetensorsEntry, type SafetensorsTensor } from "../io/safetensors.js";
-import { rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
+import { FLOAT32_MAX, requireFiniteValues } from "../validate.js";
+import { loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
 import { LoraModel, PEFT_PREFIX, freezeBase, type AdaptableModel } from "./lora_model.js";
 import { resolvedTargetModules, selectTargetModules } from "./target_modules.js";
 
@@ -161,7 +162,7 @@ export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, 
   for (const path of targeted) {
     const { a, b } = pairs.get(path)!;
     const linear = linears.get(path)!;
-    const { r } = rankAndAlphaFor(config, path);
+    const { r, alpha } = rankAndAlphaFor(config, path);
     if (a.shape.length !== 2 || b.shape.length !== 2) throw new FileFormatError(weightsPath, expected(`2-D lora_A and lora_B for module "${path}"`, `[${a.shape.join(", ")}] and [${b.shape.join(", ")}]`));
     if (a.shape[1] !== linear.inFeatures || b.shape[0] !== linear.outFeatures) {
       throw new FileFormatError(
@@ -175,7 +176,9 @@ export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, 
         expected(`rank r = ${r} for module "${path}" (from adapter_config.json${Object.keys(config.rank_pattern).length ? " with rank_pattern" : ""})`, `lora_A [${a.shape.join(", ")}] and lora_B [${b.shape.join(", ")}]`, "Rank mismatch: adapter_config.json and adapter_model.safetensors disagree."),
       );
     }
-    values.set(path, { a: file.readFloat32(a.name), b: file.readFloat32(b.name) });
+    const factors = { a: file.readFloat32(a.name), b: file.readFloat32(b.name) };
+    requireUsableFactors(weightsPath, path, { ...factors, aName: a.name, bName: b.name, r, scaling: loraScaling(r, alpha, config.use_rslora) });
+    values.set(path, factors);
   }
   const lora = isLora ? (target as LoraModel<M>) : (freezeBase(model), new LoraModel(model));
   const name = options.adapterName ?? "default";
@@ -184,6 +187,26 @@ export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, 
   if (options.activate ?? true) lora.setAdapter(name);
   else if (previous !== null) lora.setAdapter(previous);
   return lora;
+}
+
+/**
+ * Refuses factors that would give garbage silently: a NaN or Infinity in lora_A or lora_B, or a
+ * product B @ A * scaling whose entries could exceed float32 (|entry| <= r * max|A| * max|B| * |scaling|).
+ */
+function requireUsableFactors(file: string, module: string, f: { a: Float32Array; b: Float32Array; aName: string; bName: string; r: number; scaling: number }): void {
+  const hint = "The adapter file is damaged, or was saved after training diverged.";
+  requireFiniteValues(file, f.aName, f.a, hint);
+  requireFiniteValues(file, f.bName, f.b, hint);
+  const largest = (values: Float32Array) => values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const maxA = largest(f.a);
+  const maxB = largest(f.b);
+  const bound = f.r * maxA * maxB * Math.abs(f.scaling);
+  if (!(bound <= FLOAT32_MAX)) {
+    throw new TensorError(
+      file,
+      expected(`lora_B @ lora_A * scaling within float32 for module "${module}"`, `entries up to ${bound.toExponential(3)} (r ${f.r} x max |lora_A| ${maxA.toExponential(3)} x max |lora_B| ${maxB.toExponential(3)} x scaling ${f.scaling.toExponential(3)})`, "lora_alpha or the weights are far too large."),
+    );
+  }
 }
 
 /** lora_A / lora_B entries per module path, refusing tensors this loader does not understand. */

@@ -2,7 +2,7 @@
 // an HF folder (config.json + model.safetensors, each written atomically).
 import { existsSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { FileFormatError, expected } from "../errors.js";
+import { FileFormatError, TensorError, expected } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic_write.js";
 import { float32Bytes, writeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
 import { configToHf } from "./config.js";
@@ -32,7 +32,13 @@ export function readCheckpoint(path: string): LoadedWeights & { format: ModelFor
 /** Loads a Hugging Face LlamaForCausalLM folder or a llama2.c .bin (auto-detected) as a LlamaModel. */
 export async function loadModel(path: string, options: LlamaModelOptions = {}): Promise<LlamaModel> {
   const { config, weights } = readCheckpoint(path);
-  return new LlamaModel(config, weights, options);
+  try {
+    return new LlamaModel(config, weights, options);
+  } catch (error) {
+    // The model names the tensor; the caller also needs to know which checkpoint holds it.
+    if (error instanceof TensorError) throw new TensorError(path, error.message.slice(error.where.length + 2));
+    throw error;
+  }
 }
 
 /** Writes `model` as a Hugging Face folder (config.json + model.safetensors); dense weights (LoRA merged as its layers report). */
