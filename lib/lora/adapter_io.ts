@@ -3,8 +3,8 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { FileFormatError, InvalidArgumentError, TensorError, describeValue, expected } from "../errors.js";
-import { writeFileAtomic } from "../io/atomic_write.js";
-import { SafetensorsFile, float32Bytes, writeSafetensors, type SafetensorsEntry, type SafetensorsTensor } from "../io/safetensors.js";
+import { recoverFolder, writeFolderAtomic, type FileContents } from "../io/atomic_folder.js";
+import { SafetensorsFile, encodeSafetensors, float32Bytes, type SafetensorsEntry, type SafetensorsTensor } from "../io/safetensors.js";
 import { FLOAT32_MAX, requireFiniteValues } from "../validate.js";
 import { loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
 import { LoraModel, PEFT_PREFIX, freezeBase, type AdaptableModel } from "./lora_model.js";
@@ -81,7 +81,7 @@ export function peftConfigJson(config: LoraConfig, adaptedModules: readonly stri
   return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** Writes one adapter as a PEFT folder (both files atomic); PEFT's from_pretrained loads it unchanged. */
+/** Writes one adapter as a PEFT folder (the two files replaced together, atomically); PEFT's from_pretrained loads it unchanged. */
 export function saveAdapter(lora: LoraModel, dir: string, options: SaveAdapterOptions = {}): SavedAdapter {
   const where = "saveAdapter";
   const name = options.adapterName ?? lora.activeAdapter;
@@ -96,15 +96,24 @@ export function saveAdapter(lora: LoraModel, dir: string, options: SaveAdapterOp
     tensors.set(`${PEFT_PREFIX}${path}.lora_A.weight`, { dtype: "F32", shape: [...adapter.loraA.shape], data: float32Bytes(adapter.loraA.dataSync() as Float32Array) });
     tensors.set(`${PEFT_PREFIX}${path}.lora_B.weight`, { dtype: "F32", shape: [...adapter.loraB.shape], data: float32Bytes(adapter.loraB.dataSync() as Float32Array) });
   }
-  writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
-  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(peftConfigJson(config, modules, options.baseModelNameOrPath), null, 2)}\n`);
+  // Both files as one unit: new weights beside the old config would not load (rank mismatch).
+  writeFolderAtomic(
+    dir,
+    new Map<string, FileContents>([
+      [ADAPTER_WEIGHTS_FILE, encodeSafetensors(tensors, { format: "pt" })],
+      [ADAPTER_CONFIG_FILE, `${JSON.stringify(peftConfigJson(config, modules, options.baseModelNameOrPath), null, 2)}\n`],
+    ]),
+    where,
+  );
   let bytes = 0;
   for (const t of tensors.values()) bytes += t.data.byteLength;
   return { dir, adapterName: name, modules, tensorCount: tensors.size, bytes };
 }
 
 /** Reads and validates an adapter folder's adapter_config.json (unknown keys ignored, missing ones defaulted). */
-export function readAdapterConfig(dir: string): LoraConfig {
+export function readAdapterConfig(folder: string): LoraConfig {
+  requireFolderPath(folder);
+  const dir = recoverFolder(folder);
   requireFolder(dir);
   const path = join(dir, ADAPTER_CONFIG_FILE);
   if (!existsSync(path)) throw new FileFormatError(path, expected(`${ADAPTER_CONFIG_FILE} in the adapter folder`, "no such file", "A PEFT adapter folder holds adapter_config.json and adapter_model.safetensors."));
@@ -126,8 +135,9 @@ export function readAdapterConfig(dir: string): LoraConfig {
  * Loads a PEFT adapter folder onto `target` (a plain model, which is wrapped, or a LoraModel, which
  * gains another named adapter). Every tensor must match a targeted module's shape and the config's rank.
  */
-export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, dir: string, options: LoadAdapterOptions = {}): LoraModel<M> {
-  const config = readAdapterConfig(dir);
+export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, folder: string, options: LoadAdapterOptions = {}): LoraModel<M> {
+  const config = readAdapterConfig(folder);
+  const dir = recoverFolder(folder);
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
   if (!existsSync(weightsPath)) {
     const hint = existsSync(join(dir, "adapter_model.bin"))
@@ -233,8 +243,11 @@ function tensorPairs(file: SafetensorsFile): Map<string, { a: SafetensorsEntry; 
   return out;
 }
 
-function requireFolder(dir: string): void {
+function requireFolderPath(dir: unknown): void {
   if (typeof dir !== "string" || dir === "") throw new InvalidArgumentError("adapter folder", expected("a folder path (string)", describeValue(dir)));
+}
+
+function requireFolder(dir: string): void {
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
