@@ -1,6 +1,25 @@
 // Checks of values at the library's public boundaries, each throwing an InvalidArgumentError in the
-// project's message form ("<where>: expected <name> to be ..., got <value>. <hint>").
-import { InvalidArgumentError, expected } from "./errors.js";
+// project's message form ("<where>: expected <name> to be ..., got <value>. <hint>"), and the scan
+// for NaN and Infinity in tensor values (a TensorError names the tensor and what was found).
+import { InvalidArgumentError, TensorError, expected } from "./errors.js";
+
+/** The largest finite float32, the limit of any value a tensor holds. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Index of the first NaN or +-Infinity in `values`, or -1. */
+export function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v - v !== 0) return i; // NaN - NaN and Inf - Inf are NaN; every finite v gives 0
+  }
+  return -1;
+}
+
+/** Throws a TensorError unless every value of tensor `name` is finite. */
+export function requireFiniteValues(where: string, name: string, values: ArrayLike<number>, hint?: string): void {
+  const at = firstNonFinite(values);
+  if (at >= 0) throw new TensorError(where, expected(`finite values in "${name}"`, `${values[at]} at element ${at} of ${values.length}`, hint));
+}
 
 /** Throws unless `value` is an array (or typed array); returns it as an array-like. */
 export function requireArray<T>(where: string, name: string, value: unknown): ArrayLike<T> {

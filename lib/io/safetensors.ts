@@ -71,6 +71,7 @@ export class SafetensorsFile {
         }
         entries.set(name, parseEntry(path, name, value, dataLength));
       }
+      requireExactTiling(path, entries, dataLength);
       return new SafetensorsFile(path, entries, metadata, dataStart);
     } finally {
       closeSync(fd);
@@ -214,9 +215,36 @@ function parseEntry(path: string, name: string, value: unknown, dataLength: numb
     throw new FileFormatError(path, expected(`data_offsets [begin, end] for "${name}"`, offsets));
   }
   const want = shape.reduce((a: number, b: number) => a * b, 1) * DTYPE_BYTES[dtype];
-  if (offsets[1] - offsets[0] !== want) throw new FileFormatError(path, expected(`${want} bytes for "${name}" (${dtype} [${shape.join(", ")}])`, `${offsets[1] - offsets[0]}`));
+  if (offsets[1] - offsets[0] !== want) {
+    throw new FileFormatError(path, expected(`${want} bytes for "${name}" (${dtype} [${shape.join(", ")}])`, `${offsets[1] - offsets[0]} bytes (data_offsets [${offsets[0]}, ${offsets[1]}])`));
+  }
   if (offsets[1] > dataLength) throw new FileFormatError(path, expected(`tensor "${name}" to end within the ${dataLength} data bytes`, `end offset ${offsets[1]}`, "The file is truncated."));
   return { name, dtype, shape: shape as number[], dataOffsets: [offsets[0], offsets[1]] };
+}
+
+/**
+ * Refuses tensors whose byte ranges overlap or leave gaps: sorted by begin, the [begin, end) ranges
+ * must tile the data section from 0 to its last byte, as the reference implementation requires.
+ * Otherwise one tensor could silently read another's bytes.
+ */
+function requireExactTiling(path: string, entries: ReadonlyMap<string, SafetensorsEntry>, dataLength: number): void {
+  const sorted = [...entries.values()].sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
+  let end = 0;
+  let previous: SafetensorsEntry | undefined;
+  for (const entry of sorted) {
+    const [begin] = entry.dataOffsets;
+    if (begin !== end) {
+      const after = previous ? `right after "${previous.name}" ends` : "at the start of the data section";
+      const found = begin < end ? `${begin}, inside "${previous!.name}" [${previous!.dataOffsets.join(", ")})` : `${begin}, leaving ${begin - end} unused bytes before it`;
+      throw new FileFormatError(path, expected(`tensor "${entry.name}" to begin at byte ${end} (${after})`, `begin offset ${found}`, "Tensors must not overlap or leave gaps in the data section."));
+    }
+    end = entry.dataOffsets[1];
+    previous = entry;
+  }
+  if (end !== dataLength) {
+    const last = previous ? `the last tensor "${previous.name}" ends at byte ${end}` : "the header lists no tensors";
+    throw new FileFormatError(path, expected(`the tensors to fill the ${dataLength} data bytes exactly`, `${dataLength - end} bytes left over (${last})`, "Tensors must not overlap or leave gaps in the data section."));
+  }
 }
 
 function openFile(path: string): number {

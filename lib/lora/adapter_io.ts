@@ -2,10 +2,11 @@
 // adapter_model.safetensors with tensors base_model.model.<module>.lora_A.weight [r, in] / lora_B.weight [out, r].
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { FileFormatError, InvalidArgumentError, describeValue, expected } from "../errors.js";
-import { writeFileAtomic } from "../io/atomic_write.js";
-import { SafetensorsFile, float32Bytes, writeSafetensors, type SafetensorsEntry, type SafetensorsTensor } from "../io/safetensors.js";
-import { rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
+import { FileFormatError, InvalidArgumentError, TensorError, describeValue, expected } from "../errors.js";
+import { recoverFolder, writeFolderAtomic, type FileContents } from "../io/atomic_folder.js";
+import { SafetensorsFile, encodeSafetensors, float32Bytes, type SafetensorsEntry, type SafetensorsTensor } from "../io/safetensors.js";
+import { FLOAT32_MAX, requireFiniteValues } from "../validate.js";
+import { loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
 import { LoraModel, PEFT_PREFIX, freezeBase, type AdaptableModel } from "./lora_model.js";
 import { resolvedTargetModules, selectTargetModules } from "./target_modules.js";
 
@@ -80,7 +81,7 @@ export function peftConfigJson(config: LoraConfig, adaptedModules: readonly stri
   return Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** Writes one adapter as a PEFT folder (both files atomic); PEFT's from_pretrained loads it unchanged. */
+/** Writes one adapter as a PEFT folder (the two files replaced together, atomically); PEFT's from_pretrained loads it unchanged. */
 export function saveAdapter(lora: LoraModel, dir: string, options: SaveAdapterOptions = {}): SavedAdapter {
   const where = "saveAdapter";
   const name = options.adapterName ?? lora.activeAdapter;
@@ -95,15 +96,24 @@ export function saveAdapter(lora: LoraModel, dir: string, options: SaveAdapterOp
     tensors.set(`${PEFT_PREFIX}${path}.lora_A.weight`, { dtype: "F32", shape: [...adapter.loraA.shape], data: float32Bytes(adapter.loraA.dataSync() as Float32Array) });
     tensors.set(`${PEFT_PREFIX}${path}.lora_B.weight`, { dtype: "F32", shape: [...adapter.loraB.shape], data: float32Bytes(adapter.loraB.dataSync() as Float32Array) });
   }
-  writeSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: "pt" });
-  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(peftConfigJson(config, modules, options.baseModelNameOrPath), null, 2)}\n`);
+  // Both files as one unit: new weights beside the old config would not load (rank mismatch).
+  writeFolderAtomic(
+    dir,
+    new Map<string, FileContents>([
+      [ADAPTER_WEIGHTS_FILE, encodeSafetensors(tensors, { format: "pt" })],
+      [ADAPTER_CONFIG_FILE, `${JSON.stringify(peftConfigJson(config, modules, options.baseModelNameOrPath), null, 2)}\n`],
+    ]),
+    where,
+  );
   let bytes = 0;
   for (const t of tensors.values()) bytes += t.data.byteLength;
   return { dir, adapterName: name, modules, tensorCount: tensors.size, bytes };
 }
 
 /** Reads and validates an adapter folder's adapter_config.json (unknown keys ignored, missing ones defaulted). */
-export function readAdapterConfig(dir: string): LoraConfig {
+export function readAdapterConfig(folder: string): LoraConfig {
+  requireFolderPath(folder);
+  const dir = recoverFolder(folder);
   requireFolder(dir);
   const path = join(dir, ADAPTER_CONFIG_FILE);
   if (!existsSync(path)) throw new FileFormatError(path, expected(`${ADAPTER_CONFIG_FILE} in the adapter folder`, "no such file", "A PEFT adapter folder holds adapter_config.json and adapter_model.safetensors."));
@@ -125,8 +135,9 @@ export function readAdapterConfig(dir: string): LoraConfig {
  * Loads a PEFT adapter folder onto `target` (a plain model, which is wrapped, or a LoraModel, which
  * gains another named adapter). Every tensor must match a targeted module's shape and the config's rank.
  */
-export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, dir: string, options: LoadAdapterOptions = {}): LoraModel<M> {
-  const config = readAdapterConfig(dir);
+export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, folder: string, options: LoadAdapterOptions = {}): LoraModel<M> {
+  const config = readAdapterConfig(folder);
+  const dir = recoverFolder(folder);
   const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
   if (!existsSync(weightsPath)) {
     const hint = existsSync(join(dir, "adapter_model.bin"))
@@ -161,7 +172,7 @@ export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, 
   for (const path of targeted) {
     const { a, b } = pairs.get(path)!;
     const linear = linears.get(path)!;
-    const { r } = rankAndAlphaFor(config, path);
+    const { r, alpha } = rankAndAlphaFor(config, path);
     if (a.shape.length !== 2 || b.shape.length !== 2) throw new FileFormatError(weightsPath, expected(`2-D lora_A and lora_B for module "${path}"`, `[${a.shape.join(", ")}] and [${b.shape.join(", ")}]`));
     if (a.shape[1] !== linear.inFeatures || b.shape[0] !== linear.outFeatures) {
       throw new FileFormatError(
@@ -175,7 +186,9 @@ export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, 
         expected(`rank r = ${r} for module "${path}" (from adapter_config.json${Object.keys(config.rank_pattern).length ? " with rank_pattern" : ""})`, `lora_A [${a.shape.join(", ")}] and lora_B [${b.shape.join(", ")}]`, "Rank mismatch: adapter_config.json and adapter_model.safetensors disagree."),
       );
     }
-    values.set(path, { a: file.readFloat32(a.name), b: file.readFloat32(b.name) });
+    const factors = { a: file.readFloat32(a.name), b: file.readFloat32(b.name) };
+    requireUsableFactors(weightsPath, path, { ...factors, aName: a.name, bName: b.name, r, scaling: loraScaling(r, alpha, config.use_rslora) });
+    values.set(path, factors);
   }
   const lora = isLora ? (target as LoraModel<M>) : (freezeBase(model), new LoraModel(model));
   const name = options.adapterName ?? "default";
@@ -184,6 +197,26 @@ export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, 
   if (options.activate ?? true) lora.setAdapter(name);
   else if (previous !== null) lora.setAdapter(previous);
   return lora;
+}
+
+/**
+ * Refuses factors that would give garbage silently: a NaN or Infinity in lora_A or lora_B, or a
+ * product B @ A * scaling whose entries could exceed float32 (|entry| <= r * max|A| * max|B| * |scaling|).
+ */
+function requireUsableFactors(file: string, module: string, f: { a: Float32Array; b: Float32Array; aName: string; bName: string; r: number; scaling: number }): void {
+  const hint = "The adapter file is damaged, or was saved after training diverged.";
+  requireFiniteValues(file, f.aName, f.a, hint);
+  requireFiniteValues(file, f.bName, f.b, hint);
+  const largest = (values: Float32Array) => values.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const maxA = largest(f.a);
+  const maxB = largest(f.b);
+  const bound = f.r * maxA * maxB * Math.abs(f.scaling);
+  if (!(bound <= FLOAT32_MAX)) {
+    throw new TensorError(
+      file,
+      expected(`lora_B @ lora_A * scaling within float32 for module "${module}"`, `entries up to ${bound.toExponential(3)} (r ${f.r} x max |lora_A| ${maxA.toExponential(3)} x max |lora_B| ${maxB.toExponential(3)} x scaling ${f.scaling.toExponential(3)})`, "lora_alpha or the weights are far too large."),
+    );
+  }
 }
 
 /** lora_A / lora_B entries per module path, refusing tensors this loader does not understand. */
@@ -210,8 +243,11 @@ function tensorPairs(file: SafetensorsFile): Map<string, { a: SafetensorsEntry; 
   return out;
 }
 
-function requireFolder(dir: string): void {
+function requireFolderPath(dir: unknown): void {
   if (typeof dir !== "string" || dir === "") throw new InvalidArgumentError("adapter folder", expected("a folder path (string)", describeValue(dir)));
+}
+
+function requireFolder(dir: string): void {
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();

@@ -1,7 +1,8 @@
 // LoRA configuration with Hugging Face PEFT's field names, defaults and meaning (peft LoraConfig,
 // peft/tuners/lora/config.py): the interface, the defaults object, the validator, the scaling rule.
 import { InvalidArgumentError, describeValue, expected } from "../errors.js";
-import { requirePositiveInteger } from "../validate.js";
+import { FLOAT32_MAX, requirePositiveInteger } from "../validate.js";
+import { ModulePatternError, compileModulePattern, type ModulePattern } from "./module_pattern.js";
 
 /** How A and B start: `true` kaiming-uniform A and B = 0, `"gaussian"` A ~ N(0, 1/r^2) and B = 0, `false` both random (not a no-op; for tests). */
 export type LoraInit = boolean | "gaussian";
@@ -130,7 +131,7 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
     task_type: pick("task_type"),
   };
   requirePositiveInteger(where, "r", config.r, "Typical ranks are 4 to 64.");
-  if (typeof config.lora_alpha !== "number" || !Number.isFinite(config.lora_alpha)) throw new InvalidArgumentError(where, expected("lora_alpha to be a finite number", describeValue(config.lora_alpha)));
+  requireFloat32Alpha(where, "lora_alpha", config.lora_alpha);
   if (typeof config.lora_dropout !== "number" || !(config.lora_dropout >= 0 && config.lora_dropout < 1)) throw new InvalidArgumentError(where, expected("lora_dropout in [0, 1)", describeValue(config.lora_dropout)));
   checkModuleSpec(where, "target_modules", config.target_modules, true);
   checkModuleSpec(where, "exclude_modules", config.exclude_modules, false);
@@ -141,6 +142,7 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
   if (config.layers_pattern !== null) {
     const patterns = Array.isArray(config.layers_pattern) ? config.layers_pattern : [config.layers_pattern];
     if (!patterns.every((p) => typeof p === "string" && p.length > 0)) throw new InvalidArgumentError(where, expected("layers_pattern to be null, a name or a list of names (e.g. \"layers\")", describeValue(config.layers_pattern)));
+    for (const p of patterns) compilePattern(where, "layers_pattern", p as string);
   }
   if (typeof config.use_rslora !== "boolean") throw new InvalidArgumentError(where, expected("use_rslora to be true or false", describeValue(config.use_rslora)));
   const init = config.init_lora_weights;
@@ -152,8 +154,8 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
     const pattern = config[key];
     if (pattern === null || typeof pattern !== "object" || Array.isArray(pattern)) throw new InvalidArgumentError(where, expected(`${key} to be an object {module pattern: number}`, describeValue(pattern)));
     for (const [name, value] of Object.entries(pattern)) {
-      const ok = key === "rank_pattern" ? Number.isInteger(value) && value > 0 : typeof value === "number" && Number.isFinite(value);
-      if (!ok) throw new InvalidArgumentError(where, expected(`${key}["${name}"] to be ${key === "rank_pattern" ? "a positive integer" : "a finite number"}`, describeValue(value)));
+      if (key === "alpha_pattern") requireFloat32Alpha(where, `alpha_pattern["${name}"]`, value);
+      else if (!(Number.isInteger(value) && value > 0)) throw new InvalidArgumentError(where, expected(`rank_pattern["${name}"] to be a positive integer`, describeValue(value)));
       compilePattern(where, `${key} key`, name);
     }
   }
@@ -164,6 +166,17 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
   }
   config.task_type = "CAUSAL_LM";
   return config;
+}
+
+/**
+ * The scaling alpha / r (or alpha / sqrt(r)) multiplies float32 activations, and r >= 1, so an alpha
+ * float32 can hold keeps the scaling finite; a larger one would make it Infinity or overflow every product.
+ */
+function requireFloat32Alpha(where: string, key: string, alpha: unknown): void {
+  if (typeof alpha !== "number" || !Number.isFinite(alpha)) throw new InvalidArgumentError(where, expected(`${key} to be a finite number`, describeValue(alpha)));
+  if (Math.abs(alpha) > FLOAT32_MAX) {
+    throw new InvalidArgumentError(where, expected(`${key} within float32's range (|alpha| <= ${FLOAT32_MAX.toExponential(4)})`, describeValue(alpha), "The scaling alpha / r would overflow every float32 product; typical alphas are 8 to 64."));
+  }
 }
 
 /** The factor the LoRA branch is multiplied by: alpha / r, or alpha / sqrt(r) for rsLoRA. */
@@ -183,16 +196,35 @@ export function rankAndAlphaFor(config: LoraConfig, modulePath: string): { r: nu
 
 /** PEFT's pattern rule: a key matches when the path is `(anything.)key` with key read as a regex. */
 function patternKeyFor(keys: string[], modulePath: string): string | undefined {
-  return keys.find((key) => new RegExp(`^(?:.*\\.)?(?:${key})$`).test(modulePath));
+  return keys.find((key) => compilePattern("rankAndAlphaFor", "pattern key", key, "(?:.*\\.)?").test(modulePath));
 }
 
-/** Compiles a user regex, turning a syntax error into an error naming the field. */
-export function compilePattern(where: string, field: string, source: string): RegExp {
+const compiled = new Map<string, ModulePattern>();
+
+/**
+ * Compiles a regex from a config for full matches of module paths (optionally behind `prefix`, a
+ * pattern of our own), in linear time (see module_pattern.ts): a downloaded config cannot hang
+ * loading. Errors name the field and the pattern.
+ */
+export function compilePattern(where: string, field: string, source: string, prefix = ""): ModulePattern {
+  const key = `${prefix}\0${source}`;
+  const cached = compiled.get(key);
+  if (cached) return cached;
   try {
-    return new RegExp(`^(?:${source})$`);
+    new RegExp(source);
   } catch (error) {
     throw new InvalidArgumentError(where, expected(`${field} to be a valid regular expression`, JSON.stringify(source), (error as Error).message));
   }
+  let pattern: ModulePattern;
+  try {
+    pattern = compileModulePattern(`${prefix}(?:${source})`);
+  } catch (error) {
+    if (!(error instanceof ModulePatternError)) throw error;
+    throw new InvalidArgumentError(where, expected(`${field} to be a regular module pattern`, JSON.stringify(source), `${error.message[0]!.toUpperCase()}${error.message.slice(1)}.`));
+  }
+  if (compiled.size >= 256) compiled.delete(compiled.keys().next().value!);
+  compiled.set(key, pattern);
+  return pattern;
 }
 
 function checkModuleSpec(where: string, field: string, value: unknown, allowAllLinear: boolean): void {

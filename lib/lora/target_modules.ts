@@ -20,12 +20,30 @@ export function matchesModuleName(path: string, name: string): boolean {
 export function layerIndexOf(path: string, layersPattern: string[] | string | null = null): number | undefined {
   const patterns = layersPattern === null ? [null] : Array.isArray(layersPattern) ? layersPattern : [layersPattern];
   for (const pattern of patterns) {
-    // PEFT: r".*\.[^.]*\.(\d+)\." without a pattern, r".*\.{pattern}\.(\d+)\." with one.
-    const re = pattern === null ? /^.*\.[^.]*\.(\d+)\./ : new RegExp(`^.*\\.(?:${pattern})\\.(\\d+)\\.`);
-    const m = re.exec(path);
-    if (m) return Number(m[1]);
+    // PEFT: r".*\.[^.]*\.(\d+)\." without a pattern, r".*\.{pattern}\.(\d+)\." with one; the
+    // greedy ".*" finds the last ".<digits>." whose prefix ends in ".<pattern>".
+    if (pattern === null) {
+      const m = /^.*\.[^.]*\.(\d+)\./.exec(path);
+      if (m) return Number(m[1]);
+      continue;
+    }
+    const prefix = compilePattern("layerIndexOf", "layers_pattern", pattern, ".*\\.");
+    for (const { at, index } of dottedIndices(path).reverse()) {
+      if (prefix.test(path.slice(0, at))) return index;
+    }
   }
   return undefined;
+}
+
+/** Every ".<digits>." in `path`: where its first dot is and the number. */
+function dottedIndices(path: string): Array<{ at: number; index: number }> {
+  const found: Array<{ at: number; index: number }> = [];
+  for (let at = path.indexOf("."); at >= 0; at = path.indexOf(".", at + 1)) {
+    let end = at + 1;
+    while (end < path.length && path[end]! >= "0" && path[end]! <= "9") end++;
+    if (end > at + 1 && path[end] === ".") found.push({ at, index: Number(path.slice(at + 1, end)) });
+  }
+  return found;
 }
 
 /** Whether one module path is adapted by `config` (PEFT's rules, including its exclusions). */

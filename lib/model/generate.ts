@@ -1,8 +1,8 @@
 // Autoregressive generation with a KV cache: one prefill pass over the prompt, then one position per
 // step; sampling per sampling.ts; tokens streamed to a callback; every tensor freed when it returns.
 import * as tf from "@tensorflow/tfjs-core";
-import { InvalidArgumentError, expected } from "../errors.js";
-import { requireNonNegativeInteger } from "../validate.js";
+import { InvalidArgumentError, TensorError, expected } from "../errors.js";
+import { firstNonFinite, requireNonNegativeInteger } from "../validate.js";
 import type { KvCache } from "./kv_cache.js";
 import type { LlamaConfig } from "./config.js";
 import { sampleToken, seededRandom, validateSamplingOptions, type SamplingOptions } from "./sampling.js";
@@ -79,6 +79,13 @@ export async function generateTokens(model: DecodingModel, promptIds: number[], 
       const logits = tf.tidy(() => model.decodeStep(tf.tensor2d(input, [1, input.length], "int32"), cache)); // [1, V]
       const values = await logits.data();
       logits.dispose();
+      const bad = firstNonFinite(values);
+      if (bad >= 0) {
+        throw new TensorError(
+          where,
+          expected(`finite logits at step ${ids.length}`, `${values[bad]} for token id ${bad}`, "An overflow in the forward pass (weights, or an adapter's scaling, too large): argmax over these would pick an arbitrary token."),
+        );
+      }
       const next = sampleToken(values, options, random);
       if (stopIds.has(next)) {
         stoppedBy = "eos";

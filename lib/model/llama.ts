@@ -20,6 +20,7 @@ import { swiglu } from "./mlp.js";
 import { residualAdd } from "./residual.js";
 import { rmsNorm } from "./rms_norm.js";
 import { applyRope, ropeTables, type RopeTables } from "./rope.js";
+import { requireFiniteValues } from "../validate.js";
 
 /** Which weights are tf.Variables: "none" (a frozen base, for LoRA) or "all" (full training, embeddings included). */
 export type Trainability = "none" | "all";
@@ -74,6 +75,7 @@ export class LlamaModel implements MemoryReporter {
       const size = shape.reduce((a, b) => a * b, 1);
       if (!values) throw new InvalidArgumentError("LlamaModel", expected(`weight "${name}" [${shape.join(", ")}]`, "none"));
       if (values.length !== size) throw new TensorError("LlamaModel", expected(`${size} values for "${name}" [${shape.join(", ")}]`, values.length));
+      requireFiniteValues("LlamaModel", name, values, "A NaN or Infinity in a weight turns every output into garbage; the checkpoint is damaged or was saved after training diverged.");
     }
     const make = (name: string) => tf.tensor(weights.get(name)!, shapes.get(name)!, "float32");
     // A variable copies its initial value, so the source tensor is freed once copied.

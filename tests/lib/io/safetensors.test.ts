@@ -68,3 +68,49 @@ test("a bad tensor never replaces a good file, and no temporary file is left", (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** A safetensors file with the header exactly as given (offsets unchecked) and `dataBytes` zero bytes of data. */
+function rawFile(dir: string, name: string, header: Record<string, unknown>, dataBytes: number): string {
+  const text = Buffer.from(JSON.stringify(header), "utf8");
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(text.byteLength));
+  const path = join(dir, name);
+  writeFileSync(path, Buffer.concat([prefix, text, Buffer.alloc(dataBytes)]));
+  return path;
+}
+
+test("overlapping, gapped and wrong-length data offsets are refused, naming the tensor", () => {
+  const dir = mkdtempSync(join(tmpdir(), "qlora-lab-st-"));
+  try {
+    const f32 = (shape: number[], offsets: [number, number]) => ({ dtype: "F32", shape, data_offsets: offsets });
+    const refused = (path: string, message: RegExp) =>
+      assert.throws(() => SafetensorsFile.open(path), (e: Error) => e instanceof FileFormatError && e.message.startsWith(path) && message.test(e.message) && !e.message.includes("\n"));
+
+    // "b" points at the bytes of "a": both 16-byte tensors read the same data.
+    const aliased = rawFile(dir, "aliased.safetensors", { a: f32([4], [0, 16]), b: f32([4], [0, 16]) }, 16);
+    refused(aliased, /expected tensor "b" to begin at byte 16 \(right after "a" ends\), got begin offset 0, inside "a" \[0, 16\)/);
+    // Partial overlap: "b" starts in the middle of "a".
+    const overlapping = rawFile(dir, "overlapping.safetensors", { a: f32([4], [0, 16]), b: f32([4], [8, 24]) }, 24);
+    refused(overlapping, /tensor "b" to begin at byte 16 .*got begin offset 8, inside "a"/);
+    // A gap of 4 unused bytes between "a" and "b".
+    const gapped = rawFile(dir, "gapped.safetensors", { a: f32([4], [0, 16]), b: f32([4], [20, 36]) }, 36);
+    refused(gapped, /tensor "b" to begin at byte 16 .*got begin offset 20, leaving 4 unused bytes before it/);
+    // The first tensor does not start at 0.
+    const late = rawFile(dir, "late.safetensors", { a: f32([4], [8, 24]) }, 24);
+    refused(late, /tensor "a" to begin at byte 0 \(at the start of the data section\), got begin offset 8/);
+    // Bytes after the last tensor.
+    const trailing = rawFile(dir, "trailing.safetensors", { a: f32([4], [0, 16]) }, 20);
+    refused(trailing, /expected the tensors to fill the 20 data bytes exactly, got 4 bytes left over \(the last tensor "a" ends at byte 16\)/);
+    // A range whose length is not dtype size x elements (12 bytes for 4 floats).
+    const short = rawFile(dir, "short.safetensors", { a: f32([4], [0, 12]) }, 12);
+    refused(short, /expected 16 bytes for "a" \(F32 \[4\]\), got 12 bytes \(data_offsets \[0, 12\]\)/);
+    const long = rawFile(dir, "long.safetensors", { a: f32([2, 2], [0, 20]) }, 20);
+    refused(long, /expected 16 bytes for "a" \(F32 \[2, 2\]\), got 20 bytes/);
+
+    // Exact tiling passes, in any header order, with a zero-size tensor between.
+    const good = rawFile(dir, "good.safetensors", { b: f32([2], [16, 24]), empty: f32([0], [16, 16]), a: f32([4], [0, 16]) }, 24);
+    assert.deepEqual(SafetensorsFile.open(good).names().sort(), ["a", "b", "empty"]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

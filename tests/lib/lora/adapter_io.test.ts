@@ -6,7 +6,8 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveBackend } from "../../../lib/backend.js";
-import { FileFormatError } from "../../../lib/errors.js";
+import { FileFormatError, TensorError } from "../../../lib/errors.js";
+import { pokeFloat32 } from "../model/helpers.js";
 import { SafetensorsFile, writeSafetensors } from "../../../lib/io/safetensors.js";
 import { loadModel } from "../../../lib/model/index.js";
 import { toLoraModel } from "../../../lib/lora/lora_model.js";
@@ -282,3 +283,52 @@ function renameTensors(dir: string, rename: (name: string) => string, reshape: R
   writeSafetensors(path, out, file.metadata);
   assert.ok(existsSync(path));
 }
+
+test("non-finite adapters are refused naming the tensor or key: NaN weights, lora_alpha 1e308, an overflowing product", async () => {
+  const dir = tempDir();
+  try {
+    await savedAdapter(dir);
+    const weightsPath = join(dir, "adapter_model.safetensors");
+    const configPath = join(dir, "adapter_config.json");
+    const savedWeights = readFileSync(weightsPath);
+    const savedConfig = JSON.parse(readFileSync(configPath, "utf8"));
+    const model = await loadModel(HF_MODEL);
+    const base = logits(model);
+    const refuses = (message: RegExp, kind: typeof TensorError | typeof FileFormatError, label: string) =>
+      assert.throws(() => loadAdapter(model, dir), (e: Error) => e instanceof kind && message.test(e.message) && !e.message.includes("\n"), label);
+
+    // Every weight NaN (as an adapter saved after training diverged).
+    const file = SafetensorsFile.open(weightsPath);
+    const nan = new Map([...file.entries.values()].map((e) => [e.name, { dtype: "F32" as const, shape: e.shape, data: new Float32Array(e.shape.reduce((a, b) => a * b, 1)).fill(NaN) }]));
+    writeSafetensors(weightsPath, nan, { format: "pt" });
+    refuses(new RegExp(`^${weightsPath}: expected finite values in "base_model\\.model\\.model\\.layers\\.0\\.self_attn\\.q_proj\\.lora_A\\.weight", got NaN at element 0 of 256\\.`), TensorError, "all NaN");
+    writeFileSync(weightsPath, savedWeights);
+    // One Infinity in one lora_B.
+    pokeFloat32(weightsPath, "base_model.model.model.layers.3.mlp.down_proj.lora_B.weight", 5, Infinity);
+    refuses(/expected finite values in "base_model\.model\.model\.layers\.3\.mlp\.down_proj\.lora_B\.weight", got Infinity at element 5 of 256\./, TensorError, "one Infinity");
+    writeFileSync(weightsPath, savedWeights);
+
+    // lora_alpha 1e308: the scaling alpha / r is beyond float32.
+    writeFileSync(configPath, JSON.stringify({ ...savedConfig, lora_alpha: 1e308 }));
+    refuses(/adapter_config\.json: expected lora_alpha within float32's range \(\|alpha\| <= 3\.4028e\+38\), got 1e\+308\./, FileFormatError, "lora_alpha 1e308");
+    writeFileSync(configPath, JSON.stringify({ ...savedConfig, alpha_pattern: { q_proj: -1e39 } }));
+    refuses(/expected alpha_pattern\["q_proj"\] within float32's range .*got -1e\+39\./, FileFormatError, "alpha_pattern");
+    // lora_alpha 3e38 fits float32, but with weights of 1000 B @ A * scaling would not.
+    writeFileSync(configPath, JSON.stringify({ ...savedConfig, lora_alpha: 3e38 }));
+    pokeFloat32(weightsPath, "base_model.model.model.layers.1.self_attn.v_proj.lora_A.weight", 0, 1000);
+    pokeFloat32(weightsPath, "base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight", 0, -1000);
+    refuses(/expected lora_B @ lora_A \* scaling within float32 for module "model\.layers\.1\.self_attn\.v_proj", got entries up to 3\.000e\+44 \(r 4 x max \|lora_A\| 1\.000e\+3 x max \|lora_B\| 1\.000e\+3 x scaling 7\.500e\+37\)/, TensorError, "overflowing product");
+    // With its own small weights the delta fits, but activations times 7.5e37 overflow: generate refuses.
+    writeFileSync(weightsPath, savedWeights);
+    const overflowing = loadAdapter(model, dir, { adapterName: "overflowing" });
+    await assert.rejects(overflowing.model.generate([1, 403, 407], { maxNewTokens: 2 }), (e: Error) => e instanceof TensorError && /^generate: expected finite logits at step \d+, got (NaN|-?Infinity)/.test(e.message));
+    overflowing.unload();
+
+    // None of the refusals touched the model.
+    assert.deepEqual(logits(model), base);
+    writeFileSync(configPath, JSON.stringify(savedConfig));
+    loadAdapter(model, dir).dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,5 +1,6 @@
 // Shared test fixtures for lib/model: paths to the real checkpoints and small comparison helpers.
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 
 /** The llama2.c stories260K checkpoint (shared/models, beside the checkout). */
 export const LLAMA2C_MODEL = new URL("../../../../shared/models/stories260K/stories260K.bin", import.meta.url).pathname;
@@ -24,4 +25,14 @@ export function assertClose(actual: ArrayLike<number>, wanted: ArrayLike<number>
   }
   assert.ok(worst <= tol, `${what}: max |diff| ${worst} at ${at} (${actual[at]} vs ${wanted[at]}) exceeds ${tol}`);
   return worst;
+}
+
+/** Overwrites float32 element `index` of tensor `name` in a safetensors file, in place (to damage a saved file). */
+export function pokeFloat32(path: string, name: string, index: number, value: number): void {
+  const bytes = readFileSync(path);
+  const headerLength = Number(bytes.readBigUInt64LE(0));
+  const entry = (JSON.parse(bytes.subarray(8, 8 + headerLength).toString("utf8")) as Record<string, { dtype: string; data_offsets: [number, number] }>)[name];
+  assert.ok(entry && entry.dtype === "F32", `an F32 tensor "${name}" in ${path}`);
+  bytes.writeFloatLE(value, 8 + headerLength + entry.data_offsets[0] + 4 * index);
+  writeFileSync(path, bytes);
 }

@@ -2,8 +2,8 @@
 // arguments, and the 4-bit model (QuantizedLinear in every projection) still telling the same story.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -94,4 +94,31 @@ test("the 4-bit model (QuantizedLinear in every projection) still writes the sam
   assert.ok(same >= 12, `the first ${same} greedy tokens agree (dense ${a.ids.join(",")} vs 4-bit ${b.ids.join(",")})`);
   dense.dispose();
   quantizedModel.dispose();
+});
+
+test("quantize killed with SIGKILL at any moment leaves an output that loads (old or new); the next run removes leftovers", { timeout: 60_000 }, async () => {
+  const folder = join(dir, "killed");
+  const out = join(folder, "out.safetensors");
+  const loop = fileURLToPath(new URL("./fixtures/quantize_loop.ts", import.meta.url));
+  const types = new Set<string>();
+  for (const delay of [0, 10, 25, 50, 90, 150]) {
+    await new Promise<void>((done, fail) => {
+      const child = spawn(process.execPath, ["--import", "tsx", loop, model, out], { stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (chunk) => (stderr += chunk));
+      child.stdout.on("data", (chunk: Buffer) => {
+        if (chunk.toString().includes("ready")) setTimeout(() => child.kill("SIGKILL"), delay);
+      });
+      child.on("exit", (code, signal) => (signal === "SIGKILL" ? done() : fail(new Error(`quantize loop exited with ${code}: ${stderr}`))));
+    });
+    // Complete and consistent: every weight dequantizes to its shape, in one of the two formats.
+    const floats = readBnb4bitSafetensors(out);
+    assert.deepEqual(floats.get("model.layers.0.mlp.up_proj.weight")!.shape, [172, 64]);
+    const stateKey = SafetensorsFile.open(out).names().find((n) => n.startsWith("model.layers.0.mlp.up_proj.weight.quant_state."))!;
+    types.add(stateKey.slice(stateKey.lastIndexOf("__") + 2));
+  }
+  assert.ok([...types].every((t) => t === "nf4" || t === "fp4"), [...types].join(", "));
+  for (const name of readdirSync(folder)) assert.match(name, /^(out\.safetensors|\.out\.safetensors\.\d+\.[0-9a-f]{8}\.tmp)$/);
+  assert.equal(run(model, "--out", out).status, 0);
+  assert.deepEqual(readdirSync(folder), ["out.safetensors"], "a killed run's temporary file is removed by the next run");
 });
