@@ -6,6 +6,7 @@ import { OutputRouter } from "./cell_context.js";
 import { startCompiler } from "./compiler_client.js";
 import { readConnectionFile, type ConnectionInfo } from "./connection.js";
 import { Executor } from "./executor.js";
+import { refuseExitInCells } from "./exit_guard.js";
 import { createInterruptState, installForcedStopPreparation } from "./interrupt_watchdog.js";
 import { Session } from "./session.js";
 import { startTransport } from "./transport.js";
@@ -30,6 +31,7 @@ export async function startKernel(connectionFile: string | ConnectionInfo, optio
   const executor = new Executor(compiler, router, { interrupts });
   router.install();
   installForcedStopPreparation(() => router.suspendTracking());
+  refuseExitInCells(router);
   const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));

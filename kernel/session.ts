@@ -1,4 +1,5 @@
-// The kernel session (messaging spec 5.x): msg_type -> handler, busy/idle around every request,
+// The kernel session (messaging spec 5.x): a handler table keyed by request type (requests.ts checks
+// each request's content before its handler sees it), busy/idle around every request,
 // the execution counter, the shell queue (one request at a time; control served at once), stop_on_error
 // aborting only requests already queued, stdin round trips, history and comms.
 import { randomUUID } from "node:crypto";
@@ -6,21 +7,8 @@ import { Comms } from "./comms.js";
 import type { CellRunner } from "./executor.js";
 import { History } from "./history.js";
 import type { IncomingFrames, KernelTransport } from "./transport.js";
-import {
-  childOf,
-  decode,
-  encode,
-  iopubTopic,
-  replyType,
-  type Channel,
-  type CommContent,
-  type CompleteRequest,
-  type ExecuteRequest,
-  type HistoryRequest,
-  type InspectRequest,
-  type JupyterMessage,
-  type Signer,
-} from "./wire.js";
+import { checkContent, isRequestType, type CommContent, type ExecuteRequest, type ReplyContent, type RequestContent, type RequestType } from "./requests.js";
+import { childOf, decode, encode, iopubTopic, replyType, type Channel, type JupyterMessage, type Signer } from "./wire.js";
 
 /** What the session needs from its composition root. */
 export interface SessionOptions {
@@ -115,64 +103,69 @@ export class Session {
 
   private async handle(channel: "shell" | "control", message: Message): Promise<void> {
     const type = message.header.msg_type;
-    const runner = this.options.runner;
-    const reply = (content: Record<string, unknown>) => this.send(channel, childOf(message, replyType(type), content, { session: this.id }));
-    switch (type) {
-      case "kernel_info_request":
-        return reply({ status: "ok", ...this.options.kernelInfo() });
-      case "shutdown_request": {
-        const restart = Boolean(message.content.restart);
-        reply({ status: "ok", restart });
-        this.shutdown = { restart };
-        return;
-      }
-      case "interrupt_request":
-        runner.interrupt();
-        this.pendingInput?.reject(Object.assign(new Error("Execution interrupted"), { name: "KeyboardInterrupt" }));
-        return reply({ status: "ok" });
-      case "execute_request":
-        return this.execute(message as JupyterMessage<ExecuteRequest & Record<string, unknown>>, reply);
-      case "inspect_request": {
-        const c = message.content as unknown as InspectRequest;
-        const result = await runner.inspect(c.code, codePointsToUtf16(c.code, c.cursor_pos), c.detail_level ?? 0).catch(() => ({ found: false, data: {} }));
-        return reply({ status: "ok", found: result.found, data: result.data, metadata: {} });
-      }
-      case "complete_request": {
-        const c = message.content as unknown as CompleteRequest;
-        const cursor = codePointsToUtf16(c.code, c.cursor_pos ?? [...c.code].length);
-        const result = await runner.complete(c.code, cursor).catch(() => ({ matches: [], start: cursor, end: cursor, types: [] }));
-        const cp = (i: number) => utf16ToCodePoints(c.code, i);
-        return reply({
-          status: "ok",
-          matches: result.matches,
-          cursor_start: cp(result.start),
-          cursor_end: cp(result.end),
-          metadata: { _jupyter_types_experimental: result.types.map((t) => ({ ...t, start: cp(t.start), end: cp(t.end) })) },
-        });
-      }
-      case "is_complete_request": {
-        const result = await runner.isComplete(String(message.content.code ?? "")).catch(() => ({ status: "unknown" as const }));
-        return reply(result.status === "incomplete" ? { status: "incomplete", indent: result.indent ?? "" } : { status: result.status });
-      }
-      case "history_request": {
-        const c = message.content as unknown as HistoryRequest;
-        return reply({ status: "ok", history: this.history.query(c) });
-      }
-      case "comm_info_request":
-        return reply({ status: "ok", comms: this.comms.info(typeof message.content.target_name === "string" ? message.content.target_name : undefined) });
-      case "comm_open":
-      case "comm_msg":
-      case "comm_close":
-        return this.comm(message as JupyterMessage<CommContent & Record<string, unknown>>);
-      default:
-        this.log(`qlora-lab kernel: no handler for ${type} on ${channel}`);
+    const reply = (content: unknown) => this.send(channel, childOf(message, replyType(type), content, { session: this.id }));
+    if (!isRequestType(type)) {
+      this.log(`qlora-lab kernel: no handler for ${type} on ${channel}`);
+      // A request this kernel does not know still gets an answer, so that no client waits for ever.
+      if (type.endsWith("_request")) reply({ status: "error", ename: "UnknownRequest", evalue: `qlora-lab's kernel does not answer ${type}`, traceback: [] });
+      return;
     }
+    const checked = checkContent(type, message.content);
+    if (!checked.ok) {
+      this.log(`qlora-lab kernel: refused ${type}: ${checked.problem}`);
+      // An execute_reply carries the execution count, even when nothing ran.
+      const count = type === "execute_request" ? { execution_count: this.executionCount } : {};
+      if (type.startsWith("comm_")) return;
+      return reply({ status: "error", ...count, ename: "BadRequest", evalue: checked.problem, traceback: [] });
+    }
+    const handler = this.handlers[type] as (content: unknown, message: Message) => Promise<unknown>;
+    const content = await handler(checked.content, message);
+    if (content !== undefined) reply(content);
   }
 
-  private async execute(message: JupyterMessage<ExecuteRequest & Record<string, unknown>>, reply: (content: Record<string, unknown>) => void): Promise<void> {
-    const c = message.content;
-    const code = String(c.code ?? "");
-    const silent = Boolean(c.silent);
+  /** One handler per request type; each gets checked content and returns its reply's content. */
+  private readonly handlers: { [T in RequestType]: (content: RequestContent[T], message: Message) => Promise<ReplyContent[T]> } = {
+    kernel_info_request: async () => ({ status: "ok", ...this.options.kernelInfo() }),
+    shutdown_request: async ({ restart = false }) => {
+      this.shutdown = { restart };
+      return { status: "ok", restart };
+    },
+    interrupt_request: async () => {
+      this.options.runner.interrupt();
+      this.pendingInput?.reject(Object.assign(new Error("Execution interrupted"), { name: "KeyboardInterrupt" }));
+      return { status: "ok" };
+    },
+    execute_request: (content, message) => this.execute(content, message),
+    inspect_request: async ({ code, cursor_pos, detail_level = 0 }) => {
+      const result = await this.options.runner.inspect(code, codePointsToUtf16(code, cursor_pos), detail_level).catch(() => ({ found: false, data: {} }));
+      return { status: "ok", found: result.found, data: result.data, metadata: {} };
+    },
+    complete_request: async ({ code, cursor_pos }) => {
+      const cursor = codePointsToUtf16(code, cursor_pos ?? [...code].length);
+      const result = await this.options.runner.complete(code, cursor).catch(() => ({ matches: [], start: cursor, end: cursor, types: [] }));
+      const cp = (i: number) => utf16ToCodePoints(code, i);
+      return {
+        status: "ok",
+        matches: result.matches,
+        cursor_start: cp(result.start),
+        cursor_end: cp(result.end),
+        metadata: { _jupyter_types_experimental: result.types.map((t) => ({ ...t, start: cp(t.start), end: cp(t.end) })) },
+      };
+    },
+    is_complete_request: async ({ code }) => {
+      const result = await this.options.runner.isComplete(code).catch(() => ({ status: "unknown" as const, indent: undefined }));
+      return result.status === "incomplete" ? { status: "incomplete", indent: result.indent ?? "" } : { status: result.status };
+    },
+    history_request: async (query) => ({ status: "ok", history: this.history.query(query) }),
+    comm_info_request: async ({ target_name }) => ({ status: "ok", comms: this.comms.info(target_name) }),
+    comm_open: async (content, message) => this.comm("comm_open", content, message),
+    comm_msg: async (content, message) => this.comm("comm_msg", content, message),
+    comm_close: async (content, message) => this.comm("comm_close", content, message),
+  };
+
+  private async execute(c: ExecuteRequest, message: Message): Promise<ReplyContent["execute_request"]> {
+    const code = c.code;
+    const silent = c.silent ?? false;
     const storeHistory = !silent && (c.store_history ?? true);
     if (storeHistory) this.executionCount++;
     const count = this.executionCount;
@@ -181,6 +174,7 @@ export class Session {
     const input = c.allow_stdin ? (prompt: string, password: boolean) => this.requestInput(message, prompt, password) : undefined;
     const outcome = await this.options.runner.execute(code, { executionCount: count, silent, publish, input });
     let output: string | null = null;
+    let reply: ReplyContent["execute_request"];
     if (outcome.status === "ok") {
       if (outcome.result && !silent) {
         publish("execute_result", { execution_count: count, data: outcome.result.data, metadata: outcome.result.metadata ?? {} });
@@ -188,14 +182,15 @@ export class Session {
       }
       const expressions: Record<string, unknown> = {};
       for (const [key, expression] of Object.entries(c.user_expressions ?? {})) expressions[key] = await this.options.runner.evaluate(expression);
-      reply({ status: "ok", execution_count: count, payload: outcome.payload, user_expressions: expressions });
+      reply = { status: "ok", execution_count: count, payload: outcome.payload as unknown as Record<string, unknown>[], user_expressions: expressions };
     } else {
       const { ename, evalue, traceback } = outcome;
       if (!silent) publish("error", { ename, evalue, traceback });
-      reply({ status: "error", execution_count: count, ename, evalue, traceback });
+      reply = { status: "error", execution_count: count, ename, evalue, traceback };
     }
     if (storeHistory) this.history.add({ line: count, input: code, output });
     if (outcome.status === "error" && (c.stop_on_error ?? true)) this.abortQueued();
+    return reply;
   }
 
   /** After a failed cell, execute requests already received are answered without running (ipykernel's rule). */
@@ -228,15 +223,14 @@ export class Session {
     this.pendingInput?.resolve(String(message.content.value ?? ""));
   }
 
-  private comm(message: JupyterMessage<CommContent & Record<string, unknown>>): void {
-    const { comm_id: commId, data = {} } = message.content;
-    const type = message.header.msg_type;
+  private comm(type: "comm_open" | "comm_msg" | "comm_close", content: CommContent, message: Message): void {
+    const { comm_id: commId, data = {} } = content;
     const sender = {
       send: (d: Record<string, unknown>) => this.publish(message, "comm_msg", { comm_id: commId, data: d }),
       close: (d: Record<string, unknown> = {}) => this.publish(message, "comm_close", { comm_id: commId, data: d }),
     };
     if (type === "comm_open") {
-      if (!this.comms.opened(commId, String(message.content.target_name ?? ""), data, sender)) sender.close({});
+      if (!this.comms.opened(commId, content.target_name ?? "", data, sender)) sender.close({});
     } else if (type === "comm_msg") {
       if (!this.comms.message(commId, data)) this.log(`qlora-lab kernel: comm_msg for unknown comm ${commId}`);
     } else this.comms.closed(commId, data);

@@ -22,7 +22,7 @@ export interface MessageHeader {
   [extra: string]: unknown;
 }
 
-/** A decoded message; `content` is typed by msg_type where {@link ContentOf} knows it. */
+/** A decoded message (requests.ts types content by msg_type). */
 export interface JupyterMessage<C = Record<string, unknown>> {
   /** Routing prefix: ROUTER identities on shell/control/stdin, the topic on IOPub. */
   identities: Buffer[];
@@ -42,75 +42,6 @@ export interface ErrorContent {
   ename: string;
   evalue: string;
   traceback: string[];
-}
-
-/** execute_request content. */
-export interface ExecuteRequest {
-  code: string;
-  silent?: boolean;
-  store_history?: boolean;
-  user_expressions?: Record<string, string>;
-  allow_stdin?: boolean;
-  stop_on_error?: boolean;
-}
-
-/** execute_reply content. */
-export type ExecuteReply =
-  | { status: "ok"; execution_count: number; payload: Record<string, unknown>[]; user_expressions: Record<string, unknown> }
-  | ({ status: "error"; execution_count: number } & ErrorContent)
-  | { status: "aborted"; execution_count: number };
-
-/** inspect_request content (cursor_pos in Unicode code points). */
-export interface InspectRequest {
-  code: string;
-  cursor_pos: number;
-  detail_level?: 0 | 1;
-}
-
-/** complete_request content (cursor_pos in Unicode code points). */
-export interface CompleteRequest {
-  code: string;
-  cursor_pos: number;
-}
-
-/** history_request content. */
-export interface HistoryRequest {
-  output?: boolean;
-  raw?: boolean;
-  hist_access_type: "range" | "tail" | "search";
-  session?: number;
-  start?: number;
-  stop?: number;
-  n?: number;
-  pattern?: string;
-  unique?: boolean;
-}
-
-/** is_complete_reply content: `indent` only when incomplete. */
-export type IsCompleteReply = { status: "complete" | "invalid" | "unknown" } | { status: "incomplete"; indent: string };
-
-/** comm_open / comm_msg / comm_close content. */
-export interface CommContent {
-  comm_id: string;
-  target_name?: string;
-  data?: Record<string, unknown>;
-}
-
-/** Request content by msg_type, for handlers that want the typed shape. */
-export interface ContentOf {
-  execute_request: ExecuteRequest;
-  inspect_request: InspectRequest;
-  complete_request: CompleteRequest;
-  history_request: HistoryRequest;
-  is_complete_request: { code: string };
-  comm_info_request: { target_name?: string };
-  kernel_info_request: Record<string, never>;
-  shutdown_request: { restart?: boolean };
-  interrupt_request: Record<string, never>;
-  input_reply: { value: string };
-  comm_open: CommContent;
-  comm_msg: CommContent;
-  comm_close: CommContent;
 }
 
 /** The reply type of a request type: `execute_request` -> `execute_reply`. */

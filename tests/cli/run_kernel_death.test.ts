@@ -1,5 +1,5 @@
-// `qlora-lab run` when the kernel process dies under a cell (SIGKILL as the OOM killer sends, or a
-// cell's process.exit): it must exit non-zero within seconds and save what it has.
+// `qlora-lab run` when the kernel process dies under a cell (SIGKILL as the OOM killer sends it, SIGABRT
+// as V8 ends a process out of heap): it must exit non-zero within seconds and save what it has.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
@@ -11,7 +11,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 for (const [how, kill] of [
   ["killed by SIGKILL", 'console.log("going"); process.kill(process.pid, "SIGKILL")'],
-  ["calls process.exit(3)", 'console.log("going"); process.exit(3)'],
+  ["aborted (SIGABRT)", 'console.log("going"); process.abort()'],
 ] as const) {
   test(`run stops, saves the outputs so far and exits non-zero when the kernel is ${how}`, { timeout: 120_000 }, async () => {
     const input = join(dir, `death-${how.split(" ")[0]}.ipynb`);
@@ -20,9 +20,7 @@ for (const [how, kill] of [
     const run = await runCli(["run", input, "--out", out], { limitS: 90 });
     assert.equal(run.timedOut, false, `run hung after the kernel died:\n${run.stderr}`);
     assert.notEqual(run.status, 0, run.stderr);
-    // process.exit in a cell currently ends the kernel with SIGABRT (zeromq's native teardown throws
-    // while the process exits); either way the cause must be named.
-    const reason = how.startsWith("killed") ? "signal SIGKILL" : "(?:exit code 3|signal SIGABRT)";
+    const reason = how.startsWith("killed") ? "signal SIGKILL" : "signal SIGABRT";
     assert.match(run.stderr, new RegExp(`cell 2 failed: .*the kernel died \\(${reason}\\)`));
     assert.equal(hasStackTrace(run.stderr), false, run.stderr);
     const cells = JSON.parse(readFileSync(out, "utf8")).cells;
