@@ -22,6 +22,8 @@ export interface StartKernelOptions {
 export async function startKernel(connectionFile: string | ConnectionInfo, options: StartKernelOptions = {}): Promise<{ session: Session; done: Promise<void> }> {
   const connection = typeof connectionFile === "string" ? readConnectionFile(connectionFile) : connectionFile;
   const log = process.stderr.write.bind(process.stderr);
+  // Jupyter treats an empty key as "do not sign"; a kernel anyone on this machine can drive deserves a word.
+  if (connection.key === "") log("qlora-lab kernel: the connection file's key is empty, so messages are not signed and any local process can run code in this kernel\n");
   // The compiler thread first: TypeScript's start-up is the longest step before a first result.
   const compilerStarted = startCompiler();
   const interrupts = createInterruptState();

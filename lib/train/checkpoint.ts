@@ -1,12 +1,13 @@
 // Training checkpoints: the trainable tensors (the adapter, for a LoRA model), the optimizer state,
-// and the loop's position (step, data order, records), written atomically: files go into a
-// temporary folder that is renamed into place, then latest.json is replaced.
+// and the loop's position (step, data order, records), written atomically: each step's folder is
+// written as a unit (lib/io/atomic_folder.ts), then latest.json is replaced.
 import * as tf from "@tensorflow/tfjs-core";
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
+import { recoverFolder, writeFolderAtomic, type FileContents } from "../io/atomic_folder.js";
 import { writeFileAtomic } from "../io/atomic_write.js";
-import { SafetensorsFile, writeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
+import { SafetensorsFile, encodeSafetensors, type SafetensorsTensor } from "../io/safetensors.js";
 import type { NamedVariable, Optimizer, OptimizerState } from "../optim/optimizer.js";
 import type { SamplerState } from "./batching.js";
 import type { EvalRecord, StepRecord } from "./records.js";
@@ -33,11 +34,8 @@ const SLOT_SEPARATOR = "::";
 export async function saveCheckpoint(dir: string, params: readonly NamedVariable[], optimizer: Optimizer, state: TrainerState, keep = 2): Promise<string> {
   const name = `step-${String(state.step).padStart(6, "0")}`;
   const final = join(dir, name);
-  const temporary = join(dir, `.${name}.${process.pid}.tmp`);
-  rmSync(temporary, { recursive: true, force: true });
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const p of params) tensors[p.name] = { dtype: "F32", shape: [...p.variable.shape], data: new Float32Array(await p.variable.data()) };
-  writeSafetensors(join(temporary, "trainable.safetensors"), tensors, { format: "pt" });
   const saved = optimizer.saveState();
   const slots: Record<string, SafetensorsTensor> = {};
   for (const [param, bySlot] of Object.entries(saved.slots)) {
@@ -45,10 +43,16 @@ export async function saveCheckpoint(dir: string, params: readonly NamedVariable
       slots[`${param}${SLOT_SEPARATOR}${slot}`] = values instanceof Float32Array ? { dtype: "F32", shape: [values.length], data: values } : { dtype: "U8", shape: [values.length], data: values };
     }
   }
-  writeSafetensors(join(temporary, "optimizer.safetensors"), slots, { kind: saved.kind, stepCount: String(saved.stepCount) });
-  writeFileAtomic(join(temporary, "trainer_state.json"), JSON.stringify({ ...state, optimizer: { kind: saved.kind, stepCount: saved.stepCount } }, null, 1) + "\n");
-  rmSync(final, { recursive: true, force: true });
-  renameSync(temporary, final);
+  // A kill at any moment leaves this step's folder old or new, never part of each (and latest.json names only complete folders).
+  writeFolderAtomic(
+    final,
+    new Map<string, FileContents>([
+      ["trainable.safetensors", encodeSafetensors(tensors, { format: "pt" })],
+      ["optimizer.safetensors", encodeSafetensors(slots, { kind: saved.kind, stepCount: String(saved.stepCount) })],
+      ["trainer_state.json", JSON.stringify({ ...state, optimizer: { kind: saved.kind, stepCount: saved.stepCount } }, null, 1) + "\n"],
+    ]),
+    "saveCheckpoint",
+  );
   writeFileAtomic(join(dir, "latest.json"), JSON.stringify({ checkpoint: name, step: state.step }) + "\n");
   const older = readdirSync(dir).filter((n) => /^step-\d+$/.test(n)).sort();
   for (const old of older.slice(0, Math.max(0, older.length - keep))) rmSync(join(dir, old), { recursive: true, force: true });
@@ -58,6 +62,7 @@ export async function saveCheckpoint(dir: string, params: readonly NamedVariable
 /** The checkpoint folder `path` names: itself, or the one latest.json points to. */
 export function resolveCheckpoint(path: string): string {
   const where = "resolveCheckpoint";
+  path = recoverFolder(path);
   if (!existsSync(path) || !statSync(path).isDirectory()) throw new FileFormatError(where, expected("a checkpoint folder", `nothing at ${path}`));
   if (existsSync(join(path, "trainer_state.json"))) return path;
   const latest = join(path, "latest.json");
