@@ -7,7 +7,7 @@ import { basename, dirname, join, parse, resolve } from "node:path";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
 import { KernelClient, RequestFailedError, RequestTimeoutError, type RequestResult } from "../client/kernel_client.js";
-import { cellSource, notebookToHtml, outputsFromMessages, requireNotebook } from "../client/nbformat.js";
+import { cellSource, notebookToHtml, outputsFromMessages, requireNotebook, serializeNotebook } from "../client/nbformat.js";
 import { parseFlags } from "./flags.js";
 import { requireWritableFilePath } from "./output_path.js";
 
@@ -117,7 +117,7 @@ export async function run(argv: string[]): Promise<number> {
     // A cell past its limit is still running; the kernel gets a short grace before it is killed.
     await client.shutdown(timedOut ? 2_000 : 10_000);
   }
-  writeFileAtomic(out, `${JSON.stringify(notebook, null, 1)}\n`);
+  writeFileAtomic(out, serializeNotebook(notebook));
   process.stderr.write(`qlora-lab run: wrote ${out}\n`);
   if (values.html) {
     writeFileAtomic(values.html, notebookToHtml(notebook, basename(input, ".ipynb")));

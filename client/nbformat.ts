@@ -1,12 +1,13 @@
-// Notebooks (nbformat 4): turning a cell's IOPub messages into saved outputs the way nbclient does
-// (streams merged, clear_output with wait, update_display_data by display_id), and a plain
-// self-contained HTML rendering for `qlora-lab run --html`.
+// Notebooks (nbformat 4), the one model of the format that `qlora-lab run` and the lessons' build share:
+// the document's types, checking a file read from disk, saving in Jupyter's normalised form, turning a
+// cell's IOPub messages into saved outputs the way nbclient does (streams merged, clear_output with
+// wait, update_display_data by display_id), and a plain self-contained HTML rendering for `run --html`.
 import { FileFormatError, expected } from "../lib/errors.js";
 import type { JupyterMessage } from "../kernel/wire.js";
 
 /** One saved output (nbformat 4). */
 export type NotebookOutput =
-  | { output_type: "stream"; name: string; text: string }
+  | { output_type: "stream"; name: string; text: string | string[] }
   | { output_type: "display_data"; data: Record<string, unknown>; metadata: Record<string, unknown> }
   | { output_type: "execute_result"; data: Record<string, unknown>; metadata: Record<string, unknown>; execution_count: number | null }
   | { output_type: "error"; ename: string; evalue: string; traceback: string[] };
@@ -19,6 +20,11 @@ export interface NotebookCell {
   outputs?: NotebookOutput[];
   execution_count?: number | null;
   id?: string;
+}
+
+/** The MIME bundle of an output that has one (display_data, execute_result), else an empty one. */
+export function outputData(output: NotebookOutput): Record<string, unknown> {
+  return "data" in output ? output.data : {};
 }
 
 /** A notebook file. */
@@ -46,7 +52,48 @@ export function requireNotebook(value: unknown, path: string): Notebook {
 
 /** The cell's source as one string. */
 export function cellSource(cell: NotebookCell): string {
-  return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+  return joinLines(cell.source);
+}
+
+/** nbformat's multi-line text (a string or a list of lines) as one string. */
+export function joinLines(text: string | string[]): string {
+  return Array.isArray(text) ? text.join("") : text;
+}
+
+/** Splits text into Jupyter's list-of-lines form (each line keeps its newline). */
+function toLines(text: string): string[] {
+  return text.split(/(?<=\n)/).filter((l) => l.length > 0);
+}
+
+/**
+ * The notebook as Jupyter saves it: sources and text outputs as line lists, no per-cell execution
+ * timestamps (they only add noise to diffs), keys sorted, indent 1, a final newline.
+ */
+export function serializeNotebook(nb: Notebook): string {
+  const cells = nb.cells.map((cell) => {
+    const metadata = { ...cell.metadata };
+    delete metadata.execution;
+    const out: NotebookCell = { ...cell, metadata, source: toLines(joinLines(cell.source)) };
+    if (cell.outputs) out.outputs = cell.outputs.map(outputAsLines);
+    return out;
+  });
+  return `${JSON.stringify(sortKeys({ ...nb, cells }), null, 1)}\n`;
+}
+
+function outputAsLines(output: NotebookOutput): NotebookOutput {
+  if (output.output_type === "stream") return { ...output, text: toLines(joinLines(output.text)) };
+  if (output.output_type !== "display_data" && output.output_type !== "execute_result") return output;
+  const data: Record<string, unknown> = {};
+  for (const [mime, value] of Object.entries(output.data)) data[mime] = typeof value === "string" && (mime.startsWith("text/") || mime === "image/svg+xml") ? toLines(value) : value;
+  return { ...output, data };
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== "object") return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+  return out;
 }
 
 /** Builds a cell's outputs from its IOPub messages, in order. */
@@ -60,7 +107,7 @@ export function outputsFromMessages(messages: readonly JupyterMessage[]): Notebo
       clearPending = false;
     }
     const last = outputs[outputs.length - 1];
-    if (output.output_type === "stream" && last?.output_type === "stream" && last.name === output.name) last.text += output.text;
+    if (output.output_type === "stream" && last?.output_type === "stream" && last.name === output.name) last.text = joinLines(last.text) + joinLines(output.text);
     else outputs.push(output);
   };
   for (const message of messages) {
@@ -126,7 +173,7 @@ ${body}
 }
 
 function outputToHtml(output: NotebookOutput): string {
-  if (output.output_type === "stream") return `<pre class="${output.name}">${escape(output.text)}</pre>`;
+  if (output.output_type === "stream") return `<pre class="${output.name}">${escape(joinLines(output.text))}</pre>`;
   if (output.output_type === "error") return `<pre class="error">${escape(output.traceback.join("\n") || `${output.ename}: ${output.evalue}`)}</pre>`;
   const data = output.data;
   if (typeof data["text/html"] === "string") return `<div>${data["text/html"]}</div>`;

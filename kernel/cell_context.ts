@@ -89,6 +89,11 @@ export class OutputRouter {
     return this.storage.getStore() ?? this.latest;
   }
 
+  /** True inside a cell's own execution or the async work it started (not merely after one ran). */
+  insideCell(): boolean {
+    return this.storage.getStore() !== undefined;
+  }
+
   /** Runs `fn` as the given cell. */
   run<T>(context: CellContext, fn: () => T): T {
     this.latest = context;

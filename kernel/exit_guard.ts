@@ -13,7 +13,7 @@ export class ExitRefusedError extends Error {
 export function refuseExitInCells(router: OutputRouter): () => void {
   const original = process.exit;
   process.exit = ((code?: number | string | null) => {
-    if (router.current()) {
+    if (router.insideCell()) {
       throw new ExitRefusedError(`process.exit(${code ?? ""}) would stop the kernel and lose every variable of this notebook; use the front end's Restart or Shut Down instead (in a script outside the kernel, process.exit works as usual)`);
     }
     return original.call(process, code);

@@ -4,6 +4,9 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { joinLines, type Notebook } from "../client/nbformat.js";
+
+export { serializeNotebook, type Notebook, type NotebookCell, type NotebookOutput } from "../client/nbformat.js";
 
 /** The folder holding the lessons' .ipynb files. */
 export const NOTEBOOKS_DIR = fileURLToPath(new URL(".", import.meta.url));
@@ -24,34 +27,6 @@ export interface LessonCell {
 export interface Lesson {
   name: string;
   cells: LessonCell[];
-}
-
-/** A notebook output (nbformat 4), loosely typed: only the fields the checks read. */
-export interface NotebookOutput {
-  output_type: string;
-  data?: Record<string, unknown>;
-  text?: string | string[];
-  ename?: string;
-  evalue?: string;
-  [key: string]: unknown;
-}
-
-/** A notebook cell (nbformat 4.5). */
-export interface NotebookCell {
-  id: string;
-  cell_type: "markdown" | "code" | "raw";
-  metadata: Record<string, unknown>;
-  source: string | string[];
-  outputs?: NotebookOutput[];
-  execution_count?: number | null;
-}
-
-/** A notebook document (nbformat 4.5). */
-export interface Notebook {
-  nbformat: 4;
-  nbformat_minor: number;
-  metadata: Record<string, unknown>;
-  cells: NotebookCell[];
 }
 
 /** A line that splits two markdown cells without a code cell between them. */
@@ -131,52 +106,6 @@ export function lessonToNotebook(lesson: Lesson): Notebook {
   };
 }
 
-/** A cell's source as one string (nbformat allows a string or a list of lines). */
-export function cellText(source: string | string[]): string {
-  return Array.isArray(source) ? source.join("") : source;
-}
-
-/** Splits text into Jupyter's list-of-lines form (each line keeps its newline). */
-function toLines(text: string): string[] {
-  return text.split(/(?<=\n)/).filter((l) => l.length > 0);
-}
-
-/**
- * Normalises a notebook the way Jupyter saves it: sources and text outputs as line lists, no
- * per-cell execution timestamps (they only add noise to diffs), keys sorted, indent 1.
- */
-export function serializeNotebook(nb: Notebook): string {
-  const cells = nb.cells.map((cell) => {
-    const metadata = { ...cell.metadata };
-    delete metadata.execution;
-    const out: NotebookCell = { ...cell, metadata, source: toLines(cellText(cell.source)) };
-    if (cell.outputs) {
-      out.outputs = cell.outputs.map((o) => {
-        const copy: NotebookOutput = { ...o };
-        if (typeof copy.text === "string") copy.text = toLines(copy.text);
-        if (copy.data) {
-          const data: Record<string, unknown> = {};
-          for (const [mime, value] of Object.entries(copy.data)) {
-            data[mime] = typeof value === "string" && (mime.startsWith("text/") || mime === "image/svg+xml") ? toLines(value) : value;
-          }
-          copy.data = data;
-        }
-        return copy;
-      });
-    }
-    return out;
-  });
-  return `${JSON.stringify(sortKeys({ ...nb, cells }), null, 1)}\n`;
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value === null || typeof value !== "object") return value;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
-  return out;
-}
-
 /** Absolute paths that must not appear in a committed notebook (they name one machine). */
 export const MACHINE_PATH = /(?:\/work\/|\/tmp\/|\/home\/|\/root\/|\/Users\/|\/private\/var\/|\/var\/folders\/|[A-Za-z]:\\\\Users)/;
 
@@ -193,19 +122,18 @@ export function findNotebookProblems(nb: Notebook, checks: ProblemChecks = {}): 
   const { machinePaths = true, stderr = true } = checks;
   const problems: string[] = [];
   nb.cells.forEach((cell, index) => {
-    const where = `cell ${index + 1} (${cell.id})`;
-    const sourceMatch = MACHINE_PATH.exec(cellText(cell.source));
+    const where = `cell ${index + 1}${cell.id ? ` (${cell.id})` : ""}`;
+    const sourceMatch = MACHINE_PATH.exec(joinLines(cell.source));
     if (sourceMatch && machinePaths) problems.push(`${where}: source names a machine path (${sourceMatch[0]}...)`);
     if (cell.cell_type !== "code") return;
     if (cell.execution_count === null || cell.execution_count === undefined) problems.push(`${where}: not executed`);
     for (const output of cell.outputs ?? []) {
       if (output.output_type === "error") problems.push(`${where}: error output ${output.ename}: ${output.evalue}`);
-      if (stderr && output.output_type === "stream" && (output as { name?: string }).name === "stderr") {
-        problems.push(`${where}: stderr output: ${cellText(output.text ?? "").slice(0, 200)}`);
-      }
-      for (const [mime, value] of Object.entries({ text: output.text ?? "", ...(output.data ?? {}) })) {
+      if (stderr && output.output_type === "stream" && output.name === "stderr") problems.push(`${where}: stderr output: ${joinLines(output.text).slice(0, 200)}`);
+      const texts = { text: "text" in output ? output.text : "", ...("data" in output ? output.data : {}) };
+      for (const [mime, value] of Object.entries(texts)) {
         if (!machinePaths || mime.startsWith("image/")) continue;
-        const text = typeof value === "string" || Array.isArray(value) ? cellText(value as string | string[]) : JSON.stringify(value);
+        const text = typeof value === "string" || Array.isArray(value) ? joinLines(value as string | string[]) : JSON.stringify(value);
         const match = MACHINE_PATH.exec(text);
         if (match) problems.push(`${where}: ${mime} output names a machine path (${text.slice(Math.max(0, match.index - 40), match.index + 40)})`);
       }
@@ -225,7 +153,7 @@ export function diffLessonAndNotebook(lesson: Lesson, nb: Notebook): string[] {
   for (let i = 0; i < n; i++) {
     const want = expectedCells[i]!;
     const got = nb.cells[i]!;
-    if (want.cellType !== got.cell_type || want.source !== cellText(got.source)) {
+    if (want.cellType !== got.cell_type || want.source !== joinLines(got.source)) {
       problems.push(`cell ${i + 1}: ${lesson.name}.ipynb differs from src/${lesson.name}.md (rebuild with notebooks/build.ts)`);
     }
   }

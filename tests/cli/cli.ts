@@ -1,7 +1,7 @@
 // Runs the real `qlora-lab` command as a child process with a time limit, and writes small
 // notebooks for it to run.
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -67,4 +67,15 @@ export function writeNotebook(path: string, cells: unknown[]): void {
 /** True when `text` holds a JavaScript stack frame ("    at f (file:1:2)"): errors must be one line. */
 export function hasStackTrace(text: string): boolean {
   return /^\s+at .+[:(]/m.test(text);
+}
+
+/** The code cells of a saved notebook, with nbformat's line lists (sources, texts, MIME strings) joined back into strings. */
+export function savedCells(path: string): any[] {
+  const join = (v: unknown): unknown => (Array.isArray(v) && v.every((line) => typeof line === "string") ? v.join("") : v);
+  const cells = (JSON.parse(readFileSync(path, "utf8")) as { cells: Record<string, any>[] }).cells;
+  return cells.map((cell) => ({
+    ...cell,
+    source: join(cell.source),
+    outputs: cell.outputs?.map((o: Record<string, any>) => ({ ...o, ...("text" in o ? { text: join(o.text) } : {}), ...(o.data ? { data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, join(v)])) } : {}) })),
+  }));
 }

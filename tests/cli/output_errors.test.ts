@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { codeCell, hasStackTrace, runCli, tempDir, writeNotebook } from "./cli.js";
+import { codeCell, hasStackTrace, runCli, tempDir, writeNotebook, savedCells } from "./cli.js";
 
 const dir = tempDir();
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,7 +60,7 @@ test("an expired --timeout saves the notebook with the outputs so far and exits 
   assert.equal(run.status, 1, run.stderr);
   assert.equal(hasStackTrace(run.stderr), false, run.stderr);
   assert.equal(run.stderr.trim().split("\n").at(-1), "qlora-lab run: cell 2 failed: cell 2 ran longer than --timeout 8 s");
-  const cells = JSON.parse(readFileSync(out, "utf8")).cells;
+  const cells = savedCells(out);
   assert.equal(cells[0].outputs.at(-1).data["text/plain"], "42");
   assert.deepEqual(
     cells[1].outputs.map((o: { output_type: string; text?: string; ename?: string }) => o.text ?? o.ename),

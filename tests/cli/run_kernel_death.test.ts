@@ -4,7 +4,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { codeCell, hasStackTrace, runCli, tempDir, writeNotebook } from "./cli.js";
+import { codeCell, hasStackTrace, runCli, tempDir, writeNotebook, savedCells } from "./cli.js";
 
 const dir = tempDir();
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,7 +23,7 @@ for (const [how, kill] of [
     const reason = how.startsWith("killed") ? "signal SIGKILL" : "signal SIGABRT";
     assert.match(run.stderr, new RegExp(`cell 2 failed: .*the kernel died \\(${reason}\\)`));
     assert.equal(hasStackTrace(run.stderr), false, run.stderr);
-    const cells = JSON.parse(readFileSync(out, "utf8")).cells;
+    const cells = savedCells(out);
     assert.equal(cells[0].execution_count, 1);
     assert.deepEqual(
       cells[0].outputs.map((o: { output_type: string }) => o.output_type),

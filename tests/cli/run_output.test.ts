@@ -5,7 +5,7 @@ import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { codeCell, hasStackTrace, runCli, tempDir, writeNotebook } from "./cli.js";
+import { codeCell, hasStackTrace, runCli, tempDir, writeNotebook, savedCells } from "./cli.js";
 
 const dir = tempDir();
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,7 +15,7 @@ const cells = () => [codeCell("1 + 1", stale), codeCell('throw new Error("boom")
 
 /** The saved code cells' execution counts and first text/plain or error name. */
 function summary(path: string): Array<[number | null, string | undefined]> {
-  return JSON.parse(readFileSync(path, "utf8")).cells.map((c: { execution_count: number | null; outputs: Array<{ data?: Record<string, string>; ename?: string }> }) => [
+  return savedCells(path).map((c: { execution_count: number | null; outputs: Array<{ data?: Record<string, string>; ename?: string }> }) => [
     c.execution_count,
     c.outputs[0]?.data?.["text/plain"] ?? c.outputs[0]?.ename,
   ]);

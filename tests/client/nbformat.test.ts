@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { jupyterPython, skipUnlessPythonModules } from "../helpers/jupyter.js";
 import { installTemporaryKernel } from "../kernel/kernelspec.js";
 import { markdownToHtml } from "../../client/nbformat.js";
+import { savedCells } from "../cli/cli.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const fixture = fileURLToPath(new URL("./fixtures/smoke.ipynb", import.meta.url));
@@ -65,7 +66,7 @@ test("qlora-lab run exits non-zero at a failing cell, keeps its error, skips the
     const before = new Set(readdirTmp());
     const run = spawnSync(process.execPath, [cli, "run", "bad.ipynb"], { cwd: dir, encoding: "utf8", timeout: 600_000 });
     assert.equal(run.status, 1, run.stderr);
-    const cells = JSON.parse(readFileSync(join(dir, "bad.nbconvert.ipynb"), "utf8")).cells;
+    const cells = savedCells(join(dir, "bad.nbconvert.ipynb"));
     assert.equal(cells[0].outputs[0].data["text/plain"], "2");
     const error = cells[1].outputs[0];
     assert.equal(error.output_type, "error");

@@ -14,6 +14,7 @@ import {
   serializeNotebook,
   type Notebook,
 } from "../../notebooks/lesson.js";
+import { outputData } from "../../client/nbformat.js";
 import { LESSONS, MAIN_LESSON } from "./helpers.js";
 
 describe("lesson source format", () => {
@@ -75,7 +76,7 @@ describe("committed notebooks", () => {
       assert.deepEqual(diffLessonAndNotebook(readLesson(name), nb), []);
       assert.deepEqual(findNotebookProblems(nb), []);
       assert.equal(text, serializeNotebook(nb), "saved in the normalised form notebooks/build.ts writes");
-      const pngs = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => typeof o.data?.["image/png"] === "string");
+      const pngs = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) => typeof outputData(o)["image/png"] === "string");
       assert.ok(pngs.length >= 1, `${name}: expected at least one chart saved as image/png, for readers on GitHub`);
     });
   }

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { outputData } from "../../client/nbformat.js";
 import { findNotebookProblems, type Notebook } from "../../notebooks/lesson.js";
 import { jupyterPython, skipUnlessPythonModules } from "../helpers/jupyter.js";
 import { CLI, LESSONS, MAIN_LESSON, NOTEBOOK_LIMIT_S, makeWorkspace, runTimed, type NotebookWorkspace } from "./helpers.js";
@@ -16,7 +17,7 @@ function mimeCounts(nb: Notebook): Map<string, number> {
   const counts = new Map<string, number>();
   for (const cell of nb.cells) {
     for (const output of cell.outputs ?? []) {
-      for (const mime of Object.keys(output.data ?? {})) counts.set(mime, (counts.get(mime) ?? 0) + 1);
+      for (const mime of Object.keys(outputData(output))) counts.set(mime, (counts.get(mime) ?? 0) + 1);
     }
   }
   return counts;
@@ -26,7 +27,7 @@ function mimeCounts(nb: Notebook): Map<string, number> {
 function htmlOutputs(nb: Notebook): string {
   return nb.cells
     .flatMap((c) => c.outputs ?? [])
-    .map((o) => o.data?.["text/html"])
+    .map((o) => outputData(o)["text/html"])
     .filter((h) => h !== undefined)
     .map((h) => (Array.isArray(h) ? h.join("") : String(h)))
     .join("\n");
