@@ -3,6 +3,7 @@
 // Tensors are read lazily from disk, so a large checkpoint is never held whole in memory.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
+import { float16Value } from "./half_precision.js";
 import { writeFileAtomic } from "./atomic_write.js";
 
 /** The dtypes safetensors defines. */
@@ -139,22 +140,12 @@ export function toFloat32(bytes: Uint8Array, dtype: SafetensorsDtype, what: stri
     }
     case "F16": {
       const out = new Float32Array(bytes.byteLength / 2);
-      for (let i = 0; i < out.length; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
+      for (let i = 0; i < out.length; i++) out[i] = float16Value(view.getUint16(i * 2, true));
       return out;
     }
     default:
       throw new FileFormatError(what, expected("a floating-point dtype (F32, F16, BF16, F64)", dtype));
   }
-}
-
-/** IEEE 754 half precision bits to a number. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
 /** Little-endian bytes of a float32 array (a copy, independent of platform endianness). */

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SafetensorsFile, encodeSafetensors, writeSafetensors, halfToFloat, toFloat32, type SafetensorsTensor } from "../../../lib/io/safetensors.js";
+import { float16Value } from "../../../lib/io/half_precision.js";
+import { SafetensorsFile, encodeSafetensors, writeSafetensors, toFloat32, type SafetensorsTensor } from "../../../lib/io/safetensors.js";
 import { FileFormatError, InvalidArgumentError } from "../../../lib/errors.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf/model.safetensors", import.meta.url).pathname;
@@ -28,10 +29,10 @@ test("re-encoding the real checkpoint reproduces its bytes exactly", () => {
 });
 
 test("half and bfloat16 decode exactly", () => {
-  assert.equal(halfToFloat(0x3c00), 1);
-  assert.equal(halfToFloat(0xc000), -2);
-  assert.equal(halfToFloat(0x0001), 2 ** -24);
-  assert.equal(halfToFloat(0x7c00), Infinity);
+  assert.equal(float16Value(0x3c00), 1);
+  assert.equal(float16Value(0xc000), -2);
+  assert.equal(float16Value(0x0001), 2 ** -24);
+  assert.equal(float16Value(0x7c00), Infinity);
   const bf16 = new Uint8Array([0x80, 0x3f, 0x40, 0xc0]); // 1.0, -3.0 (little-endian bf16)
   assert.deepEqual([...toFloat32(bf16, "BF16", "t")], [1, -3]);
 });
