@@ -28,6 +28,7 @@ export type { ParameterCount, ParameterGroup, ParamBytes } from "./count.js";
 // QLoRA: the 4-bit base.
 export { toQloraModel, quantizeBaseLinears, defaultQloraQuantOptions } from "./qlora.js";
 export type { QloraQuantOptions, QloraQuantization } from "./qlora.js";
+export { toLora16Model, halfPrecisionBaseLinears, type HalfPrecisionBase } from "./lora16.js";
 
 // Merging.
 export { mergeAndUnload, requantizeMerge } from "./merge.js";

@@ -6,6 +6,7 @@ export type MemoryCategory =
   | "base_packed" // 4-bit codes of quantized base weights
   | "quant_constants" // absmax scales, nested scales, code books
   | "base_dense" // float32 base weights (dense linears, embeddings, norms)
+  | "base_16bit" // bfloat16 / float16 base weights, held on the host and widened to float32 per product
   | "lora_params" // LoRA A and B
   | "gradients"
   | "optimizer_resident" // optimizer state held as backend tensors
@@ -18,6 +19,7 @@ export const MEMORY_CATEGORIES: readonly MemoryCategory[] = [
   "base_packed",
   "quant_constants",
   "base_dense",
+  "base_16bit",
   "lora_params",
   "gradients",
   "optimizer_resident",

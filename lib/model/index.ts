@@ -19,3 +19,4 @@ export { loadTokenizer, findTokenizerFor, type Tokenizer } from "./tokenizer.js"
 export { Llama2cTokenizer } from "./llama2c_tokenizer.js";
 export { HfTokenizer } from "./hf_tokenizer.js";
 export { QuantizedLinear } from "./quantized_linear.js";
+export { HalfLinear, type HalfDtype } from "./half_linear.js";
