@@ -20,3 +20,5 @@ export { Llama2cTokenizer } from "./llama2c_tokenizer.js";
 export { HfTokenizer } from "./hf_tokenizer.js";
 export { QuantizedLinear } from "./quantized_linear.js";
 export { HalfLinear, type HalfDtype } from "./half_linear.js";
+export { MODEL_PRESETS, PRESET_ALIASES, modelPreset, presetConfig, type ModelPreset } from "./presets.js";
+export { randomModel, type BaseStorage, type RandomModelOptions } from "./random_model.js";

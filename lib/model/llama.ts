@@ -29,6 +29,8 @@ export type Trainability = "none" | "all";
 export interface LlamaModelOptions {
   /** Default "none". */
   trainable?: Trainability;
+  /** Projections already built, by module path (a 16-bit or 4-bit layer made without a float32 copy); `weights` then needs no entry for them. */
+  linears?: ReadonlyMap<string, Linear>;
 }
 
 /** The projections of one block, in Hugging Face module-path order. */
@@ -70,7 +72,13 @@ export class LlamaModel implements MemoryReporter {
     this.config = validateLlamaConfig({ ...config }, "LlamaModel");
     const trainable = (options.trainable ?? "none") === "all";
     const shapes = expectedWeightShapes(this.config);
+    const prebuilt = options.linears ?? new Map<string, Linear>();
     for (const [name, shape] of shapes) {
+      const given = prebuilt.get(name.slice(0, -".weight".length));
+      if (given) {
+        if (given.outFeatures !== shape[0] || given.inFeatures !== shape[1]) throw new TensorError("LlamaModel", expected(`a linear [out ${shape[0]}, in ${shape[1]}] for "${name}"`, `[out ${given.outFeatures}, in ${given.inFeatures}]`));
+        continue;
+      }
       const values = weights.get(name);
       const size = shape.reduce((a, b) => a * b, 1);
       if (!values) throw new InvalidArgumentError("LlamaModel", expected(`weight "${name}" [${shape.join(", ")}]`, "none"));
@@ -93,6 +101,11 @@ export class LlamaModel implements MemoryReporter {
         this.norms.set(name, param(make(name) as tf.Tensor1D));
       } else if (name !== "model.embed_tokens.weight") {
         const path = name.slice(0, -".weight".length);
+        const given = prebuilt.get(path);
+        if (given) {
+          this.linearMap.set(path, given);
+          continue;
+        }
         const weight = make(name) as tf.Tensor2D;
         this.linearMap.set(path, new DenseLinear(weight, { name: path, trainable }));
         if (trainable) weight.dispose(); // the variable holds its own copy

@@ -1,6 +1,10 @@
-// LLaMA-family architectures for the planner: published shapes of LLaMA 7B-65B (Touvron et al. 2023,
-// Table 2), Llama-2-70B and Llama-3-8B (their Hugging Face config.json), and a reader for any config.json.
+// LLaMA-family architectures for the planner: the presets of lib/model/presets.ts (published shapes), a
+// reader for any config.json, and the linears of one block.
 import { InvalidArgumentError, expected } from "../errors.js";
+import { MODEL_PRESETS, modelPreset, type ModelPreset } from "../model/presets.js";
+
+/** The names the planner has always shown for the original presets. */
+const LEGACY_NAMES: Readonly<Record<string, string>> = { "7b": "llama-7b", "13b": "llama-13b", "33b": "llama-33b", "65b": "llama-65b", "llama2-70b": "llama-2-70b", "llama3-8b": "llama-3-8b" };
 
 /** The numbers the planner needs from a LLaMA-family config. */
 export interface LlamaShape {
@@ -15,40 +19,28 @@ export interface LlamaShape {
   tieWordEmbeddings: boolean;
 }
 
-const shape = (name: string, h: number, i: number, l: number, a: number, kv: number, v: number): LlamaShape => ({
-  name,
-  hiddenSize: h,
-  intermediateSize: i,
-  numLayers: l,
-  numHeads: a,
-  numKvHeads: kv,
-  headDim: h / a,
-  vocabSize: v,
-  tieWordEmbeddings: false,
-});
+/** The planner's view of a preset of lib/model/presets.ts (the one table of shapes). */
+function shapeOfPreset(name: string, p: ModelPreset): LlamaShape {
+  return {
+    name,
+    hiddenSize: p.hiddenSize,
+    intermediateSize: p.intermediateSize,
+    numLayers: p.numLayers,
+    numHeads: p.numHeads,
+    numKvHeads: p.numKvHeads,
+    headDim: p.hiddenSize / p.numHeads,
+    vocabSize: p.vocabSize,
+    tieWordEmbeddings: p.tieWordEmbeddings,
+  };
+}
 
 /** Named presets (real published architectures). */
-export const LLAMA_PRESETS: Readonly<Record<string, LlamaShape>> = {
-  "7b": shape("llama-7b", 4096, 11008, 32, 32, 32, 32000),
-  "13b": shape("llama-13b", 5120, 13824, 40, 40, 40, 32000),
-  "33b": shape("llama-33b", 6656, 17920, 60, 52, 52, 32000),
-  "65b": shape("llama-65b", 8192, 22016, 80, 64, 64, 32000),
-  "llama2-70b": shape("llama-2-70b", 8192, 28672, 80, 64, 8, 32000),
-  "llama3-8b": shape("llama-3-8b", 4096, 14336, 32, 32, 8, 128256),
-};
-
-/** Short names accepted besides the preset keys. */
-const ALIASES: Readonly<Record<string, string>> = { "70b": "llama2-70b", "30b": "33b", "8b": "llama3-8b", "llama-2-70b": "llama2-70b", "llama-3-8b": "llama3-8b" };
+export const LLAMA_PRESETS: Readonly<Record<string, LlamaShape>> = Object.fromEntries(Object.entries(MODEL_PRESETS).map(([name, p]) => [name, shapeOfPreset(LEGACY_NAMES[name] ?? name, p)]));
 
 /** A preset by name (case-insensitive; "70b" means Llama-2-70B); unknown names list the known ones. */
 export function llamaPreset(name: string): LlamaShape {
-  const key = name.trim().toLowerCase();
-  const preset = LLAMA_PRESETS[ALIASES[key] ?? key];
-  if (!preset) {
-    const known = [...Object.keys(LLAMA_PRESETS), ...Object.keys(ALIASES)].join(", ");
-    throw new InvalidArgumentError("llamaPreset", expected(`a known model preset (${known})`, JSON.stringify(name), "Or pass a Hugging Face config.json."));
-  }
-  return preset;
+  const found = modelPreset(name);
+  return LLAMA_PRESETS[found.name]!;
 }
 
 /** Reads the shape from a Hugging Face config.json object (LLaMA, Mistral, Qwen2-style fields). */

@@ -29,7 +29,7 @@ test("qlora-lab plan --json, a config.json path, options, and clear errors", () 
     assert.ok(plan.fits.largestGpusNeeded >= 2);
     const bad = cli("--model", "9b", "--method", "qlora");
     assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /expected a known model preset \(7b, 13b/);
+    assert.match(bad.stderr, /expected a known model preset \(smollm2-135m, .*7b, 13b/);
     assert.match(cli("--model", "7b", "--method", "qlora", "--optimizer", "4bit").stderr, /--optimizer one of 32bit, 8bit, paged-32bit, paged-8bit/);
     assert.match(cli("--model", "7b", "--method", "qlora", "--batch=0").stderr, /--batch to be a positive integer, got 0/);
     assert.equal(cli("--help").status, 0);

@@ -44,7 +44,7 @@ test("planner reads a Hugging Face config.json and rejects bad settings clearly"
   const cfg = { hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, vocab_size: 128256, model_type: "llama" };
   assert.equal(planMemory(cfg, { method: "qlora" }).totalBytes, planMemory("llama3-8b", { method: "qlora" }).totalBytes);
   assert.equal(shapeFromHfConfig(cfg).headDim, 128);
-  assert.throws(() => planMemory("8x7b", { method: "qlora" }), /llamaPreset: expected a known model preset \(7b, 13b, 33b, 65b, llama2-70b, llama3-8b, 70b, 30b, 8b, llama-2-70b, llama-3-8b\), got "8x7b"/);
+  assert.throws(() => planMemory("8x7b", { method: "qlora" }), /modelPreset: expected a known model preset \(smollm2-135m, smollm2-360m, tinyllama-1.1b, llama-3.2-1b, llama-3.2-3b, llama-2-7b, llama-3.1-8b, 7b, 13b, 33b, 65b, llama2-70b, llama3-8b, 70b, 30b, 8b, llama-2-70b, llama-3-8b, tinyllama\), got "8x7b"/);
   assert.throws(() => planMemory("7b", { method: "qlora", batch: -1 }), /planMemory: expected batch to be a positive integer, got -1/);
   assert.throws(() => planMemory("7b", { method: "qlora", seqLen: 0 }), /seqLen to be a positive integer/);
   assert.throws(() => planMemory("7b", { method: "dora" as never }), /setup.method "lora", "qlora" or "full"/);
