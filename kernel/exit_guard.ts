@@ -9,8 +9,8 @@ export class ExitRefusedError extends Error {
   override name = "ExitRefusedError";
 }
 
-/** Makes process.exit refuse while a cell runs; returns a function that restores it. */
-export function refuseExitInCells(router: OutputRouter): () => void {
+/** Makes process.exit refuse while a cell runs (installed once, by the kernel's composition root). */
+export function refuseExitInCells(router: OutputRouter): void {
   const original = process.exit;
   process.exit = ((code?: number | string | null) => {
     if (router.insideCell()) {
@@ -18,5 +18,4 @@ export function refuseExitInCells(router: OutputRouter): () => void {
     }
     return original.call(process, code);
   }) as typeof process.exit;
-  return () => void (process.exit = original);
 }
