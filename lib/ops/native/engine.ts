@@ -66,6 +66,9 @@ export class NativeEngine {
         // No arena or memory pattern: every output is the caller's, so the engine keeps no buffers of its own.
         enableCpuMemArena: false,
         enableMemPattern: false,
+        // Idle pool threads sleep instead of spinning: between products TF.js runs the step's other ops on
+        // this process's main thread, and a spinning pool would take the cores they (and other processes) need.
+        extra: { session: { intra_op: { allow_spinning: "0" } } },
       });
       this.sessions.set(key, session);
     }
