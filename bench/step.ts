@@ -7,7 +7,10 @@
 // linears in NF4 (double-quantized, blocks of 64, the head in float32) under the same adapters; PyTorch
 // has no 4-bit product on CPU, so its side is the LoRA step on the float base. --threads N (default
 // every core): the native product engine's threads (QLORA_LAB_THREADS) and PyTorch's (torch.set_num_threads).
-// Usage: node --import tsx bench/step.ts [--method lora|qlora|full] [--threads N] [--steps N] [--warmup N] [--profile]
+// --model PRESET (e.g. smollm2-135m): a model of that published shape with random weights (it measures
+// speed, not quality) and a batch of 4 x 256 unless --batch / --seq-len say otherwise.
+// Usage: node --import tsx bench/step.ts [--method lora|qlora|full] [--model PRESET] [--batch B] [--seq-len T]
+//        [--threads N] [--steps N] [--warmup N] [--profile]
 // QLORA_LAB_PRODUCTS=tfjs runs the products on TF.js's own kernels instead of the native engine.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -18,15 +21,23 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { formatBackendReport, resolveBackend } from "../lib/backend.js";
-import { BLOCK_LINEARS, expectedWeightShapes, initLlamaModel, llamaConfig, saveModel } from "../lib/model/index.js";
+import { BLOCK_LINEARS, expectedWeightShapes, initLlamaModel, llamaConfig, presetConfig, randomModel, saveModel } from "../lib/model/index.js";
 import { toLoraModel, toQloraModel } from "../lib/lora/index.js";
-
-const CONFIG = llamaConfig({ vocabSize: 512, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxPositionEmbeddings: 128, rmsNormEps: 1e-5, tieWordEmbeddings: true });
-const [BATCH, TIME] = [8, 128];
+import { adapterJson } from "./adapter_json.js";
 
 const R = 8;
 
-const { values } = parseArgs({ options: { method: { type: "string", default: "lora" }, threads: { type: "string" }, steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" }, profile: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { method: { type: "string", default: "lora" }, model: { type: "string" }, batch: { type: "string" }, "seq-len": { type: "string" }, threads: { type: "string" }, steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" }, profile: { type: "boolean", default: false } } });
+const CONFIG = values.model
+  ? presetConfig(values.model)
+  : llamaConfig({ vocabSize: 512, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxPositionEmbeddings: 128, rmsNormEps: 1e-5, tieWordEmbeddings: true });
+const positiveInteger = (flag: string, raw: string | undefined, fallback: number) => {
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bench/step.ts: expected --${flag} to be a positive integer, got ${raw}`);
+  return n;
+};
+const BATCH = positiveInteger("batch", values.batch, values.model ? 4 : 8);
+const TIME = positiveInteger("seq-len", values["seq-len"], values.model ? 256 : 128);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const method = values.method;
@@ -35,7 +46,9 @@ const threads = values.threads === undefined ? availableParallelism() : Number(v
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`bench/step.ts: expected --threads to be a positive integer, got ${values.threads}`);
 
 const report = await resolveBackend({ env: { ...process.env, QLORA_LAB_THREADS: String(threads) } });
-const model = initLlamaModel(CONFIG, { trainable: method === "full" ? "all" : "none", seed: 1 });
+// A preset's model: N(0, 0.02) weights, float32 here (PyTorch reads the same file; QLoRA quantizes it below).
+const model = values.model ? randomModel(CONFIG, { seed: 1 }) : initLlamaModel(CONFIG, { trainable: method === "full" ? "all" : "none", seed: 1 });
+if (values.model && method === "full") throw new Error("bench/step.ts: --method full runs on the default model only (a preset's random model is frozen)");
 // The base as PyTorch reads it, written before adapters exist (a LoRA layer's dense weight includes its delta).
 const dir = mkdtempSync(join(tmpdir(), "qlora-lab-bench-"));
 await saveModel(model, dir);
@@ -72,13 +85,7 @@ async function startTorch(dir: string): Promise<TorchPeer> {
   writeFileSync(join(dir, "batch.json"), JSON.stringify({ ids: rows.map((r) => r.slice(0, -1)), targets: rows.map((r) => r.slice(1)) }));
   const args = [new URL("./step_torch.py", import.meta.url).pathname, dir, join(dir, "batch.json"), "--serve", "--threads", String(threads)];
   if (lora) {
-    // Each adapter's A [r, in] and B [out, r] and its scaling, keyed by module path.
-    const adapters: Record<string, { a: number[]; b: number[]; r: number; scaling: number }> = {};
-    for (const [path, layer] of lora.loraLayers()) {
-      const adapter = layer.adapters.get(layer.activeAdapter!)!;
-      adapters[path] = { a: Array.from(adapter.loraA.dataSync()), b: Array.from(adapter.loraB.dataSync()), r: adapter.r, scaling: adapter.scaling };
-    }
-    writeFileSync(join(dir, "lora.json"), JSON.stringify(adapters));
+    writeFileSync(join(dir, "lora.json"), adapterJson(lora));
     args.push("--lora", join(dir, "lora.json"));
   }
   const child = spawn(process.env.QLORA_LAB_PYTHON ?? "/usr/bin/python3", args, { stdio: ["pipe", "pipe", "pipe"] });
@@ -157,7 +164,7 @@ if (values.profile) {
 const tokens = BATCH * TIME;
 const tfSeconds = median(tfTimes);
 const trained = lora ? `${method === "qlora" ? "QLoRA (NF4 base)" : "LoRA"} r ${R} on ${BLOCK_LINEARS.length} projections per block, ${(trainedCount / 1e3).toFixed(0)}K parameters trained, base frozen` : "all trained";
-console.log(`LLaMA step benchmark: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, ${trained}; ${steps} rounds after ${warmup} warm-up (medians)`);
+console.log(`LLaMA step benchmark${values.model ? ` (${values.model} shape, random weights)` : ""}: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, ${trained}; ${steps} rounds after ${warmup} warm-up (medians)`);
 console.log(`TF.js ${formatBackendReport(report)}; threads ${report.products.threads}: ${(tfSeconds * 1000).toFixed(0)} ms/step, ${(tokens / tfSeconds).toFixed(0)} tokens/s (loss ${loss.toFixed(4)})`);
 if (torch && torchTimes.length > 0) {
   const torchSeconds = median(torchTimes);
