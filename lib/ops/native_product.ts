@@ -103,3 +103,30 @@ export function nativeProduct<T extends tf.Tensor>(a: T, b: T, transposeA: boole
   engine.product({ data: a.dataSync() as Float32Array, shape: a.shape }, { data: b.dataSync() as Float32Array, shape: b.shape }, transposeA, transposeB, { data: out, shape });
   return tf.tensor(out, shape, "float32") as T;
 }
+
+/** A [N, K] weight in bitsandbytes' 4-bit layout, as the native 4-bit product reads it. */
+export interface Packed4bitWeight {
+  codes: Uint8Array;
+  /** One float32 absmax per block (double quantization undone). */
+  absmax: Float32Array;
+  K: number;
+  N: number;
+  blocksize: number;
+  quantType: "nf4" | "fp4";
+}
+
+/**
+ * x [m, K] @ deq(w)^T on the native engine's 4-bit product, when the engine is active on the wasm
+ * backend; else null (the caller dequantizes and multiplies).
+ */
+export function nativeBnb4Product(x: tf.Tensor2D, weight: Packed4bitWeight): tf.Tensor2D | null {
+  const engine = activeNativeEngine();
+  const wasm = activeWasmBackend();
+  if (!engine || !wasm || x.dtype !== "float32" || x.rank !== 2 || x.shape[1] !== weight.K) return null;
+  const { backend, memory } = wasm;
+  const m = x.shape[0];
+  const out = backend.makeOutput([m, weight.N], "float32");
+  const view = (t: tf.TensorInfo, size: number) => new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), size);
+  engine.bnb4Product({ data: view(x, x.size), shape: x.shape }, weight.codes, weight.absmax, weight, { data: view(out, m * weight.N), shape: [m, weight.N] });
+  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
+}

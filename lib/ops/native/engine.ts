@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { InvalidArgumentError, expected } from "../../errors.js";
-import { PRODUCT_INPUTS, PRODUCT_OUTPUT, productModel } from "./onnx_model.js";
+import { BNB4_INPUTS, PRODUCT_INPUTS, PRODUCT_OUTPUT, bnb4ProductModel, productModel } from "./onnx_model.js";
 
 /** The npm package that provides the engine. */
 export const NATIVE_PACKAGE = "onnxruntime-node";
@@ -15,7 +15,7 @@ export const NATIVE_PACKAGE = "onnxruntime-node";
 interface OrtTensor {
   readonly dims: readonly number[];
 }
-type OrtTensorConstructor = new (type: "float32", data: Float32Array, dims: readonly number[]) => OrtTensor;
+type OrtTensorConstructor = new (type: "float32" | "uint8", data: Float32Array | Uint8Array, dims: readonly number[]) => OrtTensor;
 interface OrtSession {
   loadModel(buffer: ArrayBufferLike, byteOffset: number, byteLength: number, options: object): void;
   run(feeds: Record<string, OrtTensor>, fetches: Record<string, OrtTensor>, options: object): unknown;
@@ -50,12 +50,30 @@ export class NativeEngine {
     session.run(feeds, { [PRODUCT_OUTPUT]: new this.Tensor("float32", out.data, out.shape) }, {});
   }
 
+  /**
+   * x [m, K] @ deq(w)^T into out [m, N], w a [N, K] weight in bitsandbytes' 4-bit layout with float32
+   * absmax (onnxruntime's MatMulBnb4: it dequantizes on its threads, then multiplies).
+   */
+  bnb4Product(x: Operand, codes: Uint8Array, absmax: Float32Array, weight: { K: number; N: number; blocksize: number; quantType: "nf4" | "fp4" }, out: Operand): void {
+    const { K, N, blocksize, quantType } = weight;
+    const session = this.sessionFor(`bnb4 ${K} ${N} ${blocksize} ${quantType}`, () => bnb4ProductModel(K, N, blocksize, quantType === "nf4" ? 1 : 0));
+    const feeds = {
+      [BNB4_INPUTS[0]]: new this.Tensor("float32", x.data, x.shape),
+      [BNB4_INPUTS[1]]: new this.Tensor("uint8", codes, [codes.length]),
+      [BNB4_INPUTS[2]]: new this.Tensor("float32", absmax, [absmax.length]),
+    };
+    session.run(feeds, { [PRODUCT_OUTPUT]: new this.Tensor("float32", out.data, out.shape) }, {});
+  }
+
   /** The session for one product kind, made on first use. */
   private session(rank: 2 | 3, transposeA: boolean, transposeB: boolean): OrtSession {
-    const key = `${rank}${transposeA ? "T" : "N"}${transposeB ? "T" : "N"}`;
+    return this.sessionFor(`${rank}${transposeA ? "T" : "N"}${transposeB ? "T" : "N"}`, () => productModel(rank, transposeA, transposeB));
+  }
+
+  private sessionFor(key: string, makeModel: () => Uint8Array): OrtSession {
     let session = this.sessions.get(key);
     if (!session) {
-      const model = productModel(rank, transposeA, transposeB);
+      const model = makeModel();
       session = new this.ort.binding.InferenceSession();
       session.loadModel(model.buffer, model.byteOffset, model.byteLength, {
         intraOpNumThreads: this.threads,

@@ -2,14 +2,16 @@
 // y = op(a) @ op(b) as com.microsoft's FusedMatMul, whose transA / transB attributes let onnxruntime
 // hand its GEMM the transposed operand as it lies in memory (a gradient dy w^T or x^T dy needs no
 // transposed copy). Every dimension is symbolic, so one model serves every shape of its rank.
+// Also y = x @ deq(w)^T as com.microsoft's MatMulBnb4, which reads bitsandbytes' packed 4-bit weight.
 // Field numbers are those of onnx.proto (ModelProto, GraphProto, NodeProto, ValueInfoProto, TypeProto).
 
 /** Protobuf wire types used here. */
 const VARINT = 0;
 const LENGTH_DELIMITED = 2;
 
-/** ONNX's TensorProto.DataType.FLOAT and AttributeProto.AttributeType.INT. */
+/** ONNX's TensorProto.DataType.FLOAT and UINT8, and AttributeProto.AttributeType.INT. */
 const ONNX_FLOAT = 1;
+const ONNX_UINT8 = 2;
 const ATTRIBUTE_INT = 2;
 
 /** ONNX IR version 8 and opset 17: what onnxruntime 1.14 and later read. */
@@ -34,10 +36,10 @@ const intField = (field: number, value: number) => [...tag(field, VARINT), ...va
 const bytesField = (field: number, bytes: number[]) => [...tag(field, LENGTH_DELIMITED), ...varint(bytes.length), ...bytes];
 const stringField = (field: number, text: string) => bytesField(field, [...new TextEncoder().encode(text)]);
 
-/** ValueInfoProto: a float tensor `name` whose dimensions are the symbols `dims`. */
-function floatTensor(name: string, dims: string[]): number[] {
+/** ValueInfoProto: a float (or uint8) tensor `name` whose dimensions are the symbols `dims`. */
+function floatTensor(name: string, dims: string[], elementType = ONNX_FLOAT): number[] {
   const shape = dims.flatMap((d) => bytesField(1, stringField(2, d))); // TensorShapeProto.dim { dim_param }
-  const tensorType = [...intField(1, ONNX_FLOAT), ...bytesField(2, shape)]; // TypeProto.Tensor { elem_type, shape }
+  const tensorType = [...intField(1, elementType), ...bytesField(2, shape)]; // TypeProto.Tensor { elem_type, shape }
   return [...stringField(1, name), ...bytesField(2, bytesField(1, tensorType))]; // { name, type { tensor_type } }
 }
 
@@ -71,6 +73,41 @@ export function productModel(rank: 2 | 3, transposeA: boolean, transposeB: boole
     ...bytesField(11, floatTensor(PRODUCT_INPUTS[1], [...batch, "b_rows", "b_cols"])),
     ...bytesField(12, floatTensor(PRODUCT_OUTPUT, [...batch, "m", "n"])),
   ];
+  return modelBytes(graph);
+}
+
+/** Names of the 4-bit product's inputs: x [m, K], the packed codes [N*K/2], the float32 absmax [N*K/blocksize]. */
+export const BNB4_INPUTS = ["x", "codes", "absmax"] as const;
+
+/**
+ * The model y = x @ deq(w)^T for a [N, K] weight in bitsandbytes' 4-bit layout (two codes a byte, the
+ * high nibble first, one float32 absmax per block): quantType 0 is FP4, 1 NF4 (the op's numbering).
+ */
+export function bnb4ProductModel(K: number, N: number, blocksize: number, quantType: 0 | 1): Uint8Array {
+  const node = [
+    ...BNB4_INPUTS.flatMap((name) => stringField(1, name)),
+    ...stringField(2, PRODUCT_OUTPUT),
+    ...stringField(3, "product"),
+    ...stringField(4, "MatMulBnb4"),
+    ...bytesField(5, intAttribute("K", K)),
+    ...bytesField(5, intAttribute("N", N)),
+    ...bytesField(5, intAttribute("block_size", blocksize)),
+    ...bytesField(5, intAttribute("quant_type", quantType)),
+    ...stringField(7, MICROSOFT_DOMAIN),
+  ];
+  const graph = [
+    ...bytesField(1, node),
+    ...stringField(2, "product"),
+    ...bytesField(11, floatTensor(BNB4_INPUTS[0], ["m", "k"])),
+    ...bytesField(11, floatTensor(BNB4_INPUTS[1], ["bytes"], ONNX_UINT8)),
+    ...bytesField(11, floatTensor(BNB4_INPUTS[2], ["blocks"])),
+    ...bytesField(12, floatTensor(PRODUCT_OUTPUT, ["m", "n"])),
+  ];
+  return modelBytes(graph);
+}
+
+/** ModelProto { ir_version, opset_import (ONNX and com.microsoft), graph }. */
+function modelBytes(graph: number[]): Uint8Array {
   const opsets = [...bytesField(8, [...stringField(1, ""), ...intField(2, ONNX_OPSET)]), ...bytesField(8, [...stringField(1, MICROSOFT_DOMAIN), ...intField(2, 1)])];
   return Uint8Array.from([...intField(1, IR_VERSION), ...opsets, ...bytesField(7, graph)]);
 }

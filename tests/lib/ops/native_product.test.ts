@@ -9,7 +9,8 @@ import { formatBackendReport, resolveBackend } from "../../../lib/backend.js";
 import { InvalidArgumentError } from "../../../lib/errors.js";
 import { matMulNN, productNN } from "../../../lib/ops/matmul.js";
 import { loadNativeEngine } from "../../../lib/ops/native/engine.js";
-import { NATIVE_MIN_WORK, configureProducts } from "../../../lib/ops/native_product.js";
+import { NATIVE_MIN_WORK, configureProducts, nativeBnb4Product } from "../../../lib/ops/native_product.js";
+import { quantize4bit } from "../../../lib/quant/index.js";
 
 const load = loadNativeEngine(availableParallelism());
 const noEngine = load.engine ? false : `the native engine is not here: ${load.reason}`;
@@ -139,4 +140,18 @@ test("a wrong QLORA_LAB_PRODUCTS or QLORA_LAB_THREADS names what is allowed", ()
   assert.throws(() => configureProducts({ QLORA_LAB_THREADS: "0" }), /expected QLORA_LAB_THREADS to be a positive integer, got "0"/);
   assert.throws(() => configureProducts({ QLORA_LAB_THREADS: "two" }), /expected QLORA_LAB_THREADS to be a positive integer, got "two"/);
   configureProducts({});
+});
+
+test("onnxruntime's MatMulBnb4, a second reading of bitsandbytes' 4-bit layout, multiplies our packed NF4 and FP4 bytes as our dequantizer does", { skip: noEngine }, () => {
+  configureProducts({ QLORA_LAB_PRODUCTS: "native" });
+  for (const quantType of ["nf4", "fp4"] as const) {
+    const [N, K, m] = [96, 130, 5]; // K not a multiple of the block: blocks run across rows, as bitsandbytes' do
+    const w = quantize4bit(values(N * K, 7), [N, K], { quantType, doubleQuant: true, blocksize: 64 });
+    const x = tf.tensor2d(values(m * K, 8), [m, K]);
+    const fused = nativeBnb4Product(x, { codes: w.packed, absmax: w.scales(), K, N, blocksize: 64, quantType })!;
+    const reference = tf.tidy(() => tf.matMul(x, tf.tensor2d(w.dequantizeToArray(), [N, K]), false, true));
+    assertRelative(fused.dataSync(), reference.dataSync(), 1e-6, `${quantType} x @ deq(W)^T`);
+    tf.dispose([x, fused, reference]);
+    w.dispose();
+  }
 });
