@@ -8,6 +8,7 @@ import { resolveBackend } from "../lib/backend.js";
 import { productNN } from "../lib/ops/matmul.js";
 import { configureProducts, nativeBnb4Product } from "../lib/ops/native_product.js";
 import { quantize4bit } from "../lib/quant/index.js";
+import { dotProduct4bit } from "../lib/quant/dequant_dot_simd.js";
 
 const { values } = parseArgs({ options: { threads: { type: "string" }, "min-ms": { type: "string", default: "200" } } });
 await resolveBackend();
@@ -65,7 +66,8 @@ for (const [label, G, m, k, n, tA, tB] of SHAPES) {
 console.log(`native: ${native}, ${configureProducts({ ...threadEnv }).threads} thread(s)`);
 
 // 4-bit products x @ deq(W)^T: the library's path (dequantize in wasm, then the native GEMM) against
-// onnxruntime's MatMulBnb4 (dequantizes on its threads, then the same GEMM), NF4 blocks of 64.
+// onnxruntime's MatMulBnb4 (dequantizes on its threads, then the same GEMM) and the fused dequantize-dot
+// kernel (lib/quant/dequant_dot_simd.ts, one thread, one x row at a time), NF4 blocks of 64.
 /** [label, m, K (in), N (out)] */
 const BNB4_SHAPES: [string, number, number, number][] = [
   ["decode mlp (N 1, smollm2)", 1, 576, 1536],
@@ -74,17 +76,21 @@ const BNB4_SHAPES: [string, number, number, number][] = [
   ["decode mlp (N 1, tinyllama)", 1, 2048, 5632],
 ];
 configureProducts({ ...threadEnv, QLORA_LAB_PRODUCTS: "native" });
-console.log(`4-bit products: ${"label".padEnd(28)} dequantize+GEMM ms   MatMulBnb4 ms   speed-up   max |diff|`);
+console.log(`4-bit products: ${"label".padEnd(28)} dequantize+GEMM ms   MatMulBnb4 ms (speed-up)   fused dot ms (speed-up)   max |diff|`);
 for (const [label, m, K, N] of BNB4_SHAPES) {
   const w = quantize4bit(Float32Array.from({ length: N * K }, (_, i) => 0.02 * Math.sin(i * 0.61)), [N, K], { quantType: "nf4", doubleQuant: true, blocksize: 64 });
   const x = operand(0, m, K, 3) as tf.Tensor2D;
   const packed = { codes: w.packed, absmax: w.scales(), K, N, blocksize: 64, quantType: "nf4" as const };
   const ours = msPerCall(() => tf.tidy(() => productNN(x, w.dequantize() as tf.Tensor2D, false, true)));
-  const fused = msPerCall(() => nativeBnb4Product(x, packed)!);
+  const bnb4 = msPerCall(() => nativeBnb4Product(x, packed)!);
+  const dotWeight = { packed: w.packed, absmax: w.scales(), code: w.code, blocksize: 64, shape: [N, K] as const };
+  const dot = m <= 16 ? msPerCall(() => dotProduct4bit(x, dotWeight)) : NaN;
   const a = tf.tidy(() => productNN(x, w.dequantize() as tf.Tensor2D, false, true));
   const b = nativeBnb4Product(x, packed)!;
-  const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-  console.log(`  ${label.padEnd(42)} ${ours.toFixed(3).padStart(10)} ${fused.toFixed(3).padStart(15)} ${(ours / fused).toFixed(2).padStart(10)} ${diff.toExponential(1).padStart(12)}`);
-  tf.dispose([a, b, x]);
+  const c = dotProduct4bit(x, dotWeight);
+  const diff = tf.tidy(() => Math.max(tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!, tf.max(tf.abs(tf.sub(a, c))).dataSync()[0]!));
+  const cell = (ms: number) => (Number.isNaN(ms) ? "-" : `${ms.toFixed(3)} (${(ours / ms).toFixed(2)})`);
+  console.log(`  ${label.padEnd(42)} ${ours.toFixed(3).padStart(10)} ${cell(bnb4).padStart(22)} ${cell(dot).padStart(24)} ${diff.toExponential(1).padStart(12)}`);
+  tf.dispose([a, b, c, x]);
   w.dispose();
 }
