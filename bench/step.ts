@@ -5,11 +5,12 @@
 // (only A and B get gradients); --method full: every weight, embeddings included. The two frameworks
 // take turns step by step and the ratio is the median of the per-round ratios. --method qlora: the base
 // linears in NF4 (double-quantized, blocks of 64, the head in float32) under the same adapters; PyTorch
-// has no 4-bit product on CPU, so its side is the LoRA step on the float base. --threads N (default
+// has no 4-bit product on CPU, so its side is the LoRA step on the float base; --method lora16: the base
+// linears in bfloat16, widened for each product (PyTorch's side: the float32 base again). --threads N (default
 // every core): the native product engine's threads (QLORA_LAB_THREADS) and PyTorch's (torch.set_num_threads).
 // --model PRESET (e.g. smollm2-135m): a model of that published shape with random weights (it measures
 // speed, not quality) and a batch of 4 x 256 unless --batch / --seq-len say otherwise.
-// Usage: node --import tsx bench/step.ts [--method lora|qlora|full] [--model PRESET] [--batch B] [--seq-len T]
+// Usage: node --import tsx bench/step.ts [--method lora|lora16|qlora|full] [--model PRESET] [--batch B] [--seq-len T]
 //        [--threads N] [--steps N] [--warmup N] [--profile]
 // QLORA_LAB_PRODUCTS=tfjs runs the products on TF.js's own kernels instead of the native engine.
 import { spawn } from "node:child_process";
@@ -22,7 +23,7 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { formatBackendReport, resolveBackend } from "../lib/backend.js";
 import { BLOCK_LINEARS, expectedWeightShapes, initLlamaModel, llamaConfig, presetConfig, randomModel, saveModel } from "../lib/model/index.js";
-import { toLoraModel, toQloraModel } from "../lib/lora/index.js";
+import { toLora16Model, toLoraModel, toQloraModel } from "../lib/lora/index.js";
 import { adapterJson } from "./adapter_json.js";
 
 const R = 8;
@@ -41,7 +42,7 @@ const TIME = positiveInteger("seq-len", values["seq-len"], values.model ? 256 : 
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const method = values.method;
-if (method !== "lora" && method !== "qlora" && method !== "full") throw new Error(`bench/step.ts: expected --method lora, qlora or full, got ${method}`);
+if (method !== "lora" && method !== "lora16" && method !== "qlora" && method !== "full") throw new Error(`bench/step.ts: expected --method lora, lora16, qlora or full, got ${method}`);
 const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`bench/step.ts: expected --threads to be a positive integer, got ${values.threads}`);
 
@@ -54,7 +55,8 @@ const dir = mkdtempSync(join(tmpdir(), "qlora-lab-bench-"));
 await saveModel(model, dir);
 // init_lora_weights false: B is random too, so A's gradient is not zero (the work is the same either way).
 const loraConfig = { r: R, lora_alpha: 2 * R, target_modules: [...BLOCK_LINEARS].map((m) => m.split(".")[1]!), init_lora_weights: false };
-const lora = method === "lora" ? toLoraModel(model, loraConfig, { seed: 2 }) : method === "qlora" ? toQloraModel(model, loraConfig, {}, { seed: 2 }) : undefined;
+const lora =
+  method === "lora" ? toLoraModel(model, loraConfig, { seed: 2 }) : method === "lora16" ? toLora16Model(model, loraConfig, "bf16", { seed: 2 }) : method === "qlora" ? toQloraModel(model, loraConfig, {}, { seed: 2 }) : undefined;
 const params = lora ? lora.trainableVariables() : model.trainableVariables();
 const paramCount = [...expectedWeightShapes(CONFIG).values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
 const trainedCount = params.reduce((n, p) => n + p.variable.size, 0);
@@ -163,13 +165,13 @@ if (values.profile) {
 
 const tokens = BATCH * TIME;
 const tfSeconds = median(tfTimes);
-const trained = lora ? `${method === "qlora" ? "QLoRA (NF4 base)" : "LoRA"} r ${R} on ${BLOCK_LINEARS.length} projections per block, ${(trainedCount / 1e3).toFixed(0)}K parameters trained, base frozen` : "all trained";
+const trained = lora ? `${method === "qlora" ? "QLoRA (NF4 base)" : method === "lora16" ? "LoRA (bfloat16 base)" : "LoRA"} r ${R} on ${BLOCK_LINEARS.length} projections per block, ${(trainedCount / 1e3).toFixed(0)}K parameters trained, base frozen` : "all trained";
 console.log(`LLaMA step benchmark${values.model ? ` (${values.model} shape, random weights)` : ""}: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, ${trained}; ${steps} rounds after ${warmup} warm-up (medians)`);
 console.log(`TF.js ${formatBackendReport(report)}; threads ${report.products.threads}: ${(tfSeconds * 1000).toFixed(0)} ms/step, ${(tokens / tfSeconds).toFixed(0)} tokens/s (loss ${loss.toFixed(4)})`);
 if (torch && torchTimes.length > 0) {
   const torchSeconds = median(torchTimes);
   const ratio = median(torchTimes.map((t, i) => t / tfTimes[i]!));
-  console.log(`PyTorch ${torch.info.torch} CPU${method === "qlora" ? " (LoRA on the float base)" : ""}; threads ${torch.info.threads}: ${(torchSeconds * 1000).toFixed(0)} ms/step, ${(tokens / torchSeconds).toFixed(0)} tokens/s (loss ${torchLoss.toFixed(4)})`);
+  console.log(`PyTorch ${torch.info.torch} CPU${method === "qlora" || method === "lora16" ? " (LoRA on the float32 base)" : ""}; threads ${torch.info.threads}: ${(torchSeconds * 1000).toFixed(0)} ms/step, ${(tokens / torchSeconds).toFixed(0)} tokens/s (loss ${torchLoss.toFixed(4)})`);
   console.log(`ratio TF.js / PyTorch: ${ratio.toFixed(2)}  (median of per-round ratios; same weights and batch; loss difference ${Math.abs(torchLoss - loss).toExponential(1)})`);
 } else {
   console.log(`PyTorch: not run (${torchError || "no /usr/bin/python3 with torch"})`);
