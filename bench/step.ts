@@ -3,37 +3,60 @@
 // L 4, H 8, K 4 (GQA), F 688, V 512, B 8, T 128 (about 3.0M parameters, 1,024 tokens per step).
 // --method lora (default): LoRA r 8 on all seven block projections, the base frozen on both sides
 // (only A and B get gradients); --method full: every weight, embeddings included. The two frameworks
-// take turns step by step and the ratio is the median of the per-round ratios.
-// Usage: node --import tsx bench/step.ts [--method lora|full] [--steps N] [--warmup N] [--profile]
+// take turns step by step and the ratio is the median of the per-round ratios. --method qlora: the base
+// linears in NF4 (double-quantized, blocks of 64, the head in float32) under the same adapters; PyTorch
+// has no 4-bit product on CPU, so its side is the LoRA step on the float base; --method lora16: the base
+// linears in bfloat16, widened for each product (PyTorch's side: the float32 base again). --threads N (default
+// every core): the native product engine's threads (QLORA_LAB_THREADS) and PyTorch's (torch.set_num_threads).
+// --model PRESET (e.g. smollm2-135m): a model of that published shape with random weights (it measures
+// speed, not quality) and a batch of 4 x 256 unless --batch / --seq-len say otherwise.
+// Usage: node --import tsx bench/step.ts [--method lora|lora16|qlora|full] [--model PRESET] [--batch B] [--seq-len T]
+//        [--threads N] [--steps N] [--warmup N] [--profile]
+// QLORA_LAB_PRODUCTS=tfjs runs the products on TF.js's own kernels instead of the native engine.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { formatBackendReport, resolveBackend } from "../lib/backend.js";
-import { BLOCK_LINEARS, expectedWeightShapes, initLlamaModel, llamaConfig, saveModel } from "../lib/model/index.js";
-import { toLoraModel } from "../lib/lora/index.js";
-
-const CONFIG = llamaConfig({ vocabSize: 512, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxPositionEmbeddings: 128, rmsNormEps: 1e-5, tieWordEmbeddings: true });
-const [BATCH, TIME] = [8, 128];
+import { BLOCK_LINEARS, expectedWeightShapes, initLlamaModel, llamaConfig, presetConfig, randomModel, saveModel } from "../lib/model/index.js";
+import { toLora16Model, toLoraModel, toQloraModel } from "../lib/lora/index.js";
+import { adapterJson } from "./adapter_json.js";
 
 const R = 8;
 
-const { values } = parseArgs({ options: { method: { type: "string", default: "lora" }, steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" }, profile: { type: "boolean", default: false } } });
+const { values } = parseArgs({ options: { method: { type: "string", default: "lora" }, model: { type: "string" }, batch: { type: "string" }, "seq-len": { type: "string" }, threads: { type: "string" }, steps: { type: "string", default: "5" }, warmup: { type: "string", default: "2" }, profile: { type: "boolean", default: false } } });
+const CONFIG = values.model
+  ? presetConfig(values.model)
+  : llamaConfig({ vocabSize: 512, hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 8, numKvHeads: 4, maxPositionEmbeddings: 128, rmsNormEps: 1e-5, tieWordEmbeddings: true });
+const positiveInteger = (flag: string, raw: string | undefined, fallback: number) => {
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`bench/step.ts: expected --${flag} to be a positive integer, got ${raw}`);
+  return n;
+};
+const BATCH = positiveInteger("batch", values.batch, values.model ? 4 : 8);
+const TIME = positiveInteger("seq-len", values["seq-len"], values.model ? 256 : 128);
 const steps = Number(values.steps);
 const warmup = Number(values.warmup);
 const method = values.method;
-if (method !== "lora" && method !== "full") throw new Error(`bench/step.ts: expected --method lora or full, got ${method}`);
+if (method !== "lora" && method !== "lora16" && method !== "qlora" && method !== "full") throw new Error(`bench/step.ts: expected --method lora, lora16, qlora or full, got ${method}`);
+const threads = values.threads === undefined ? availableParallelism() : Number(values.threads);
+if (!Number.isInteger(threads) || threads < 1) throw new Error(`bench/step.ts: expected --threads to be a positive integer, got ${values.threads}`);
 
-const report = await resolveBackend();
-const model = initLlamaModel(CONFIG, { trainable: method === "full" ? "all" : "none", seed: 1 });
+const report = await resolveBackend({ env: { ...process.env, QLORA_LAB_THREADS: String(threads) } });
+// A preset's model: N(0, 0.02) weights, float32 here (PyTorch reads the same file; QLoRA quantizes it below).
+const model = values.model ? randomModel(CONFIG, { seed: 1 }) : initLlamaModel(CONFIG, { trainable: method === "full" ? "all" : "none", seed: 1 });
+if (values.model && method === "full") throw new Error("bench/step.ts: --method full runs on the default model only (a preset's random model is frozen)");
 // The base as PyTorch reads it, written before adapters exist (a LoRA layer's dense weight includes its delta).
 const dir = mkdtempSync(join(tmpdir(), "qlora-lab-bench-"));
 await saveModel(model, dir);
 // init_lora_weights false: B is random too, so A's gradient is not zero (the work is the same either way).
-const lora = method === "lora" ? toLoraModel(model, { r: R, lora_alpha: 2 * R, target_modules: [...BLOCK_LINEARS].map((m) => m.split(".")[1]!), init_lora_weights: false }, { seed: 2 }) : undefined;
+const loraConfig = { r: R, lora_alpha: 2 * R, target_modules: [...BLOCK_LINEARS].map((m) => m.split(".")[1]!), init_lora_weights: false };
+const lora =
+  method === "lora" ? toLoraModel(model, loraConfig, { seed: 2 }) : method === "lora16" ? toLora16Model(model, loraConfig, "bf16", { seed: 2 }) : method === "qlora" ? toQloraModel(model, loraConfig, {}, { seed: 2 }) : undefined;
 const params = lora ? lora.trainableVariables() : model.trainableVariables();
 const paramCount = [...expectedWeightShapes(CONFIG).values()].reduce((n, shape) => n + shape.reduce((a, b) => a * b, 1), 0);
 const trainedCount = params.reduce((n, p) => n + p.variable.size, 0);
@@ -62,15 +85,9 @@ interface TorchPeer {
 
 async function startTorch(dir: string): Promise<TorchPeer> {
   writeFileSync(join(dir, "batch.json"), JSON.stringify({ ids: rows.map((r) => r.slice(0, -1)), targets: rows.map((r) => r.slice(1)) }));
-  const args = [new URL("./step_torch.py", import.meta.url).pathname, dir, join(dir, "batch.json"), "--serve"];
+  const args = [new URL("./step_torch.py", import.meta.url).pathname, dir, join(dir, "batch.json"), "--serve", "--threads", String(threads)];
   if (lora) {
-    // Each adapter's A [r, in] and B [out, r] and its scaling, keyed by module path.
-    const adapters: Record<string, { a: number[]; b: number[]; r: number; scaling: number }> = {};
-    for (const [path, layer] of lora.loraLayers()) {
-      const adapter = layer.adapters.get(layer.activeAdapter!)!;
-      adapters[path] = { a: Array.from(adapter.loraA.dataSync()), b: Array.from(adapter.loraB.dataSync()), r: adapter.r, scaling: adapter.scaling };
-    }
-    writeFileSync(join(dir, "lora.json"), JSON.stringify(adapters));
+    writeFileSync(join(dir, "lora.json"), adapterJson(lora));
     args.push("--lora", join(dir, "lora.json"));
   }
   const child = spawn(process.env.QLORA_LAB_PYTHON ?? "/usr/bin/python3", args, { stdio: ["pipe", "pipe", "pipe"] });
@@ -148,13 +165,13 @@ if (values.profile) {
 
 const tokens = BATCH * TIME;
 const tfSeconds = median(tfTimes);
-const trained = lora ? `LoRA r ${R} on ${BLOCK_LINEARS.length} projections per block, ${(trainedCount / 1e3).toFixed(0)}K parameters trained, base frozen` : "all trained";
-console.log(`LLaMA step benchmark: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, ${trained}; ${steps} rounds after ${warmup} warm-up (medians)`);
-console.log(`TF.js ${formatBackendReport(report)}: ${(tfSeconds * 1000).toFixed(0)} ms/step, ${(tokens / tfSeconds).toFixed(0)} tokens/s (loss ${loss.toFixed(4)})`);
+const trained = lora ? `${method === "qlora" ? "QLoRA (NF4 base)" : method === "lora16" ? "LoRA (bfloat16 base)" : "LoRA"} r ${R} on ${BLOCK_LINEARS.length} projections per block, ${(trainedCount / 1e3).toFixed(0)}K parameters trained, base frozen` : "all trained";
+console.log(`LLaMA step benchmark${values.model ? ` (${values.model} shape, random weights)` : ""}: C ${CONFIG.hiddenSize}, L ${CONFIG.numLayers}, H ${CONFIG.numHeads}, K ${CONFIG.numKvHeads}, F ${CONFIG.intermediateSize}, V ${CONFIG.vocabSize}, B ${BATCH}, T ${TIME}; ${(paramCount / 1e6).toFixed(2)}M parameters, ${trained}; ${steps} rounds after ${warmup} warm-up (medians)`);
+console.log(`TF.js ${formatBackendReport(report)}; threads ${report.products.threads}: ${(tfSeconds * 1000).toFixed(0)} ms/step, ${(tokens / tfSeconds).toFixed(0)} tokens/s (loss ${loss.toFixed(4)})`);
 if (torch && torchTimes.length > 0) {
   const torchSeconds = median(torchTimes);
   const ratio = median(torchTimes.map((t, i) => t / tfTimes[i]!));
-  console.log(`PyTorch ${torch.info.torch} CPU, ${torch.info.threads} thread(s): ${(torchSeconds * 1000).toFixed(0)} ms/step, ${(tokens / torchSeconds).toFixed(0)} tokens/s (loss ${torchLoss.toFixed(4)})`);
+  console.log(`PyTorch ${torch.info.torch} CPU${method === "qlora" || method === "lora16" ? " (LoRA on the float32 base)" : ""}; threads ${torch.info.threads}: ${(torchSeconds * 1000).toFixed(0)} ms/step, ${(tokens / torchSeconds).toFixed(0)} tokens/s (loss ${torchLoss.toFixed(4)})`);
   console.log(`ratio TF.js / PyTorch: ${ratio.toFixed(2)}  (median of per-round ratios; same weights and batch; loss difference ${Math.abs(torchLoss - loss).toExponential(1)})`);
 } else {
   console.log(`PyTorch: not run (${torchError || "no /usr/bin/python3 with torch"})`);

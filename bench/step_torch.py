@@ -5,6 +5,7 @@
 # Usage: step_torch.py MODEL_DIR BATCH_JSON [--lora LORA_JSON] (--serve | WARMUP STEPS). With --serve
 # it prints {"ready": ...} and answers each "step" line on stdin with one timed step as a JSON line (so
 # step.ts can alternate the two frameworks step by step); otherwise it prints one JSON line of means.
+# --threads N sets torch.set_num_threads(N) (default: PyTorch's own choice).
 import argparse, json, os, sys, time
 import torch
 
@@ -17,8 +18,11 @@ def main():
     parser.add_argument("batch")
     parser.add_argument("--lora")
     parser.add_argument("--serve", action="store_true")
+    parser.add_argument("--threads", type=int)
     parser.add_argument("counts", nargs="*", type=int)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = json.load(open(os.path.join(args.model_dir, "config.json")))
     W = read_safetensors(os.path.join(args.model_dir, "model.safetensors"))
     lora, adapters = read_lora(json.load(open(args.lora)) if args.lora else None, W)

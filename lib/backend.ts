@@ -1,7 +1,9 @@
 // The one place that picks the TensorFlow.js backend: tfjs-node-gpu, then tfjs-node, then wasm,
-// then cpu, unless QLORA_LAB_BACKEND (wasm | cpu | tensorflow) forces one; it installs the runtime first.
+// then cpu, unless QLORA_LAB_BACKEND (wasm | cpu | tensorflow) forces one; it installs the runtime first,
+// and picks the engine of the matrix products (ops/native_product.ts) for the backend it activated.
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, UnavailableError, expected } from "./errors.js";
+import { configureProducts, type ProductEngineReport } from "./ops/native_product.js";
 import { installRuntime, type RuntimeReport } from "./runtime.js";
 
 /** Backends as users name them: `tensorflow` is libtensorflow through tfjs-node(-gpu). */
@@ -25,13 +27,15 @@ export interface BackendReport {
   candidates: BackendCandidate[];
   /** What installRuntime did on this call (nothing new after the first). */
   runtime: RuntimeReport;
+  /** Which engine does the matrix products, on how many threads (QLORA_LAB_PRODUCTS, QLORA_LAB_THREADS). */
+  products: ProductEngineReport;
 }
 
 /** Options for {@link resolveBackend}. */
 export interface ResolveBackendOptions {
   /** Force a backend; defaults to the QLORA_LAB_BACKEND environment variable. */
   force?: BackendChoice;
-  /** Environment to read QLORA_LAB_BACKEND from (tests pass their own). */
+  /** Environment to read QLORA_LAB_BACKEND, QLORA_LAB_PRODUCTS and QLORA_LAB_THREADS from (tests pass their own). */
   env?: Record<string, string | undefined>;
 }
 
@@ -97,14 +101,24 @@ export async function resolveBackend(options: ResolveBackendOptions = {}): Promi
     const tried = candidates.map((c) => `${c.package}: ${c.reason}`).join("; ");
     throw new UnavailableError("resolveBackend", expected(forced ? `backend "${forced}" to load` : "one TF.js backend to load", tried, forced ? "Unset QLORA_LAB_BACKEND to let qlora-lab choose." : "Reinstall qlora-lab's dependencies."));
   }
-  return { active, forcedBy: forced ? `QLORA_LAB_BACKEND=${forced}` : undefined, candidates, runtime };
+  const products = configureProducts(options.env ?? process.env);
+  return { active, forcedBy: forced ? `QLORA_LAB_BACKEND=${forced}` : undefined, candidates, runtime, products };
 }
 
-/** One line a person can read: "wasm (tfjs-node: not installed; ...)", and any WebAssembly kernel that did not compile. */
+/**
+ * One line a person can read: "wasm (tfjs-node: not installed; ...); products on onnxruntime-node 1.30.0,
+ * 2 threads", and any WebAssembly kernel that did not compile.
+ */
 export function formatBackendReport(report: BackendReport): string {
   const skipped = report.candidates.filter((c) => c.outcome === "skipped").map((c) => `${c.package.replace("@tensorflow/", "")}: ${c.reason}`);
   const scalar = Object.entries(report.runtime.wasmKernels).filter(([, compiled]) => !compiled).map(([name]) => name);
-  return `${report.active}${skipped.length ? ` (skipped ${skipped.join("; ")})` : ""}${scalar.length ? `; without WebAssembly SIMD, scalar code for: ${scalar.join(", ")}` : ""}`;
+  return `${report.active}${skipped.length ? ` (skipped ${skipped.join("; ")})` : ""}; ${formatProducts(report.products)}${scalar.length ? `; without WebAssembly SIMD, scalar code for: ${scalar.join(", ")}` : ""}`;
+}
+
+/** "products on onnxruntime-node 1.30.0, 2 threads" or "products on the backend's kernels (why)". */
+function formatProducts(products: ProductEngineReport): string {
+  if (products.engine === "tfjs") return `products on the backend's own kernels (${products.reason})`;
+  return `products on ${products.engine}, ${products.threads} thread${products.threads === 1 ? "" : "s"}`;
 }
 
 function describeImportFailure(error: unknown): string {

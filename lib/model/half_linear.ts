@@ -10,6 +10,7 @@ import type { MemoryItem } from "../memory/types.js";
 import { customOp } from "../ops/custom_op.js";
 import { productNN } from "../ops/matmul.js";
 import type { Linear } from "./linear.js";
+import { widenBfloat16ToWasmTensor } from "../ops/widen_bf16.js";
 
 /** The 16-bit storage types of a base weight. */
 export type HalfDtype = "bf16" | "f16";
@@ -55,7 +56,9 @@ export class HalfLinear implements Linear {
 
   /** The weight widened to a float32 [out, in] tensor (a new tensor the caller disposes). */
   denseWeight(): tf.Tensor2D {
-    return tf.tensor2d(this.dtype === "bf16" ? bfloat16ToFloat32(this.bits) : float16ToFloat32(this.bits), [this.outFeatures, this.inFeatures]);
+    const shape: [number, number] = [this.outFeatures, this.inFeatures];
+    const inHeap = this.dtype === "bf16" ? (widenBfloat16ToWasmTensor(this.bits, shape) as tf.Tensor2D | null) : null;
+    return inHeap ?? tf.tensor2d(this.dtype === "bf16" ? bfloat16ToFloat32(this.bits) : float16ToFloat32(this.bits), shape);
   }
 
   /** The 16-bit weight, 2 bytes per parameter, on the host. */

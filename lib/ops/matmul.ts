@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { activeWasmBackend } from "./wasm_heap.js";
 import { customOp, customOpFootprint } from "./custom_op.js";
 import type { Handle, TapeValue, Timeline, Traced } from "./footprint.js";
+import { nativeProduct } from "./native_product.js";
 import { isThinShape, thinProduct, thinProductAvailable } from "./thin_product.js";
 
 /** Smallest per-matrix m * k * n for which wasm batches run as separate 2-D products (below it, per-op cost wins). */
@@ -99,8 +100,11 @@ function productAsWritten<T extends tf.Tensor>(a: T, b: T, transposeA: boolean, 
  * transposed copies (free in a grouped product, which transposes while it copies each matrix out)
  * and XNNPACK's packing of the right operand, which costs about as much per element (so a weight
  * gradient dy^T x moves the small one of dy and x). Other backends multiply transposed operands natively.
+ * A large enough product goes to the native engine when it is active (native_product.ts), transposes and all.
  */
 export function productNN<T extends tf.Tensor>(a: T, b: T, transposeA: boolean, transposeB: boolean): T {
+  const native = nativeProduct(a, b, transposeA, transposeB);
+  if (native) return native;
   if (tf.getBackend() !== "wasm") return tf.matMul(a, b, transposeA, transposeB) as unknown as T;
   const [a1, a2] = a.shape.slice(-2) as [number, number];
   const [b1, b2] = b.shape.slice(-2) as [number, number];

@@ -7,11 +7,15 @@ import { WasmKernel } from "../ops/wasm_kernel.js";
 
 const S = SIMD_OP;
 
-/** The kernel's bytes: `dequant(out, packed, absmax, code, blocks, bytesPerBlock)` over an imported memory. */
-function kernelBytes(exportName: string): Uint8Array {
-  const b = new FunctionBuilder(6);
-  const [OUT, PACKED, ABSMAX, CODE, BLOCKS, BPB] = [0, 1, 2, 3, 4, 5];
-  const END_PTR = b.local(I32); // end of the block's bytes
+/**
+ * The instructions that turn 4-bit codes into floats, shared by the dequantize kernel (which stores them)
+ * and the 4-bit dot-product kernel (which multiplies them into a sum). `loadCodeBook` reads the 16 code
+ * values from the address in local `code`; `blockTable` scales them by the float32 at the address in
+ * local `absmax` and splits them into byte planes; `decode16` turns the 16 bytes at the address in
+ * local `packed` (32 codes) into eight vectors of four floats, handing each to `consume` with its byte
+ * offset (0, 16, ..., 112) in the block's output.
+ */
+export function codeDecoder(b: FunctionBuilder) {
   const [C0, C1, C2, C3, T0, T1, T2, T3, A01, B01, A23, B23, P0, P1, P2, P3, BYTES, HI, LO, IDX, Q0, Q1, Q2, Q3, L01, H01, L23, H23] = b.locals(V128, 28);
   const shuffle = (x: number, y: number, lanes: number[], into: number) => {
     b.get(x);
@@ -21,42 +25,41 @@ function kernelBytes(exportName: string): Uint8Array {
   };
   const range = (from: number, count: number, step = 1) => Array.from({ length: count }, (_, i) => from + i * step);
   const interleave = (x: number[], y: number[]) => x.flatMap((v, i) => [v, y[i]!]);
-  // Code book: four vectors of four floats.
-  for (const [k, local] of [C0, C1, C2, C3].entries()) {
-    b.get(CODE);
-    b.simd(S.V128_LOAD, 0, ...uleb(16 * k));
-    b.set(local);
-  }
-  b.loop(() => {
-    // Scaled table t = code * absmax[b] (f32x4.mul rounds each product to float32 once).
-    for (const [k, c] of [C0, C1, C2, C3].entries()) {
-      b.get(c);
-      b.get(ABSMAX);
-      b.op(OP.F32_LOAD, 2, 0);
-      b.simd(S.F32X4_SPLAT);
-      b.simd(S.F32X4_MUL);
-      b.set([T0, T1, T2, T3][k]!);
-    }
-    // Byte planes: plane j holds byte j of each of the 16 floats.
-    const evenPlanes = [...range(0, 8, 4), ...range(1, 8, 4)]; // bytes 0 and 1 of floats 0..7
-    const oddPlanes = [...range(2, 8, 4), ...range(3, 8, 4)]; // bytes 2 and 3
-    shuffle(T0, T1, evenPlanes, A01);
-    shuffle(T0, T1, oddPlanes, B01);
-    shuffle(T2, T3, evenPlanes, A23);
-    shuffle(T2, T3, oddPlanes, B23);
-    const low = [...range(0, 8), ...range(16, 8)];
-    const high = [...range(8, 8), ...range(24, 8)];
-    shuffle(A01, A23, low, P0);
-    shuffle(A01, A23, high, P1);
-    shuffle(B01, B23, low, P2);
-    shuffle(B01, B23, high, P3);
-    // end = packed + bytesPerBlock
-    b.get(PACKED);
-    b.get(BPB);
-    b.op(OP.I32_ADD);
-    b.set(END_PTR);
-    b.loop(() => {
-      b.get(PACKED);
+  return {
+    /** Code book: four vectors of four floats. */
+    loadCodeBook(code: number): void {
+      for (const [k, local] of [C0, C1, C2, C3].entries()) {
+        b.get(code);
+        b.simd(S.V128_LOAD, 0, ...uleb(16 * k));
+        b.set(local);
+      }
+    },
+    blockTable(absmax: number): void {
+      // Scaled table t = code * absmax[b] (f32x4.mul rounds each product to float32 once).
+      for (const [k, c] of [C0, C1, C2, C3].entries()) {
+        b.get(c);
+        b.get(absmax);
+        b.op(OP.F32_LOAD, 2, 0);
+        b.simd(S.F32X4_SPLAT);
+        b.simd(S.F32X4_MUL);
+        b.set([T0, T1, T2, T3][k]!);
+      }
+      // Byte planes: plane j holds byte j of each of the 16 floats.
+      const evenPlanes = [...range(0, 8, 4), ...range(1, 8, 4)]; // bytes 0 and 1 of floats 0..7
+      const oddPlanes = [...range(2, 8, 4), ...range(3, 8, 4)]; // bytes 2 and 3
+      shuffle(T0, T1, evenPlanes, A01);
+      shuffle(T0, T1, oddPlanes, B01);
+      shuffle(T2, T3, evenPlanes, A23);
+      shuffle(T2, T3, oddPlanes, B23);
+      const low = [...range(0, 8), ...range(16, 8)];
+      const high = [...range(8, 8), ...range(24, 8)];
+      shuffle(A01, A23, low, P0);
+      shuffle(A01, A23, high, P1);
+      shuffle(B01, B23, low, P2);
+      shuffle(B01, B23, high, P3);
+    },
+    decode16(packed: number, consume: (byteOffset: number) => void): void {
+      b.get(packed);
       b.simd(S.V128_LOAD, 0, 0);
       b.set(BYTES);
       b.get(BYTES);
@@ -82,13 +85,38 @@ function kernelBytes(exportName: string): Uint8Array {
         shuffle(Q2, Q3, interleave(range(8, 8), range(24, 8)), H23);
         const quad = (from: number) => range(from, 4, 2).flatMap((x) => [x, x + 1, x + 16, x + 17]);
         for (const [k, [x, y, lanes]] of ([[L01, L23, quad(0)], [L01, L23, quad(8)], [H01, H23, quad(0)], [H01, H23, quad(8)]] as const).entries()) {
-          b.get(OUT);
           b.get(x);
           b.get(y);
-          b.simd(S.I8X16_SHUFFLE, ...lanes);
-          b.simd(S.V128_STORE, 0, ...uleb(64 * half + 16 * k));
+          b.simd(S.I8X16_SHUFFLE, ...lanes); // four floats on the stack
+          consume(64 * half + 16 * k);
         }
       }
+    },
+  };
+}
+
+/** The kernel's bytes: `dequant(out, packed, absmax, code, blocks, bytesPerBlock)` over an imported memory. */
+function kernelBytes(exportName: string): Uint8Array {
+  const b = new FunctionBuilder(6);
+  const [OUT, PACKED, ABSMAX, CODE, BLOCKS, BPB] = [0, 1, 2, 3, 4, 5];
+  const END_PTR = b.local(I32); // end of the block's bytes
+  const FLOATS = b.local(V128);
+  const decoder = codeDecoder(b);
+  decoder.loadCodeBook(CODE);
+  b.loop(() => {
+    decoder.blockTable(ABSMAX);
+    // end = packed + bytesPerBlock
+    b.get(PACKED);
+    b.get(BPB);
+    b.op(OP.I32_ADD);
+    b.set(END_PTR);
+    b.loop(() => {
+      decoder.decode16(PACKED, (offset) => {
+        b.set(FLOATS);
+        b.get(OUT);
+        b.get(FLOATS);
+        b.simd(S.V128_STORE, 0, ...uleb(offset));
+      });
       // out += 128; packed += 16; loop while packed != end
       b.add(OUT, 128);
       b.stepUntil(PACKED, 16, END_PTR);

@@ -58,7 +58,8 @@ test("a batch row equals the same sequence run alone", () => {
   const rows = [tokenizer.encode("Tom had a red ball."), tokenizer.encode("Sue went to the shop.")].map((r) => r.slice(0, 6));
   const batched = hf.forward(ids(rows));
   const alone = hf.forward(ids([rows[1]!]));
-  assertClose(tf.slice(batched, [1, 0, 0], [1, -1, -1]).dataSync(), alone.dataSync(), 1e-5, "row 1");
+  // Within float32 rounding of logits near 10: a GEMM may block (and so sum) a 12-row product differently from a 6-row one.
+  assertClose(tf.slice(batched, [1, 0, 0], [1, -1, -1]).dataSync(), alone.dataSync(), 5e-5, "row 1");
   tf.dispose([batched, alone]);
 });
 
