@@ -1,5 +1,6 @@
 // Generation benchmark: greedy tokens/s of the same LLaMA and adapters with the adapter separate, merged
-// into a float32 base, and (QLoRA) on the 4-bit base, separate and merged-and-requantized; beside PyTorch's
+// into a float32 base, on a bfloat16 base (separate), and (QLoRA) on the 4-bit base, separate and
+// merged-and-requantized; beside PyTorch's
 // greedy decoding with a KV cache on the same weights (separate and merged), run after ours in the same
 // process tree with the same number of threads. Default model: bench/step.ts's (C 256, L 4, V 512);
 // --model PRESET (e.g. smollm2-135m): that published shape with random weights (speed, not quality).
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { formatBackendReport, resolveBackend } from "../lib/backend.js";
 import { BLOCK_LINEARS, llamaConfig, presetConfig, randomModel, saveModel, type LlamaModel } from "../lib/model/index.js";
-import { mergeAndUnload, toLoraModel, toQloraModel, type LoraConfig } from "../lib/lora/index.js";
+import { mergeAndUnload, toLora16Model, toLoraModel, toQloraModel, type LoraConfig } from "../lib/lora/index.js";
 import { adapterJson } from "./adapter_json.js";
 
 const { values } = parseArgs({ options: { model: { type: "string" }, tokens: { type: "string", default: "64" }, "prompt-len": { type: "string", default: "16" }, threads: { type: "string" } } });
@@ -52,6 +53,10 @@ try {
   mergeAndUnload(lora, { strategy: "float32" });
   ours.merged = await tokensPerSecond(base);
   base.dispose();
+
+  const base16 = freshBase();
+  ours["bfloat16 base, separate"] = await tokensPerSecond(toLora16Model(base16, loraConfig, "bf16", { seed: 2 }));
+  base16.dispose();
 
   const qbase = freshBase();
   const qlora = toQloraModel(qbase, loraConfig, {}, { seed: 2 });

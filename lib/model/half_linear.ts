@@ -11,6 +11,7 @@ import { customOp } from "../ops/custom_op.js";
 import { productNN } from "../ops/matmul.js";
 import type { Linear } from "./linear.js";
 import { widenBfloat16ToWasmTensor } from "../ops/widen_bf16.js";
+import { bf16DotProduct, canBf16DotProduct } from "../ops/bf16_dot.js";
 
 /** The 16-bit storage types of a base weight. */
 export type HalfDtype = "bf16" | "f16";
@@ -44,7 +45,11 @@ export class HalfLinear implements Linear {
       throw new TensorError(`HalfLinear(${this.name}).apply`, expected(`x of shape [N, ${this.inFeatures}]`, `[${x.shape.join(", ")}]`));
     }
     return customOp<[tf.Tensor2D], tf.Tensor2D>({
-      forward: (input) => productNN(input, this.denseWeight(), false, true), // [N, in] x [out, in]^T -> [N, out]; the widened weight is freed with the tidy
+      forward: (input) => {
+        // One bfloat16 row (a generated token): the fused kernel reads the 16-bit weight once.
+        if (input.shape[0] === 1 && this.dtype === "bf16" && canBf16DotProduct(this.inFeatures)) return bf16DotProduct(input, this.bits, [this.outFeatures, this.inFeatures]);
+        return productNN(input, this.denseWeight(), false, true); // [N, in] x [out, in]^T -> [N, out]; the widened weight is freed with the tidy
+      },
       backward: (dy) => productNN(dy, this.denseWeight(), false, false), // [N, out] x [out, in] -> [N, in]; widened again, not kept
     })(x);
   }
