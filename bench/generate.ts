@@ -1,5 +1,5 @@
 // Generation benchmark: greedy tokens/s of the same LLaMA and adapters with the adapter separate, merged
-// into a float32 base, on a bfloat16 base (separate), and (QLoRA) on the 4-bit base, separate and
+// into a float32 base, on a bfloat16 base (separate, and merged into it), and (QLoRA) on the 4-bit base, separate and
 // merged-and-requantized; beside PyTorch's
 // greedy decoding with a KV cache on the same weights (separate and merged), run after ours in the same
 // process tree with the same number of threads. Default model: bench/step.ts's (C 256, L 4, V 512);
@@ -55,7 +55,10 @@ try {
   base.dispose();
 
   const base16 = freshBase();
-  ours["bfloat16 base, separate"] = await tokensPerSecond(toLora16Model(base16, loraConfig, "bf16", { seed: 2 }));
+  const lora16 = toLora16Model(base16, loraConfig, "bf16", { seed: 2 });
+  ours["bfloat16 base, separate"] = await tokensPerSecond(lora16);
+  mergeAndUnload(lora16); // rounded to bfloat16 again
+  ours["bfloat16 base, merged"] = await tokensPerSecond(base16);
   base16.dispose();
 
   const qbase = freshBase();

@@ -1,8 +1,11 @@
-// Merging adapters into their base (PEFT merge_and_unload). A dense base merges exactly; a 4-bit
-// base offers three explicit strategies and never requantizes silently (QLoRA paper; PEFT's bnb merge).
+// Merging adapters into their base (PEFT merge_and_unload). A float32 base merges exactly; a 16-bit
+// base merges and rounds the sum to its own 16 bits (as PEFT's merge into a bfloat16 model does, here
+// with the loss measured); a 4-bit base offers three explicit strategies and never requantizes
+// silently (QLoRA paper; PEFT's bnb merge).
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
 import { DenseLinear } from "../model/linear.js";
+import { HalfLinear } from "../model/half_linear.js";
 import { QuantizedLinear } from "../model/quantized_linear.js";
 import { QuantizedTensor, quantize4bit, seededNormal } from "../quant/index.js";
 import { loraDelta, mergedWeight } from "./delta.js";
@@ -13,13 +16,14 @@ import type { AdaptableModel, LoraModel } from "./lora_model.js";
  * How an adapter meets its base:
  * "separate" keeps it as its own branch (the default and the exact reference);
  * "float32" merges into a float32 copy of the (dequantized) base: exact to float rounding, 8x the memory of 4 bits;
- * "requantize" merges and quantizes the sum again to 4 bits: lossy, reported per layer.
+ * "requantize" merges and stores the sum again in the base's own precision (4 bits, or a 16-bit base's
+ * bfloat16 / float16): lossy, reported per layer.
  */
 export type MergeStrategy = "separate" | "float32" | "requantize";
 
 /** Options of {@link mergeAndUnload}. */
 export interface MergeOptions {
-  /** Required when any base is 4-bit; a dense base defaults to "float32" (PEFT's exact merge). */
+  /** Required when any base is 4-bit; a float32 base defaults to "float32" (PEFT's exact merge), a 16-bit one to "requantize" (PEFT's merge in the model's dtype). */
   strategy?: MergeStrategy;
   /** Rows of the seeded N(0, 1) probe inputs used to measure output error (default 64). */
   probeRows?: number;
@@ -27,7 +31,7 @@ export interface MergeOptions {
   probeSeed?: number;
 }
 
-/** What requantizing W_hat + dW keeps of dW (W_hat = the dequantized 4-bit base). */
+/** What requantizing W_hat + dW keeps of dW (W_hat = the dequantized 4-bit base, or the widened 16-bit one). */
 export interface RequantizeMetrics {
   /** ||dW||_F / ||W_hat||_F. */
   rho: number;
@@ -46,11 +50,16 @@ export interface RequantizeMetrics {
   deltaOutputError: number;
 }
 
+/** A base linear's precision as merge reports name it. */
+export type BaseKind = "float32" | "16-bit" | "4-bit";
+
+const baseKind = (layer: LoraLinear): BaseKind => (layer.base instanceof DenseLinear ? "float32" : layer.base instanceof HalfLinear ? "16-bit" : "4-bit");
+
 /** One merged layer. */
 export interface MergeLayerReport {
   module: string;
   /** The base the adapter met. */
-  base: "float32" | "4-bit";
+  base: BaseKind;
   strategy: MergeStrategy;
   /** Set for "requantize"; for "float32" and "separate" the merge is exact to float rounding. */
   requantize?: RequantizeMetrics;
@@ -77,8 +86,9 @@ export function mergeAndUnload<M extends AdaptableModel>(lora: LoraModel<M>, opt
   if (lora.adaptersDisabled) throw new InvalidArgumentError(where, expected("enabled adapters", "adapters disabled", "Call enableAdapters() first, or unload() to drop the adapters without merging."));
   const layers = lora.loraLayers();
   const modules = lora.adaptedModules(name);
-  const quantized = modules.filter((p) => !(layers.get(p)!.base instanceof DenseLinear));
-  const strategy = options.strategy ?? (quantized.length ? undefined : "float32");
+  const quantized = modules.filter((p) => baseKind(layers.get(p)!) === "4-bit");
+  const kinds = new Set(modules.map((p) => baseKind(layers.get(p)!)));
+  const strategy = options.strategy ?? (quantized.length ? undefined : kinds.has("16-bit") && !kinds.has("float32") ? "requantize" : "float32");
   if (strategy === undefined) {
     throw new InvalidArgumentError(
       where,
@@ -86,15 +96,15 @@ export function mergeAndUnload<M extends AdaptableModel>(lora: LoraModel<M>, opt
     );
   }
   if (strategy !== "separate" && strategy !== "float32" && strategy !== "requantize") throw new InvalidArgumentError(where, expected('strategy "separate", "float32" or "requantize"', JSON.stringify(strategy)));
-  if (strategy === "requantize" && quantized.length !== modules.length) {
-    const dense = modules.find((p) => layers.get(p)!.base instanceof DenseLinear);
-    throw new InvalidArgumentError(where, expected('4-bit bases for strategy "requantize"', `a float32 base at "${dense}"`, 'Use "float32" for dense bases.'));
+  if (strategy === "requantize" && kinds.has("float32")) {
+    const dense = modules.find((p) => baseKind(layers.get(p)!) === "float32");
+    throw new InvalidArgumentError(where, expected('4-bit or 16-bit bases for strategy "requantize"', `a float32 base at "${dense}"`, 'Use "float32" for float32 bases.'));
   }
   lora.unmergeAdapter();
   const reports: MergeLayerReport[] = [];
   for (const path of modules) {
     const layer = layers.get(path)!;
-    const base = layer.base instanceof DenseLinear ? "float32" : "4-bit";
+    const base = baseKind(layer);
     if (strategy === "separate") {
       reports.push({ module: path, base, strategy });
       continue;
@@ -104,12 +114,18 @@ export function mergeAndUnload<M extends AdaptableModel>(lora: LoraModel<M>, opt
       const merged = mergedWeight(layer.base, adapter); // [out, in]
       layer.replaceBase(new DenseLinear(merged, { name: path })).dispose();
       reports.push({ module: path, base, strategy });
+      continue;
+    }
+    const delta = tf.tidy(() => loraDelta(adapter));
+    const deltaValues = delta.dataSync() as Float32Array;
+    delta.dispose();
+    const probe = { probeRows: options.probeRows, probeSeed: options.probeSeed, name: path };
+    if (layer.base instanceof HalfLinear) {
+      const { merged, metrics } = round16Merge(layer.base, deltaValues, probe);
+      layer.replaceBase(merged).dispose();
+      reports.push({ module: path, base, strategy, requantize: metrics });
     } else {
-      const baseLinear = layer.base as QuantizedLinear;
-      const delta = tf.tidy(() => loraDelta(adapter));
-      const deltaValues = delta.dataSync() as Float32Array;
-      delta.dispose();
-      const { merged, metrics } = requantizeMerge(baseLinear.weight, deltaValues, { probeRows: options.probeRows, probeSeed: options.probeSeed, name: path });
+      const { merged, metrics } = requantizeMerge((layer.base as QuantizedLinear).weight, deltaValues, probe);
       layer.replaceBase(new QuantizedLinear(merged, { name: path })).dispose();
       reports.push({ module: path, base, strategy, requantize: metrics });
     }
@@ -131,6 +147,23 @@ export function requantizeMerge(base: QuantizedTensor, delta: Float32Array, opti
   for (let i = 0; i < sum.length; i++) sum[i] = wHat[i]! + delta[i]!;
   const merged = quantize4bit(sum, [out, inF], { code: base.code, blocksize: base.blocksize, doubleQuant: base.doubleQuant, name: options.name ?? base.name });
   const wNew = merged.dequantizeToArray();
+  return { merged, metrics: mergeMetrics(wHat, delta, sum, wNew, [out, inF], options) };
+}
+
+/** W_hat + dW rounded to the 16-bit base's own dtype (W_hat = the widened base), and what survives. */
+export function round16Merge(base: HalfLinear, delta: Float32Array, options: { probeRows?: number; probeSeed?: number; name?: string } = {}): { merged: HalfLinear; metrics: RequantizeMetrics } {
+  const shape = [base.outFeatures, base.inFeatures] as const;
+  if (delta.length !== shape[0] * shape[1]) throw new InvalidArgumentError("round16Merge", expected(`a delta of ${shape[0] * shape[1]} values for base [${shape.join(", ")}]`, delta.length));
+  const widen = (layer: HalfLinear) => tf.tidy(() => layer.denseWeight().dataSync() as Float32Array);
+  const wHat = widen(base); // [out, in], one layer's transient float32 copy
+  const sum = new Float32Array(wHat.length);
+  for (let i = 0; i < sum.length; i++) sum[i] = wHat[i]! + delta[i]!;
+  const merged = HalfLinear.fromFloat32(sum, shape, base.dtype, { name: options.name ?? base.name });
+  return { merged, metrics: mergeMetrics(wHat, delta, sum, widen(merged), shape, options) };
+}
+
+/** What storing W_hat + dW as wNew kept of dW, in weights and on seeded N(0, 1) probe inputs. */
+function mergeMetrics(wHat: Float32Array, delta: Float32Array, sum: Float32Array, wNew: Float32Array, [out, inF]: readonly [number, number], options: { probeRows?: number; probeSeed?: number }): RequantizeMetrics {
   let dd = 0, ww = 0, ee = 0, de = 0, errSq = 0;
   for (let i = 0; i < wHat.length; i++) {
     const d = delta[i]!;
@@ -156,14 +189,11 @@ export function requantizeMerge(base: QuantizedTensor, delta: Float32Array, opti
   });
   const deltaNorm = Math.sqrt(dd);
   return {
-    merged,
-    metrics: {
-      rho: deltaNorm / Math.sqrt(ww),
-      survival: dd > 0 ? de / dd : 1,
-      normRatio: dd > 0 ? Math.sqrt(ee) / deltaNorm : 1,
-      deltaError: dd > 0 ? Math.sqrt(errSq) / deltaNorm : 0,
-      outputError: outputError!,
-      deltaOutputError: dd > 0 ? deltaOutputError! : 0,
-    },
+    rho: deltaNorm / Math.sqrt(ww),
+    survival: dd > 0 ? de / dd : 1,
+    normRatio: dd > 0 ? Math.sqrt(ee) / deltaNorm : 1,
+    deltaError: dd > 0 ? Math.sqrt(errSq) / deltaNorm : 0,
+    outputError: outputError!,
+    deltaOutputError: dd > 0 ? deltaOutputError! : 0,
   };
 }

@@ -8,6 +8,7 @@ import { resolveBackend } from "../../../lib/backend.js";
 import { HalfLinear, loadModel } from "../../../lib/model/index.js";
 import { toLora16Model } from "../../../lib/lora/lora16.js";
 import { toLoraModel } from "../../../lib/lora/lora_model.js";
+import { mergeAndUnload } from "../../../lib/lora/merge.js";
 import { bfloat16ToFloat32, float32ToBfloat16 } from "../../../lib/io/half_precision.js";
 
 const HF_MODEL = new URL("../../../../shared/models/stories260K-hf", import.meta.url).pathname;
@@ -77,4 +78,34 @@ test("10 SGD steps of 16-bit LoRA follow the float32-base run within bfloat16's 
   assert.ok(step0 < 1e-3 && step0 > 0, `step 0: ${half[0]} vs float32 base ${full[0]} (relative ${step0})`);
   for (let step = 0; step < 10; step++) assert.ok(Math.abs(half[step]! - full[step]!) < 0.02, `step ${step}: ${half[step]} vs float32 base ${full[step]}`);
   assert.ok(half.some((l, i) => l !== full[i]), "the 16-bit run is not the float32 run");
+});
+
+test("merging into a bfloat16 base rounds W + dW to bfloat16 once (the default for 16-bit bases) and reports what survives", async () => {
+  const model = await loadModel(HF_MODEL);
+  const lora = toLora16Model(model, { r: 4, lora_alpha: 8, target_modules: ["q_proj", "down_proj"], init_lora_weights: false }, "bf16", { seed: 3 });
+  const ids = tf.tensor2d([IDS], [1, IDS.length], "int32");
+  const separate = lora.forward(ids);
+  // The expected bits, from the parts: bf16(widen(W16) + scaling * B A), per layer.
+  const expected = new Map<string, Uint16Array>();
+  for (const [path, layer] of lora.loraLayers()) {
+    const adapter = layer.adapters.get("default")!;
+    const sum = tf.tidy(() => tf.add(layer.base.denseWeight(), tf.mul(tf.matMul(adapter.loraB, adapter.loraA), adapter.scaling)).dataSync() as Float32Array);
+    expected.set(path, float32ToBfloat16(sum));
+  }
+  const result = mergeAndUnload(lora);
+  assert.equal(result.strategy, "requantize");
+  for (const report of result.layers) {
+    assert.equal(report.base, "16-bit");
+    const half = [...model.linears()].find(([p]) => p === report.module)![1] as HalfLinear;
+    assert.ok(half instanceof HalfLinear && half.dtype === "bf16", `${report.module} stays bfloat16`);
+    assert.deepEqual(half.bits, expected.get(report.module), report.module);
+    const m = report.requantize!;
+    assert.ok(m.survival > 0 && m.survival <= 1.5 && m.deltaError >= 0 && m.outputError >= 0, JSON.stringify(m));
+  }
+  const merged = model.forward(ids);
+  const [diff, scale] = tf.tidy(() => [tf.max(tf.abs(tf.sub(merged, separate))).dataSync()[0]!, tf.max(tf.abs(separate)).dataSync()[0]!]);
+  // bfloat16 keeps 8 significant bits (relative spacing 2^-8 = 0.4 %): the merged weights' rounding moves the logits by about that much.
+  assert.ok(diff < 0.01 * scale, `merged vs separate logits differ by ${diff} of max |logit| ${scale}`);
+  tf.dispose([ids, separate, merged]);
+  model.dispose();
 });
