@@ -31,5 +31,5 @@ export type { QloraQuantOptions, QloraQuantization } from "./qlora.js";
 export { toLora16Model, halfPrecisionBaseLinears, type HalfPrecisionBase } from "./lora16.js";
 
 // Merging.
-export { mergeAndUnload, requantizeMerge } from "./merge.js";
+export { mergeAndUnload, requantizeMerge, round16Merge, type BaseKind } from "./merge.js";
 export type { MergeStrategy, MergeOptions, MergeResult, MergeLayerReport, RequantizeMetrics } from "./merge.js";
