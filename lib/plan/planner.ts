@@ -111,8 +111,8 @@ export const DEFAULT_PLAN_SETUP: Omit<ResolvedPlanSetup, "method"> = {
 };
 
 /**
- * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (the loaders widen
- * f16/bf16 checkpoints), no gradient checkpointing (the loop keeps every activation), the wasm backend.
+ * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (baseDtype bf16 or fp16
+ * plans toLora16Model's 16-bit base, widened for each product), no gradient checkpointing (the loop keeps every activation), the wasm backend.
  */
 export const TFJS_PLAN_DEFAULTS = { baseDtype: "fp32", computeDtype: "fp32", loraDtype: "fp32", gradientCheckpointing: false, backend: "wasm" } as const;
 
@@ -134,8 +134,11 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
   if (s.backend !== undefined && !tfjs) throw new InvalidArgumentError(fn, expected('backend only with runtime "tfjs"', s.backend, "The backend names a TF.js backend; CUDA plans have none."));
   if (tfjs) {
     if (!TFJS_BACKENDS.includes(s.backend!)) throw new InvalidArgumentError(fn, expected(`backend ${TFJS_BACKENDS.join(", ")}`, s.backend));
-    for (const [what, v] of [["baseDtype", s.baseDtype], ["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
-      if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js trains these models in float32 (the loaders widen f16 and bf16 weights)."));
+    for (const [what, v] of [["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
+      if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js computes in float32 only (a 16-bit base is widened for each product)."));
+    }
+    if (s.baseDtype !== "fp32" && s.method !== "lora") {
+      throw new InvalidArgumentError(fn, expected(`baseDtype fp32 for method "${s.method}" on runtime "tfjs"`, s.baseDtype, 'A 16-bit base is a LoRA base (method "lora", lib/lora/lora16.ts); full training keeps float32 weights.'));
     }
     if (s.gradientCheckpointing) {
       throw new InvalidArgumentError(fn, expected('gradientCheckpointing false for runtime "tfjs"', true, "The training loop (lib/train) has no gradient checkpointing: it keeps every activation for the backward."));
@@ -196,6 +199,10 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
     // by the end of the backward where the peak is (tfjs_tape.ts).
     const largest = Math.max(...linears.map((l) => l.outFeatures * l.inFeatures));
     if (s.runtime === "cuda") add({ name: "dequantized weight (transient)", category: "temporaries", bytes: largest * cb, formula: `largest out*in * ${cb} = ${fmt(largest)} * ${cb}` });
+  } else if (s.runtime === "tfjs" && baseBytes === 2) {
+    // toLora16Model: every projection (the untied head too) in 16 bits on the host; embeddings and norms stay float32.
+    add({ name: `projections in ${s.baseDtype}`, category: "base_16bit", bytes: (pLin + head) * 2, formula: `(P_lin${head ? " + V*h" : ""}) * 2 = ${fmt(pLin + head)} * 2` });
+    add({ name: "embeddings and norms (float32)", category: "base_dense", bytes: (embed + norms) * 4, formula: `(V*h + (2L+1)*h) * 4 = ${fmt(embed + norms)} * 4` });
   } else {
     add({ name: "base weights", category: "base_dense", bytes: (pLin + pOther) * baseBytes, formula: `(P_lin + P_other) * ${baseBytes} = ${fmt(pLin + pOther)} * ${baseBytes}` });
   }
@@ -275,7 +282,7 @@ function cudaActivations(shape: LlamaShape, s: ResolvedPlanSetup): PlanComponent
  * "activations" (the forward+backward phase's peak above its end).
  */
 function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: readonly LinearShape[], trainable: number): PlanComponent[] {
-  const tape = tfjsTapeElements({ shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend });
+  const tape = tfjsTapeElements({ shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend, base16: s.method === "lora" && s.baseDtype !== "fp32" });
   const fmt = (n: number) => n.toLocaleString("en-US");
   const rows = s.batch * s.seqLen;
   const where = `b*s = ${fmt(rows)} rows; the last block's share`;

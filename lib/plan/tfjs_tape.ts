@@ -33,6 +33,8 @@ export interface TfjsTapeSetup {
   targets: readonly string[];
   /** The backend whose code paths the walk follows (tensorflow is tfjs-node: cpu's paths, except the embedding's gradient). */
   backend: TfjsBackendKind;
+  /** lora: the projections (the untied head too) are 16-bit (toLora16Model), widened for each product as a 4-bit weight is dequantized. */
+  base16?: boolean;
 }
 
 /**
@@ -53,7 +55,7 @@ export function tfjsTapeElements(setup: TfjsTapeSetup): TfjsTapeElements {
   const linears = new Map(blockLinears(shape).map((l) => [l.module, l]));
 
   /** A Linear of lib/model or lib/lora: x [N, in] -> [N, out] (LoraLinear.apply: lowRankUpdate(base(x), x, A, B, scaling) in a tidy). */
-  const linear = (l: LinearShape, x: Traced, quantized = method === "qlora"): Traced => {
+  const linear = (l: LinearShape, x: Traced, quantized = method === "qlora" || setup.base16 === true): Traced => {
     const { inFeatures: i, outFeatures: o } = l;
     const base = () => (quantized ? quantizedLinearFootprint(t, x, N, i, o) : full ? matMulNNFootprint(t, x, t.value(o * i, true), N, i, o) : matMulFrozenFootprint(t, x, N, i, o));
     if (full || !setup.targets.includes(l.module)) return base();
@@ -87,7 +89,7 @@ export function tfjsTapeElements(setup: TfjsTapeSetup): TfjsTapeElements {
       ? full
         ? matMulNNFootprint(t, hFinal, table, N, C, V)
         : matMulFrozenFootprint(t, hFinal, N, C, V)
-      : linear({ module: "lm_head", inFeatures: C, outFeatures: V }, hFinal, false); // toQloraModel leaves lm_head dense
+      : linear({ module: "lm_head", inFeatures: C, outFeatures: V }, hFinal, setup.base16 === true); // toQloraModel leaves lm_head dense; toLora16Model stores it in 16 bits
     t.alloc(N); // targets reshaped (int32)
     t.alloc(2 * N); // mask cast and reshaped
     return maskedCrossEntropyFootprint(t, logits, N, V); // the loss, out of the tidy

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveBackend } from "../../../lib/backend.js";
 import { loadModel, loadTokenizer } from "../../../lib/model/index.js";
-import { toLoraModel, toQloraModel } from "../../../lib/lora/index.js";
+import { toLora16Model, toLoraModel, toQloraModel } from "../../../lib/lora/index.js";
 import { train } from "../../../lib/train/index.js";
 import { loadTask, shippedModelPath } from "../../../lib/data/index.js";
 import { MEMORY_CATEGORIES, MemoryLedger } from "../../../lib/memory/index.js";
@@ -25,11 +25,12 @@ const TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
 const MiB = 2 ** 20;
 
 /** Trains `steps` steps with a ledger; returns the ledger's peak by category and in total. */
-async function measuredPeak(dir: string, tokenizerPath: string, task: string, method: "lora" | "qlora", batch: number, seqLen: number, r: number) {
+async function measuredPeak(dir: string, tokenizerPath: string, task: string, method: "lora" | "lora16" | "qlora", batch: number, seqLen: number, r: number) {
   const tokenizer = await loadTokenizer(tokenizerPath);
   const base = await loadModel(dir);
   const config = { r, lora_alpha: 2 * r, target_modules: TARGETS };
-  const model = method === "lora" ? toLoraModel(base, config, { seed: 0 }) : toQloraModel(base, config, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed: 0 });
+  const model =
+    method === "lora" ? toLoraModel(base, config, { seed: 0 }) : method === "lora16" ? toLora16Model(base, config, "bf16", { seed: 0 }) : toQloraModel(base, config, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed: 0 });
   try {
     const ledger = new MemoryLedger();
     // Packed windows make every micro-batch exactly [batch, seqLen]; two steps so the optimizer state exists.
@@ -45,9 +46,10 @@ async function measuredPeak(dir: string, tokenizerPath: string, task: string, me
 async function compare(t: { diagnostic(message: string): void }, m: (typeof MODELS)[number], batch: number, seqLen: number, r: number): Promise<void> {
   const backend = tf.getBackend() as TfjsBackendKind;
   const config = JSON.parse(readFileSync(join(m.dir, "config.json"), "utf8")) as Record<string, unknown>;
-  for (const method of ["lora", "qlora"] as const) {
+  for (const method of ["lora", "lora16", "qlora"] as const) {
     const measured = await measuredPeak(m.dir, m.tokenizer, m.task, method, batch, seqLen, r);
-    const plan = planMemory(config, { method, r, targetModules: TARGETS, batch, seqLen, runtime: "tfjs", backend, quantType: "nf4", doubleQuant: true, blocksize: 64 });
+    const planMethod = method === "lora16" ? "lora" : method;
+    const plan = planMemory(config, { method: planMethod, baseDtype: method === "lora16" ? "bf16" : undefined, r, targetModules: TARGETS, batch, seqLen, runtime: "tfjs", backend, quantType: "nf4", doubleQuant: true, blocksize: 64 });
     const planned = planByCategory(plan);
     const error = (plan.totalBytes - measured.totalBytes) / measured.totalBytes;
     t.diagnostic(`${m.name} ${method} (${backend}, batch ${batch} x ${seqLen}, r ${r}): planned ${(plan.totalBytes / MiB).toFixed(3)} MiB, ledger peak ${(measured.totalBytes / MiB).toFixed(3)} MiB, error ${(100 * error).toFixed(3)} %`);
@@ -59,7 +61,7 @@ async function compare(t: { diagnostic(message: string): void }, m: (typeof MODE
     assert.ok(Math.abs(error) < 0.1, `total: planned ${plan.totalBytes} vs measured ${measured.totalBytes}`);
     // Resident categories are exact sizes; the activations are the walk of TF.js's tape (tfjs_tape.ts),
     // which reproduces tf.memory()'s count to a few scalars.
-    for (const c of ["base_packed", "quant_constants", "base_dense", "lora_params", "gradients", "optimizer_resident"] as const) {
+    for (const c of ["base_packed", "quant_constants", "base_dense", "base_16bit", "lora_params", "gradients", "optimizer_resident"] as const) {
       assert.equal(planned[c] ?? 0, measured[c], `${m.name} ${method} ${c}`);
     }
     assert.ok(Math.abs((planned.activations ?? 0) - measured.activations) <= 0.01 * measured.activations, `activations: planned ${planned.activations} vs measured ${measured.activations}`);
@@ -68,7 +70,7 @@ async function compare(t: { diagnostic(message: string): void }, m: (typeof MODE
 }
 
 for (const m of MODELS) {
-  test(`planner (runtime tfjs) matches the ledger's measured peak: ${m.name}, LoRA and QLoRA`, { skip: !existsSync(m.dir) && `${m.dir} is not present` }, async (t) => {
+  test(`planner (runtime tfjs) matches the ledger's measured peak: ${m.name}, LoRA (float32 and bfloat16 base) and QLoRA`, { skip: !existsSync(m.dir) && `${m.dir} is not present` }, async (t) => {
     await resolveBackend();
     await compare(t, m, 16, 64, 8);
   });
@@ -110,6 +112,7 @@ test("planner (runtime tfjs): what lib/train does, and clear errors for what it 
   assert.ok(ratio > 1.9 && ratio < 2, `activations x${ratio.toFixed(3)} for twice the batch`);
   assert.throws(() => planMemory(config, { method: "lora", runtime: "tfjs", gradientCheckpointing: true }), /planMemory: expected gradientCheckpointing false for runtime "tfjs", got true\. The training loop \(lib\/train\) has no gradient checkpointing/);
   assert.throws(() => planMemory(config, { method: "lora", runtime: "tfjs", computeDtype: "bf16" }), /expected computeDtype fp32 for runtime "tfjs", got bf16/);
+  assert.throws(() => planMemory(config, { method: "qlora", runtime: "tfjs", baseDtype: "bf16" }), /expected baseDtype fp32 for method "qlora" on runtime "tfjs", got bf16/);
   assert.throws(() => planMemory(config, { method: "lora", runtime: "tfjs", backend: "webgl" as never }), /expected backend wasm, cpu, tensorflow, got webgl/);
   assert.throws(() => planMemory("7b", { method: "lora", backend: "wasm" }), /expected backend only with runtime "tfjs", got wasm/);
 });
