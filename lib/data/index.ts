@@ -6,3 +6,4 @@ export { loadCsv, type CsvOptions } from "./csv.js";
 export { loadText, type TextOptions, type TextSplit } from "./text.js";
 export { loadDataset, type LoadDatasetOptions } from "./load_dataset.js";
 export { loadTask, loadCorpus, shippedTaskNames, shippedModelPath, shippedDatasetsDir, type Task, type TaskMetricSpec } from "./shipped.js";
+export { loadTokenizedJsonl, looksTokenized, type TokenizedRow, type LoadedTokenizedRows } from "./tokenized.js";

@@ -16,7 +16,38 @@ export interface BatchTokenizer {
 export interface TokenSequence {
   ids: number[];
   counted: number[];
+  /** Target ids where they differ from `ids` (pre-tokenized rows with their own labels); default ids. */
+  labels?: number[];
 }
+
+/** The label Hugging Face's cross-entropy ignores. */
+export const IGNORE_INDEX = -100;
+
+/** Pre-tokenized rows, used as they are: what {@link train} takes in place of examples. */
+export interface TokenizedDataset {
+  sequences: readonly TokenSequence[];
+}
+
+/** Whether `data` is a {@link TokenizedDataset} rather than a list of examples. */
+export function isTokenizedDataset(data: unknown): data is TokenizedDataset {
+  return typeof data === "object" && data !== null && !Array.isArray(data) && Array.isArray((data as TokenizedDataset).sequences);
+}
+
+/** Sequences of pre-tokenized rows, as Hugging Face datasets hold them: labels -100 do not count; cut to maxLength + 1 tokens. */
+export function sequencesFromRows(rows: readonly { inputIds: readonly number[]; labels?: readonly number[] }[], maxLength: number): TokenSequence[] {
+  requireIntegerAtLeast("sequencesFromRows", "maxLength", maxLength, 2);
+  const limit = maxLength + 1;
+  return rows.map((row) => {
+    const ids = row.inputIds.slice(0, limit);
+    if (!row.labels) return { ids, counted: ids.map((_, i) => (i === 0 ? 0 : 1)) };
+    const labels = row.labels.slice(0, limit);
+    const counted = labels.map((l, i) => (i === 0 || l === IGNORE_INDEX ? 0 : 1));
+    // A label of -100 keeps the input id as its (uncounted) target, so every target is a valid token.
+    const targets = labels.map((l, i) => (l === IGNORE_INDEX ? ids[i]! : l));
+    return targets.every((t, i) => t === ids[i]) ? { ids, counted } : { ids, counted, labels: targets };
+  });
+}
+
 
 /** A padded causal-LM batch: predict targets[b, t] = ids[b, t + 1] from inputs[b, 0..t]. */
 export interface Batch {
@@ -99,7 +130,7 @@ export function makeBatch(sequences: readonly TokenSequence[], padId: number): B
   sequences.forEach((s, b) => {
     for (let t = 0; t + 1 < s.ids.length; t++) {
       inputIds[b * time + t] = s.ids[t]!;
-      targets[b * time + t] = s.ids[t + 1]!;
+      targets[b * time + t] = (s.labels ?? s.ids)[t + 1]!;
       mask[b * time + t] = s.counted[t + 1]!;
       countedTokens += s.counted[t + 1]!;
       tokens++;
@@ -116,7 +147,8 @@ export interface SamplerState {
 
 /**
  * Draws example indices epoch by epoch, each epoch a fresh permutation seeded by (seed, epoch),
- * so the whole order follows from the seed and the position (what a checkpoint stores).
+ * so the whole order follows from the seed and the position (what a checkpoint stores). With
+ * `shuffle` false every epoch is the file order.
  */
 export class EpochSampler {
   private order: number[] = [];
@@ -126,6 +158,7 @@ export class EpochSampler {
     readonly size: number,
     readonly seed: number,
     public state: SamplerState = { epoch: 0, cursor: 0 },
+    readonly shuffle = true,
   ) {
     if (!(Number.isInteger(size) && size > 0)) throw new InvalidArgumentError("EpochSampler", expected("a non-empty dataset", size));
   }
@@ -136,7 +169,7 @@ export class EpochSampler {
     while (out.length < n) {
       if (this.state.cursor >= this.size) this.state = { epoch: this.state.epoch + 1, cursor: 0 };
       if (this.orderEpoch !== this.state.epoch) {
-        this.order = permutation(this.size, this.seed, this.state.epoch);
+        this.order = this.shuffle ? permutation(this.size, this.seed, this.state.epoch) : Array.from({ length: this.size }, (_, i) => i);
         this.orderEpoch = this.state.epoch;
       }
       out.push(this.order[this.state.cursor]!);

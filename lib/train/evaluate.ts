@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
 import type { Example, PromptExample } from "../data/examples.js";
-import { makeBatch, tokenizeExamples, type BatchTokenizer } from "./batching.js";
+import { isTokenizedDataset, makeBatch, tokenizeExamples, type BatchTokenizer, type TokenizedDataset } from "./batching.js";
 import type { GeneratingModel, TrainableModel } from "./model_contract.js";
 
 /** Options for {@link evaluateLoss}. */
@@ -22,10 +22,10 @@ export interface LossResult {
   countedTokens: number;
 }
 
-/** Mean masked cross-entropy over `examples` (same tokenization and masking as training). */
-export async function evaluateLoss(model: TrainableModel, examples: readonly Example[], options: EvaluateOptions): Promise<LossResult> {
+/** Mean masked cross-entropy over `examples` (same tokenization and masking as training) or over pre-tokenized rows. */
+export async function evaluateLoss(model: TrainableModel, examples: readonly Example[] | TokenizedDataset, options: EvaluateOptions): Promise<LossResult> {
   const batchSize = options.batchSize ?? 16;
-  const sequences = tokenizeExamples(examples, options.tokenizer, options.maxLength ?? 128);
+  const sequences = isTokenizedDataset(examples) ? examples.sequences : tokenizeExamples(examples, options.tokenizer, options.maxLength ?? 128);
   if (sequences.length === 0) throw new InvalidArgumentError("evaluateLoss", expected("at least one example", 0));
   let total = 0;
   let counted = 0;

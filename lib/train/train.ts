@@ -12,7 +12,7 @@ import type { MemoryLedger } from "../memory/ledger.js";
 import { AdamW, type AdamWOptions } from "../optim/adamw.js";
 import type { NamedVariable, Optimizer } from "../optim/optimizer.js";
 import { lrSchedule, type ScheduleKind } from "../optim/schedule.js";
-import { EpochSampler, makeBatch, packExamples, tokenizeExamples, type Batch, type BatchTokenizer, type TokenSequence } from "./batching.js";
+import { EpochSampler, isTokenizedDataset, makeBatch, packExamples, tokenizeExamples, type Batch, type BatchTokenizer, type TokenizedDataset, type TokenSequence } from "./batching.js";
 import { loadCheckpoint, resolveCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.js";
 import { evaluateLoss, type MetricFn } from "./evaluate.js";
 import type { GeneratingModel, TrainableModel } from "./model_contract.js";
@@ -29,7 +29,8 @@ export interface TrainCallbacks {
 
 /** Held-out evaluation during a run. */
 export interface EvalOptions {
-  examples: readonly Example[];
+  /** Held-out examples, or pre-tokenized rows ({ sequences }). */
+  examples: readonly Example[] | TokenizedDataset;
   /** Evaluate every N steps (default: only before and after the run). */
   every?: number;
   /** Evaluate before the first step (default true). */
@@ -79,6 +80,8 @@ export interface TrainOptions {
   optimizer?: Optimizer;
   /** Seeds the data order (default 0). */
   seed?: number;
+  /** Draw each epoch in a seeded random order (default true); false: the data's own order. */
+  shuffle?: boolean;
   eval?: EvalOptions;
   callbacks?: TrainCallbacks | readonly TrainCallbacks[];
   /** Stops the run between steps when aborted. */
@@ -124,10 +127,11 @@ export interface TrainRun extends Promise<TrainResult> {
 }
 
 /**
- * Trains `model`'s trainable variables on `dataset` (prompt/response or text examples).
+ * Trains `model`'s trainable variables on `dataset`: prompt/response or text examples, or
+ * pre-tokenized rows ({ sequences }, used as they are: no packing, no re-tokenization).
  * Returns a promise with a stop() method; the model stays usable after a stop.
  */
-export function train(model: TrainableModel, dataset: readonly Example[], options: TrainOptions): TrainRun {
+export function train(model: TrainableModel, dataset: readonly Example[] | TokenizedDataset, options: TrainOptions): TrainRun {
   const controller = new AbortController();
   const promise = runTraining(model, dataset, options, controller.signal) as TrainRun;
   promise.stop = () => controller.abort();
@@ -150,7 +154,7 @@ function macrotask(): Promise<void> {
   });
 }
 
-function validate(options: TrainOptions, dataset: readonly Example[]): void {
+function validate(options: TrainOptions, dataset: readonly Example[] | TokenizedDataset): void {
   const fn = "train";
   requirePositiveInteger(fn, "steps", options.steps);
   for (const [what, v] of [["batchSize", options.batchSize], ["gradientAccumulationSteps", options.gradientAccumulationSteps], ["eval.every", options.eval?.every], ["checkpoint.every", options.checkpoint?.every]] as const) {
@@ -158,12 +162,14 @@ function validate(options: TrainOptions, dataset: readonly Example[]): void {
   }
   if (options.lr !== undefined && !(Number.isFinite(options.lr) && options.lr > 0)) throw new InvalidArgumentError(fn, expected("lr > 0", options.lr));
   if (options.maxGradNorm != null && !(options.maxGradNorm > 0)) throw new InvalidArgumentError(fn, expected("maxGradNorm > 0 or null", options.maxGradNorm));
-  if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError(fn, expected("a non-empty array of examples", dataset, "Load data with loadDataset(path) or loadTask(name).train."));
+  if (isTokenizedDataset(dataset)) {
+    if (dataset.sequences.length === 0) throw new InvalidArgumentError(fn, expected("at least one pre-tokenized row", 0));
+  } else if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError(fn, expected("a non-empty array of examples", dataset, "Load data with loadDataset(path) or loadTask(name).train."));
   if (!options.tokenizer) throw new InvalidArgumentError(fn, expected("options.tokenizer", "undefined", "Pass the model's tokenizer (loadTokenizer(path))."));
   if (tf.getGradient("Multiply") === undefined) throw new UnavailableError(fn, expected("TF.js's gradients to be registered", "none", "Call resolveBackend() (or installRuntime() where the backend is set up by hand) once before training."));
 }
 
-async function runTraining(model: TrainableModel, dataset: readonly Example[], options: TrainOptions, stopSignal: AbortSignal): Promise<TrainResult> {
+async function runTraining(model: TrainableModel, dataset: readonly Example[] | TokenizedDataset, options: TrainOptions, stopSignal: AbortSignal): Promise<TrainResult> {
   validate(options, dataset);
   const run = options.run ?? "run";
   const totalSteps = options.steps;
@@ -184,8 +190,8 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
   const ledger = options.ledger;
   const stepSetup: StepSetup = { model, params, optimizer, maxGradNorm, ledger };
   if (ledger) ledger.track("model", { memoryItems: () => model.memoryItems?.() ?? [] }).track("optimizer", optimizer);
-  const sequences: TokenSequence[] = options.packing ? packExamples(dataset, options.tokenizer, maxLength) : tokenizeExamples(dataset, options.tokenizer, maxLength);
-  const sampler = new EpochSampler(sequences.length, seed);
+  const sequences: readonly TokenSequence[] = isTokenizedDataset(dataset) ? dataset.sequences : options.packing ? packExamples(dataset, options.tokenizer, maxLength) : tokenizeExamples(dataset, options.tokenizer, maxLength);
+  const sampler = new EpochSampler(sequences.length, seed, undefined, options.shuffle ?? true);
   const steps: StepRecord[] = [];
   const evals: EvalRecord[] = [];
   let step = 0;
