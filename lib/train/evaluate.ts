@@ -8,7 +8,8 @@ import type { GeneratingModel, TrainableModel } from "./model_contract.js";
 
 /** Options for {@link evaluateLoss}. */
 export interface EvaluateOptions {
-  tokenizer: BatchTokenizer;
+  /** Tokenizes examples; optional for pre-tokenized rows (padded with id 0, never counted). */
+  tokenizer?: BatchTokenizer;
   /** Default 16. */
   batchSize?: number;
   /** Default 128. */
@@ -25,12 +26,13 @@ export interface LossResult {
 /** Mean masked cross-entropy over `examples` (same tokenization and masking as training) or over pre-tokenized rows. */
 export async function evaluateLoss(model: TrainableModel, examples: readonly Example[] | TokenizedDataset, options: EvaluateOptions): Promise<LossResult> {
   const batchSize = options.batchSize ?? 16;
-  const sequences = isTokenizedDataset(examples) ? examples.sequences : tokenizeExamples(examples, options.tokenizer, options.maxLength ?? 128);
+  if (!isTokenizedDataset(examples) && !options.tokenizer) throw new InvalidArgumentError("evaluateLoss", expected("options.tokenizer for examples", "undefined", "Pass the model's tokenizer, or pre-tokenized rows ({ sequences })."));
+  const sequences = isTokenizedDataset(examples) ? examples.sequences : tokenizeExamples(examples, options.tokenizer!, options.maxLength ?? 128);
   if (sequences.length === 0) throw new InvalidArgumentError("evaluateLoss", expected("at least one example", 0));
   let total = 0;
   let counted = 0;
   for (let i = 0; i < sequences.length; i += batchSize) {
-    const batch = makeBatch(sequences.slice(i, i + batchSize), options.tokenizer.eosId);
+    const batch = makeBatch(sequences.slice(i, i + batchSize), options.tokenizer?.eosId ?? 0);
     if (batch.countedTokens === 0) continue;
     const value = tf.tidy(() => {
       const shape: [number, number] = [batch.batchSize, batch.time];

@@ -51,7 +51,8 @@ export interface CheckpointOptions {
 
 /** Options for {@link train}. */
 export interface TrainOptions {
-  tokenizer: BatchTokenizer;
+  /** Tokenizes examples; optional for pre-tokenized rows ({ sequences }), which are padded with id 0 (padding is never counted). */
+  tokenizer?: BatchTokenizer;
   /** Optimizer steps to reach (a resumed run continues to the same total). */
   steps: number;
   /** Name on every record (default "run"). */
@@ -165,7 +166,8 @@ function validate(options: TrainOptions, dataset: readonly Example[] | Tokenized
   if (isTokenizedDataset(dataset)) {
     if (dataset.sequences.length === 0) throw new InvalidArgumentError(fn, expected("at least one pre-tokenized row", 0));
   } else if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError(fn, expected("a non-empty array of examples", dataset, "Load data with loadDataset(path) or loadTask(name).train."));
-  if (!options.tokenizer) throw new InvalidArgumentError(fn, expected("options.tokenizer", "undefined", "Pass the model's tokenizer (loadTokenizer(path))."));
+  const needsTokenizer = !isTokenizedDataset(dataset) || (options.eval !== undefined && !isTokenizedDataset(options.eval.examples));
+  if (needsTokenizer && !options.tokenizer) throw new InvalidArgumentError(fn, expected("options.tokenizer", "undefined", "Pass the model's tokenizer (loadTokenizer(path)); only pre-tokenized rows ({ sequences }) need none."));
   if (tf.getGradient("Multiply") === undefined) throw new UnavailableError(fn, expected("TF.js's gradients to be registered", "none", "Call resolveBackend() (or installRuntime() where the backend is set up by hand) once before training."));
 }
 
@@ -190,7 +192,8 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[] | 
   const ledger = options.ledger;
   const stepSetup: StepSetup = { model, params, optimizer, maxGradNorm, ledger };
   if (ledger) ledger.track("model", { memoryItems: () => model.memoryItems?.() ?? [] }).track("optimizer", optimizer);
-  const sequences: readonly TokenSequence[] = isTokenizedDataset(dataset) ? dataset.sequences : options.packing ? packExamples(dataset, options.tokenizer, maxLength) : tokenizeExamples(dataset, options.tokenizer, maxLength);
+  const sequences: readonly TokenSequence[] = isTokenizedDataset(dataset) ? dataset.sequences : options.packing ? packExamples(dataset, options.tokenizer!, maxLength) : tokenizeExamples(dataset, options.tokenizer!, maxLength);
+  const padId = options.tokenizer?.eosId ?? 0;
   const sampler = new EpochSampler(sequences.length, seed, undefined, options.shuffle ?? true);
   const steps: StepRecord[] = [];
   const evals: EvalRecord[] = [];
@@ -241,7 +244,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[] | 
       const t0 = performance.now();
       const lr = schedule(step);
       const micro: Batch[] = [];
-      for (let k = 0; k < accumulation; k++) micro.push(makeBatch(sampler.next(batchSize).map((i) => sequences[i]!), options.tokenizer.eosId));
+      for (let k = 0; k < accumulation; k++) micro.push(makeBatch(sampler.next(batchSize).map((i) => sequences[i]!), padId));
       const tokens = micro.reduce((s, b) => s + b.tokens, 0);
       const outcome = await trainStep(stepSetup, micro, lr, step);
       step++;
