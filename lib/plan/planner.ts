@@ -27,7 +27,7 @@ export interface PlanSetup {
   seqLen?: number;
   gradientCheckpointing?: boolean;
   optimizer?: { bits?: 32 | 8; paged?: boolean };
-  /** dtype of unquantized base weights (default bf16; fp32 for the small models trained on TF.js). */
+  /** dtype of unquantized base weights (default bf16; fp32 on TF.js, where bf16/fp16 is a LoRA base held as toLora16Model holds it). */
   baseDtype?: PlanDtype;
   /** dtype activations are computed in (default bf16). */
   computeDtype?: PlanDtype;
@@ -134,8 +134,12 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
   if (s.backend !== undefined && !tfjs) throw new InvalidArgumentError(fn, expected('backend only with runtime "tfjs"', s.backend, "The backend names a TF.js backend; CUDA plans have none."));
   if (tfjs) {
     if (!TFJS_BACKENDS.includes(s.backend!)) throw new InvalidArgumentError(fn, expected(`backend ${TFJS_BACKENDS.join(", ")}`, s.backend));
-    for (const [what, v] of [["baseDtype", s.baseDtype], ["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
-      if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js trains these models in float32 (the loaders widen f16 and bf16 weights)."));
+    for (const [what, v] of [["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
+      if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js computes in float32 only."));
+    }
+    // A 16-bit base on TF.js is HalfLinear: the projections' bits on the host, widened per product.
+    if (s.baseDtype !== "fp32" && s.method !== "lora") {
+      throw new InvalidArgumentError(fn, expected(`baseDtype fp32 for method "${s.method}" on runtime "tfjs"`, s.baseDtype, 'Only a LoRA base is held in 16 bits on TF.js (toLora16Model); full fine-tuning trains float32 weights.'));
     }
     if (s.gradientCheckpointing) {
       throw new InvalidArgumentError(fn, expected('gradientCheckpointing false for runtime "tfjs"', true, "The training loop (lib/train) has no gradient checkpointing: it keeps every activation for the backward."));
@@ -196,6 +200,10 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
     // by the end of the backward where the peak is (tfjs_tape.ts).
     const largest = Math.max(...linears.map((l) => l.outFeatures * l.inFeatures));
     if (s.runtime === "cuda") add({ name: "dequantized weight (transient)", category: "temporaries", bytes: largest * cb, formula: `largest out*in * ${cb} = ${fmt(largest)} * ${cb}` });
+  } else if (s.runtime === "tfjs" && s.baseDtype !== "fp32") {
+    // toLora16Model: every projection (lm_head included) in 16 bits on the host; embeddings and norms float32.
+    add({ name: `base projections (${s.baseDtype}, host)`, category: "base_16bit", bytes: (pLin + head) * baseBytes, formula: `(P_lin${head ? " + V*h" : ""}) * ${baseBytes} = ${fmt(pLin + head)} * ${baseBytes}` });
+    add({ name: "embeddings and norms (float32)", category: "base_dense", bytes: (embed + norms) * 4, formula: `(V*h + (2L+1)*h) * 4 = ${fmt(embed + norms)} * 4` });
   } else {
     add({ name: "base weights", category: "base_dense", bytes: (pLin + pOther) * baseBytes, formula: `(P_lin + P_other) * ${baseBytes} = ${fmt(pLin + pOther)} * ${baseBytes}` });
   }
