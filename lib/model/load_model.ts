@@ -6,8 +6,8 @@ import { FileFormatError, InvalidArgumentError, TensorError, expected } from "..
 import { recoverFolder, writeFolderAtomic, type FileContents } from "../io/atomic_folder.js";
 import { encodeSafetensors, float32Bytes, type SafetensorsTensor } from "../io/safetensors.js";
 import { resolveBaseStorage, storeProjection, type BaseStorageOptions, type ResolvedBaseStorage } from "./base_storage.js";
-import { configToHf } from "./config.js";
-import { readHfFolder, readHfFolderInto, type LoadedWeights, type StoredWeights } from "./hf_loader.js";
+import { configToHf, type LlamaConfig } from "./config.js";
+import { readHfConfig, readHfFolder, readHfFolderInto, type LoadedWeights, type StoredWeights } from "./hf_loader.js";
 import type { Linear } from "./linear.js";
 import { LlamaModel, expectedWeightShapes, type LlamaModelOptions } from "./llama.js";
 import { readLlama2c } from "./llama2c_loader.js";
@@ -23,6 +23,12 @@ export function detectModelFormat(given: string): { format: ModelFormat; path: s
   const name = basename(path);
   if (name.endsWith(".safetensors") || name === "config.json" || name.endsWith(".index.json")) return { format: "hf", path: dirname(path) };
   return { format: "llama2c", path };
+}
+
+/** The config of the checkpoint at `path`, to plan for it before loading: an HF folder's config.json (its weights are not read); a llama2.c file is read whole (its format is small models). */
+export function readModelConfig(path: string): LlamaConfig {
+  const found = detectModelFormat(path);
+  return found.format === "hf" ? readHfConfig(found.path) : readLlama2c(found.path).config;
 }
 
 /** Reads a checkpoint's config and float32 weights without building tensors. */
