@@ -39,7 +39,7 @@ export interface PlanSetup {
   doubleQuant?: boolean;
   /**
    * "cuda": a PyTorch-style run (16-bit compute, modelled activations, CUDA context / allocator term).
-   * "tfjs": this library's own training loop on TensorFlow.js: float32 throughout, no gradient
+   * "tfjs": this library's own training loop on TensorFlow.js: float32 compute (a LoRA base may be held in 16 bits), no gradient
    * checkpointing, activations as TF.js's autodiff holds them, no runtime term (TF.js counts tensors only).
    */
   runtime?: "cuda" | "tfjs";
@@ -112,7 +112,8 @@ export const DEFAULT_PLAN_SETUP: Omit<ResolvedPlanSetup, "method"> = {
 
 /**
  * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (the loaders widen
- * f16/bf16 checkpoints), no gradient checkpointing (the loop keeps every activation), the wasm backend.
+ * f16/bf16 checkpoints unless told to keep 16 bits; baseDtype bf16 or fp16 plans a LoRA base held as
+ * toLora16Model holds it), no gradient checkpointing (the loop keeps every activation), the wasm backend.
  */
 export const TFJS_PLAN_DEFAULTS = { baseDtype: "fp32", computeDtype: "fp32", loraDtype: "fp32", gradientCheckpointing: false, backend: "wasm" } as const;
 
