@@ -5,11 +5,12 @@ import { shippedTaskNames } from "../lib/data/index.js";
 import { compareLoraQlora, CONVERGED_PERCENT, type CompareReport } from "../lib/train/index.js";
 import { formatBytes } from "../lib/format.js";
 import { MEMORY_CATEGORIES } from "../lib/memory/types.js";
+import { parseByteSize } from "../lib/memory/byte_size.js";
 import type { ScheduleKind } from "../lib/optim/schedule.js";
 import { parseFlags } from "./flags.js";
 import { requireWritableFolderPath } from "./output_path.js";
 
-const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--json]
+const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--budget SIZE] [--json]
 
 Fine-tunes the same base model on the same task with the same seed twice, as LoRA (float32 base)
 and as QLoRA (NF4 + double quantization base), and reports memory, bits per base parameter,
@@ -26,6 +27,8 @@ Options:
   --model PATH       base model folder (default: the shipped base model)
   --tokenizer PATH   tokenizer (default: the one beside the model)
   --adapters DIR     also save both adapters under DIR/lora and DIR/qlora
+  --budget SIZE      memory each run may use ("8GiB", "512MiB", "8GB"): a run whose planned
+                     memory is over it is refused before the model loads, with what would fit
   --json             print the full report as JSON (records included)
   -h, --help         this text`;
 
@@ -42,6 +45,7 @@ export async function compare(argv: string[]): Promise<number> {
     model: { type: "string" },
     tokenizer: { type: "string" },
     adapters: { type: "string" },
+    budget: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -51,6 +55,7 @@ export async function compare(argv: string[]): Promise<number> {
   }
   // Checked now: the adapters are saved after both runs, minutes of training later.
   if (values.adapters !== undefined) requireWritableFolderPath("qlora-lab compare", "--adapters", values.adapters);
+  const budget = values.budget === undefined ? undefined : parseByteSize(values.budget, "qlora-lab compare --budget");
   const backend = await resolveBackend();
   const log = values.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   log(`backend: ${formatBackendReport(backend)}`);
@@ -59,7 +64,7 @@ export async function compare(argv: string[]): Promise<number> {
   process.once("SIGINT", onSigint);
   const report = await compareLoraQlora({
     task: values.task, steps: values.steps, seed: values.seed, lr: values.lr, schedule: values.schedule as ScheduleKind | undefined, warmupRatio: values.warmup, batchSize: values["batch-size"],
-    model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, log, signal: controller.signal,
+    model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, budget, log, signal: controller.signal,
   });
   process.off("SIGINT", onSigint);
   if (values.json) console.log(JSON.stringify(report, null, 1));

@@ -2,7 +2,12 @@
 // and write text from a prompt, streaming tokens as they come (or one JSON record with --json).
 import { resolveBackend } from "../lib/backend.js";
 import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
-import { detectModelFormat, findTokenizerFor, loadModel, loadTokenizer, type LlamaModel } from "../lib/model/index.js";
+import * as tf from "@tensorflow/tfjs-core";
+import { parseByteSize } from "../lib/memory/byte_size.js";
+import { DEFAULT_MAX_NEW_TOKENS, detectModelFormat, findTokenizerFor, loadModel, loadTokenizer, readModelConfig, type LlamaModel } from "../lib/model/index.js";
+import { checkGenerationBudget } from "../lib/plan/budget.js";
+import type { GenerationStorage } from "../lib/plan/generation_plan.js";
+import { shapeOfConfig } from "../lib/train/run_plan.js";
 import { parseFlags } from "./flags.js";
 
 const USAGE = `Usage: qlora-lab generate --model PATH --prompt TEXT [options]
@@ -17,6 +22,10 @@ Options:
   --top-k K             sample from the K most likely tokens (default 0 = all)
   --top-p P             nucleus sampling threshold in (0, 1] (default 1)
   --seed S              seed for sampling (default: random, printed with --json)
+  --dtype D             store the projections in bf16 or f16 while loading (default f32)
+  --quantize Q          store the projections in 4 bits while loading: nf4 or fp4 (double-quantized)
+  --budget SIZE         memory the run may use ("8GiB", "512MiB", "8GB"): a run whose planned
+                        memory is over it is refused before the model loads, with what would fit
   --json                print one JSON object: promptIds, ids (generated), text (generated),
                         fullText (prompt + generated), stoppedBy, seed, tokensPerSecond
   -h, --help            show this help`;
@@ -34,6 +43,9 @@ export async function generate(argv: string[]): Promise<number> {
     "top-k": { type: "integer", min: 0 },
     "top-p": { type: "number", above: 0, max: 1 },
     seed: { type: "integer" },
+    dtype: { type: "string", choices: ["f32", "bf16", "f16"] },
+    quantize: { type: "string", choices: ["nf4", "fp4"] },
+    budget: { type: "string" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -44,16 +56,26 @@ export async function generate(argv: string[]): Promise<number> {
   if (!values.model) throw new InvalidArgumentError(where, expected("--model PATH", "nothing", "Run with --help for usage."));
   if (values.prompt === undefined) throw new InvalidArgumentError(where, expected("--prompt TEXT", "nothing", 'Use --prompt "" to start from BOS alone.'));
   const options = { maxNewTokens: values["max-new-tokens"], temperature: values.temperature, topK: values["top-k"], topP: values["top-p"], seed: values.seed };
+  if (values.dtype !== undefined && values.dtype !== "f32" && values.quantize !== undefined) throw new InvalidArgumentError(where, expected("one of --dtype and --quantize", `--dtype ${values.dtype} and --quantize ${values.quantize}`));
+  const budget = values.budget === undefined ? undefined : parseByteSize(values.budget, `${where} --budget`);
+  const storage = { dtype: values.dtype as "f32" | "bf16" | "f16" | undefined, quantize: values.quantize ? { type: values.quantize as "nf4" | "fp4", doubleQuant: true } : undefined };
 
   await resolveBackend();
   detectModelFormat(values.model); // a missing model is reported before a missing tokenizer
   const tokenizerPath = values.tokenizer ?? findTokenizerFor(values.model);
   if (!tokenizerPath) throw new FileFormatError(values.model, expected("a tokenizer beside the model (tokenizer.json, tokenizer.bin or tok*.bin)", "none", "Pass --tokenizer PATH."));
   const tokenizer = await loadTokenizer(tokenizerPath);
-  const model = await loadModel(values.model);
+  const promptIds = tokenizer.encode(values.prompt, { bos: true });
+  if (budget !== undefined) {
+    // Planned before loading: refused, the model is never read.
+    const config = readModelConfig(values.model);
+    const tokens = Math.min(promptIds.length + (options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS), config.maxPositionEmbeddings); // generation stops when the context is full
+    const setup = { storage: (values.quantize ?? values.dtype ?? "f32") as GenerationStorage, tokens: Math.max(tokens, 1), promptTokens: Math.max(1, Math.min(promptIds.length, tokens)) };
+    checkGenerationBudget(where, budget, shapeOfConfig(config, values.model), setup, tf.getBackend());
+  }
+  const model = await loadModel(values.model, storage);
   try {
     if (values.adapter) await attachAdapter(model, values.adapter);
-    const promptIds = tokenizer.encode(values.prompt, { bos: true });
     let printed = "";
     const generated: number[] = [];
     const result = await model.generate(promptIds, {

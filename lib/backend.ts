@@ -4,6 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, UnavailableError, expected } from "./errors.js";
 import { configureProducts, type ProductEngineReport } from "./ops/native_product.js";
+import { guardWasmHeap } from "./ops/wasm_heap_limit.js";
 import { installRuntime, type RuntimeReport } from "./runtime.js";
 
 /** Backends as users name them: `tensorflow` is libtensorflow through tfjs-node(-gpu). */
@@ -91,6 +92,7 @@ export async function resolveBackend(options: ResolveBackendOptions = {}): Promi
         if (!ok) throw new Error("setBackend returned false");
       }
       await tf.ready();
+      guardWasmHeap(); // a full wasm heap refuses an allocation clearly instead of overwriting memory
       active = candidate.backend;
       record("active", forced ? `forced by QLORA_LAB_BACKEND=${forced}` : "first candidate that loaded");
     } catch (error) {

@@ -32,6 +32,11 @@ export class UnavailableError extends QloraLabError {
   override name = "UnavailableError";
 }
 
+/** A run would need more memory than it may use (its budget, or the WebAssembly heap's 4 GiB); refused before it allocates. */
+export class MemoryLimitError extends QloraLabError {
+  override name = "MemoryLimitError";
+}
+
 /** Formats "expected X, got Y. hint" so every message reads the same way. */
 export function expected(what: string, got: unknown, hint?: string): string {
   const shown = typeof got === "string" ? got : describeValue(got);

@@ -2,7 +2,7 @@
 // Grouped by concept; each group is its own folder under lib/.
 
 // Errors
-export { QloraLabError, InvalidArgumentError, TensorError, FileFormatError, UnavailableError } from "./errors.js";
+export { QloraLabError, InvalidArgumentError, TensorError, FileFormatError, UnavailableError, MemoryLimitError } from "./errors.js";
 
 // Backend, and tfjs-core with its chained tensor methods (t.square().sum())
 export * as tf from "./tf.js";

@@ -6,6 +6,7 @@ import { QUANT_KERNEL } from "./quant/quant_simd.js";
 import { STATE_8BIT_KERNELS } from "./optim/state_8bit_simd.js";
 import { registerAllGradients } from "./ops/register_gradients.js";
 import { THIN_PRODUCT_KERNEL } from "./ops/thin_product.js";
+import { guardWasmHeap } from "./ops/wasm_heap_limit.js";
 import type { WasmKernel } from "./ops/wasm_kernel.js";
 import { installChainedMethods } from "./tf.js";
 
@@ -29,10 +30,12 @@ const KERNELS: Readonly<Record<string, WasmKernel>> = {
 };
 
 /**
- * Installs the chained tensor methods and TF.js's gradients and compiles the WebAssembly kernels
+ * Installs the chained tensor methods and TF.js's gradients, guards an active wasm backend's heap
+ * (ops/wasm_heap_limit.ts) and compiles the WebAssembly kernels
  * (each kernel also compiles on its first use, so this only moves that cost to start-up). Idempotent.
  */
 export function installRuntime(): RuntimeReport {
+  guardWasmHeap(); // when the caller activated the wasm backend itself
   return {
     chainedMethodsAdded: installChainedMethods(),
     gradientsRegistered: registerAllGradients(),

@@ -11,3 +11,4 @@ export {
   type Reconciliation,
   type SnapshotExtras,
 } from "./ledger.js";
+export { parseByteSize, budgetBytes } from "./byte_size.js";

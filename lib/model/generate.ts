@@ -8,6 +8,9 @@ import type { LlamaConfig } from "./config.js";
 import { sampleToken, seededRandom, validateSamplingOptions, type SamplingOptions } from "./sampling.js";
 
 /** Options for generation; temperature 0 (the default) is greedy decoding. */
+/** Tokens generate writes at most unless told otherwise. */
+export const DEFAULT_MAX_NEW_TOKENS = 256;
+
 export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate at most (default 256); generation also stops when prompt + output fill the context. */
   maxNewTokens?: number;
@@ -53,7 +56,7 @@ export async function generateTokens(model: DecodingModel, promptIds: number[], 
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new InvalidArgumentError(where, expected(`prompt ids in [0, ${vocabSize})`, id, `Position ${i} is out of range.`));
   });
   if (promptIds.length > maxPositionEmbeddings) throw new InvalidArgumentError(where, expected(`a prompt of at most ${maxPositionEmbeddings} tokens`, promptIds.length));
-  const maxNewTokens = options.maxNewTokens ?? 256;
+  const maxNewTokens = options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS;
   requireNonNegativeInteger(where, "maxNewTokens", maxNewTokens);
   validateSamplingOptions(options, where);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);

@@ -1,16 +1,25 @@
 // Reads a Hugging Face LlamaForCausalLM folder: config.json plus model.safetensors or a sharded
 // model.safetensors.index.json ({"weight_map": {tensor: shard file}}); F32/F16/BF16 become float32.
+// Each tensor is read from its own byte range, and a projection is converted to its storage (16-bit
+// or 4-bit, base_storage.ts) before the next is read: the float32 copy of one tensor exists at a time.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FileFormatError, TensorError, expected } from "../errors.js";
 import { SafetensorsFile } from "../io/safetensors.js";
+import { storeProjection, type ResolvedBaseStorage } from "./base_storage.js";
 import { configFromHf, type LlamaConfig } from "./config.js";
+import type { Linear } from "./linear.js";
 import { expectedWeightShapes } from "./llama.js";
 
 /** A checkpoint read into memory: its config and float32 weights keyed by Hugging Face parameter name. */
 export interface LoadedWeights {
   config: LlamaConfig;
   weights: Map<string, Float32Array>;
+}
+
+/** A checkpoint read into its storage: float32 weights for what stays dense, built projections for the rest (by module path). */
+export interface StoredWeights extends LoadedWeights {
+  linears: Map<string, Linear>;
 }
 
 /** Reads config.json of an HF folder into a LlamaConfig (unsupported fields are named in the error). */
@@ -26,11 +35,28 @@ export function readHfConfig(dir: string): LlamaConfig {
   return configFromHf(json, path);
 }
 
-/** Reads an HF folder's config and weights, checking each tensor's shape against the config. */
+/** Reads an HF folder's config and float32 weights, checking each tensor's shape against the config. */
 export function readHfFolder(dir: string): LoadedWeights {
+  const { config, weights } = readHfFolderInto(dir, { kind: "f32" });
+  return { config, weights };
+}
+
+/** Reads an HF folder with its projections converted to `storage` tensor by tensor, as they are read. */
+export function readHfFolderInto(dir: string, storage: ResolvedBaseStorage): StoredWeights {
   const config = readHfConfig(dir);
   const shards = openShards(dir);
   const weights = new Map<string, Float32Array>();
+  const linears = new Map<string, Linear>();
+  try {
+    readEach(dir, config, shards, storage, weights, linears);
+  } catch (error) {
+    for (const linear of linears.values()) linear.dispose();
+    throw error;
+  }
+  return { config, weights, linears };
+}
+
+function readEach(dir: string, config: LlamaConfig, shards: Map<string, SafetensorsFile>, storage: ResolvedBaseStorage, weights: Map<string, Float32Array>, linears: Map<string, Linear>): void {
   for (const [name, shape] of expectedWeightShapes(config)) {
     const file = shards.get(name);
     if (!file) throw new FileFormatError(dir, expected(`tensor "${name}" in the checkpoint`, "none", "The checkpoint does not match config.json."));
@@ -38,9 +64,12 @@ export function readHfFolder(dir: string): LoadedWeights {
     if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {
       throw new TensorError(file.path, expected(`tensor "${name}" of shape [${shape.join(", ")}] (from config.json)`, `[${entry.shape.join(", ")}]`));
     }
-    weights.set(name, file.readFloat32(name));
+    const values = file.readFloat32(name);
+    const path = name.slice(0, -".weight".length);
+    const linear = shape.length === 2 && name !== "model.embed_tokens.weight" ? storeProjection(path, values, [shape[0]!, shape[1]!], storage, dir) : null;
+    if (linear) linears.set(path, linear);
+    else weights.set(name, values);
   }
-  return { config, weights };
 }
 
 /** Tensor name -> the open safetensors file holding it. */
@@ -63,7 +92,10 @@ function openShards(dir: string): Map<string, SafetensorsFile> {
   if (!weightMap || typeof weightMap !== "object") throw new FileFormatError(index, expected('a "weight_map" object', weightMap));
   const files = new Map<string, SafetensorsFile>();
   for (const [name, shard] of Object.entries(weightMap)) {
-    if (!files.has(shard)) files.set(shard, SafetensorsFile.open(join(dir, shard)));
+    if (!files.has(shard)) {
+      if (!existsSync(join(dir, shard))) throw new FileFormatError(index, expected(`the shard "${shard}" that weight_map names for "${name}"`, `no such file in ${dir}`, "The checkpoint is incomplete: a shard was not downloaded or was renamed."));
+      files.set(shard, SafetensorsFile.open(join(dir, shard)));
+    }
     byName.set(name, files.get(shard)!);
   }
   return byName;

@@ -33,6 +33,9 @@ export interface LlamaModelOptions {
   linears?: ReadonlyMap<string, Linear>;
 }
 
+/** What a NaN or Infinity in a checkpoint's weight means, for the errors that refuse one. */
+export const NON_FINITE_WEIGHT_HINT = "A NaN or Infinity in a weight turns every output into garbage; the checkpoint is damaged or was saved after training diverged.";
+
 /** The projections of one block, in Hugging Face module-path order. */
 export const BLOCK_LINEARS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"] as const;
 
@@ -83,7 +86,7 @@ export class LlamaModel implements MemoryReporter {
       const size = shape.reduce((a, b) => a * b, 1);
       if (!values) throw new InvalidArgumentError("LlamaModel", expected(`weight "${name}" [${shape.join(", ")}]`, "none"));
       if (values.length !== size) throw new TensorError("LlamaModel", expected(`${size} values for "${name}" [${shape.join(", ")}]`, values.length));
-      requireFiniteValues("LlamaModel", name, values, "A NaN or Infinity in a weight turns every output into garbage; the checkpoint is damaged or was saved after training diverged.");
+      requireFiniteValues("LlamaModel", name, values, NON_FINITE_WEIGHT_HINT);
     }
     const make = (name: string) => tf.tensor(weights.get(name)!, shapes.get(name)!, "float32");
     // A variable copies its initial value, so the source tensor is freed once copied.

@@ -24,3 +24,5 @@ export {
 } from "./planner.js";
 export { tfjsTapeElements, type TfjsTapeSetup, type TfjsTapeElements, type TfjsBackendKind, type TapeCounts } from "./tfjs_tape.js";
 export { LLAMA_PRESETS, llamaPreset, shapeFromHfConfig, blockLinears, type LlamaShape, type LinearShape } from "./llama_presets.js";
+export { planGeneration, type GenerationPlan, type GenerationSetup, type GenerationStorage } from "./generation_plan.js";
+export { checkTrainingBudget, checkGenerationBudget, enforceBudget, trainingChanges, generationChanges, backendBytes, OverBudgetError, type BudgetCheck, type BudgetChange, type BudgetedPlan, type FittingChange } from "./budget.js";

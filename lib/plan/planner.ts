@@ -27,7 +27,7 @@ export interface PlanSetup {
   seqLen?: number;
   gradientCheckpointing?: boolean;
   optimizer?: { bits?: 32 | 8; paged?: boolean };
-  /** dtype of unquantized base weights (default bf16; fp32 for the small models trained on TF.js). */
+  /** dtype of unquantized base weights (default bf16; fp32 on TF.js, where bf16/fp16 is a LoRA base held as toLora16Model holds it). */
   baseDtype?: PlanDtype;
   /** dtype activations are computed in (default bf16). */
   computeDtype?: PlanDtype;
@@ -39,7 +39,7 @@ export interface PlanSetup {
   doubleQuant?: boolean;
   /**
    * "cuda": a PyTorch-style run (16-bit compute, modelled activations, CUDA context / allocator term).
-   * "tfjs": this library's own training loop on TensorFlow.js: float32 throughout, no gradient
+   * "tfjs": this library's own training loop on TensorFlow.js: float32 compute (a LoRA base may be held in 16 bits), no gradient
    * checkpointing, activations as TF.js's autodiff holds them, no runtime term (TF.js counts tensors only).
    */
   runtime?: "cuda" | "tfjs";
@@ -111,8 +111,9 @@ export const DEFAULT_PLAN_SETUP: Omit<ResolvedPlanSetup, "method"> = {
 };
 
 /**
- * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (baseDtype bf16 or fp16
- * plans toLora16Model's 16-bit base, widened for each product), no gradient checkpointing (the loop keeps every activation), the wasm backend.
+ * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (the loaders widen
+ * f16/bf16 checkpoints unless told to keep 16 bits; baseDtype bf16 or fp16 plans a LoRA base held as
+ * toLora16Model holds it), no gradient checkpointing (the loop keeps every activation), the wasm backend.
  */
 export const TFJS_PLAN_DEFAULTS = { baseDtype: "fp32", computeDtype: "fp32", loraDtype: "fp32", gradientCheckpointing: false, backend: "wasm" } as const;
 
@@ -135,10 +136,11 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
   if (tfjs) {
     if (!TFJS_BACKENDS.includes(s.backend!)) throw new InvalidArgumentError(fn, expected(`backend ${TFJS_BACKENDS.join(", ")}`, s.backend));
     for (const [what, v] of [["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
-      if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js computes in float32 only (a 16-bit base is widened for each product)."));
+      if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js computes in float32 only."));
     }
+    // A 16-bit base on TF.js is HalfLinear: the projections' bits on the host, widened per product.
     if (s.baseDtype !== "fp32" && s.method !== "lora") {
-      throw new InvalidArgumentError(fn, expected(`baseDtype fp32 for method "${s.method}" on runtime "tfjs"`, s.baseDtype, 'A 16-bit base is a LoRA base (method "lora", lib/lora/lora16.ts); full training keeps float32 weights.'));
+      throw new InvalidArgumentError(fn, expected(`baseDtype fp32 for method "${s.method}" on runtime "tfjs"`, s.baseDtype, 'Only a LoRA base is held in 16 bits on TF.js (toLora16Model); full fine-tuning trains float32 weights.'));
     }
     if (s.gradientCheckpointing) {
       throw new InvalidArgumentError(fn, expected('gradientCheckpointing false for runtime "tfjs"', true, "The training loop (lib/train) has no gradient checkpointing: it keeps every activation for the backward."));
@@ -199,9 +201,9 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
     // by the end of the backward where the peak is (tfjs_tape.ts).
     const largest = Math.max(...linears.map((l) => l.outFeatures * l.inFeatures));
     if (s.runtime === "cuda") add({ name: "dequantized weight (transient)", category: "temporaries", bytes: largest * cb, formula: `largest out*in * ${cb} = ${fmt(largest)} * ${cb}` });
-  } else if (s.runtime === "tfjs" && baseBytes === 2) {
-    // toLora16Model: every projection (the untied head too) in 16 bits on the host; embeddings and norms stay float32.
-    add({ name: `projections in ${s.baseDtype}`, category: "base_16bit", bytes: (pLin + head) * 2, formula: `(P_lin${head ? " + V*h" : ""}) * 2 = ${fmt(pLin + head)} * 2` });
+  } else if (s.runtime === "tfjs" && s.baseDtype !== "fp32") {
+    // toLora16Model: every projection (lm_head included) in 16 bits on the host; embeddings and norms float32.
+    add({ name: `base projections (${s.baseDtype}, host)`, category: "base_16bit", bytes: (pLin + head) * baseBytes, formula: `(P_lin${head ? " + V*h" : ""}) * ${baseBytes} = ${fmt(pLin + head)} * ${baseBytes}` });
     add({ name: "embeddings and norms (float32)", category: "base_dense", bytes: (embed + norms) * 4, formula: `(V*h + (2L+1)*h) * 4 = ${fmt(embed + norms)} * 4` });
   } else {
     add({ name: "base weights", category: "base_dense", bytes: (pLin + pOther) * baseBytes, formula: `(P_lin + P_other) * ${baseBytes} = ${fmt(pLin + pOther)} * ${baseBytes}` });

@@ -4,7 +4,10 @@
 // training and inference throughput (adapter separate and merged).
 import { InvalidArgumentError, expected } from "../errors.js";
 import { loadTask, shippedModelPath, type Task } from "../data/shipped.js";
-import { expectedWeightShapes, findTokenizerFor, loadModel, loadTokenizer, type LlamaModel, type Tokenizer } from "../model/index.js";
+import { expectedWeightShapes, findTokenizerFor, loadModel, loadTokenizer, readModelConfig, type LlamaModel, type Tokenizer } from "../model/index.js";
+import { checkTrainingBudget } from "../plan/budget.js";
+import type { PlanSetup } from "../plan/planner.js";
+import { shapeOfConfig, tfjsBackendKind } from "./run_plan.js";
 import { toLoraModel, toQloraModel, mergeAndUnload, saveAdapter, type LoraModel, type LoraConfig } from "../lora/index.js";
 import { MemoryLedger } from "../memory/ledger.js";
 import type { MemoryCategory } from "../memory/types.js";
@@ -55,6 +58,11 @@ export interface CompareOptions {
   signal?: AbortSignal;
   /** Save each run's adapter to `${adapterDir}/<lora|qlora>`. */
   adapterDir?: string;
+  /**
+   * Memory each run may use, in bytes or as text ("8GiB"): both runs' plans are checked before either
+   * loads the model, and a run over it is refused (OverBudgetError) with what would fit.
+   */
+  budget?: number | string;
 }
 
 /** One run's measurements. */
@@ -122,13 +130,14 @@ export const CONVERGED_PERCENT = 1;
 /** Fine-tunes the same base on the same task with the same seed as LoRA and as QLoRA, and measures both. */
 export async function compareLoraQlora(options: CompareOptions = {}): Promise<CompareReport> {
   const modelPath = options.model ?? shippedModelPath();
+  const modes = options.modes ?? ["lora", "qlora"];
+  if (options.budget !== undefined) checkCompareBudget(modelPath, modes, options.budget, options);
   const tokenizerPath = options.tokenizer ?? findTokenizerFor(modelPath);
   if (!tokenizerPath) throw new InvalidArgumentError("compareLoraQlora", expected(`a tokenizer beside ${modelPath}`, "none", "Pass tokenizer: PATH."));
   const tokenizer = await loadTokenizer(tokenizerPath);
   const task = typeof options.task === "object" ? options.task : loadTask(options.task ?? "home");
   const steps = options.steps ?? 600;
   const seed = options.seed ?? 0;
-  const modes = options.modes ?? ["lora", "qlora"];
   const log = options.log ?? (() => {});
   const runs: CompareRun[] = [];
   for (const mode of modes) {
@@ -151,10 +160,24 @@ export async function compareLoraQlora(options: CompareOptions = {}): Promise<Co
   return report;
 }
 
+/** LoRA's r, alpha and target modules in compare's runs unless options.lora says otherwise. */
+const COMPARE_LORA: Partial<LoraConfig> = { r: 8, lora_alpha: 16, target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] };
+
+/** Refuses, before anything loads, a run whose plan (this model, batch and LoRA config, the active backend) is over `budget`. */
+function checkCompareBudget(modelPath: string, modes: readonly BaseMode[], budget: number | string, options: CompareOptions): void {
+  const shape = shapeOfConfig(readModelConfig(modelPath), modelPath);
+  const lora = { ...COMPARE_LORA, ...options.lora };
+  const targets = Array.isArray(lora.target_modules) ? lora.target_modules.map((t) => t.split(".").at(-1)!) : "all-linear";
+  for (const mode of modes) {
+    const setup: PlanSetup = { method: mode, runtime: "tfjs", backend: tfjsBackendKind(), batch: options.batchSize ?? 16, seqLen: 128, r: lora.r ?? 8, targetModules: targets };
+    checkTrainingBudget(`compareLoraQlora (${mode === "lora" ? "LoRA" : "QLoRA"} run)`, budget, shape, setup);
+  }
+}
+
 async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, task: Task, steps: number, seed: number, options: CompareOptions, log: (line: string) => void): Promise<CompareRun> {
   const name = mode === "lora" ? "LoRA" : "QLoRA";
   const base: LlamaModel = await loadModel(modelPath);
-  const loraConfig: Partial<LoraConfig> = { r: 8, lora_alpha: 16, target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], ...options.lora };
+  const loraConfig: Partial<LoraConfig> = { ...COMPARE_LORA, ...options.lora };
   const model: LoraModel<LlamaModel> = mode === "lora" ? toLoraModel(base, loraConfig, { seed }) : toQloraModel(base, loraConfig, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed });
   try {
     const baseItems = base.memoryItems().filter((i) => i.category === "base_dense" || i.category === "base_packed" || i.category === "quant_constants");

@@ -8,3 +8,4 @@ export { saveCheckpoint, loadCheckpoint, resolveCheckpoint, readTrainerState, ty
 export type { TrainableModel, GeneratingModel } from "./model_contract.js";
 export { Rng } from "./rng.js";
 export { compareLoraQlora, CONVERGED_PERCENT, type CompareOptions, type CompareReport, type CompareRun, type BaseMode } from "./compare.js";
+export { runPlanFor, type RunPlan, type RunPlanOptions } from "./run_plan.js";

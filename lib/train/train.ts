@@ -18,6 +18,8 @@ import { evaluateLoss, type MetricFn } from "./evaluate.js";
 import type { GeneratingModel, TrainableModel } from "./model_contract.js";
 import type { EvalRecord, StepRecord } from "./records.js";
 import { raisePeak, stepMemory, type CategoryTotals } from "./step_memory.js";
+import { checkTrainingBudget } from "../plan/budget.js";
+import { runPlanFor } from "./run_plan.js";
 import { trainStep, type StepSetup } from "./train_step.js";
 
 /** Receives records as the run goes (lib/viz's liveLossChart is one). */
@@ -101,6 +103,13 @@ export interface TrainOptions {
    * tf.memory() at the end of the forward pass (cheaper, no profiling).
    */
   ledger?: MemoryLedger;
+  /**
+   * Memory the run may use, in bytes or as text ("8GiB", "512MiB", "8GB"): before the optimizer or any
+   * batch is allocated, the planner's estimate for this model, batch, sequence length and optimizer
+   * state on the active backend is checked against it, and a run over it is refused (OverBudgetError)
+   * with the estimate by category and the nearest changes that would fit.
+   */
+  budget?: number | string;
 }
 
 /** What a run did. */
@@ -173,6 +182,10 @@ function validate(options: TrainOptions, dataset: readonly Example[] | Tokenized
 
 async function runTraining(model: TrainableModel, dataset: readonly Example[] | TokenizedDataset, options: TrainOptions, stopSignal: AbortSignal): Promise<TrainResult> {
   validate(options, dataset);
+  if (options.budget !== undefined) {
+    const { shape, setup } = runPlanFor(model, options);
+    checkTrainingBudget("train", options.budget, shape, setup); // refuses before anything below allocates
+  }
   const run = options.run ?? "run";
   const totalSteps = options.steps;
   const batchSize = options.batchSize ?? 8;
