@@ -13,6 +13,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   generate: { summary: "generate text with a model (and optional adapter)", load: async () => (await import("./generate.js")).generate },
   plan: { summary: "estimate the memory a LoRA or QLoRA run needs", load: async () => (await import("./plan.js")).plan },
   compare: { summary: "fine-tune LoRA and QLoRA side by side and report", load: async () => (await import("./compare.js")).compare },
+  ladder: { summary: "measure LoRA and QLoRA memory and speed at growing model sizes", load: async () => (await import("./ladder.js")).ladder },
 };
 
 /** Usage text listing every subcommand. */

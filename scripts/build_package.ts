@@ -22,9 +22,10 @@ const packagesStayExternal: esbuild.Plugin = {
   },
 };
 
+// The library, and the ladder's rung process (lib/ladder/ladder.ts starts dist/lib/ladder/child.js beside the bundle).
 await esbuild.build({
-  entryPoints: [`${root}lib/index.ts`],
-  outfile: `${root}dist/lib/index.js`,
+  entryPoints: { index: `${root}lib/index.ts`, "ladder/child": `${root}lib/ladder/child.ts` },
+  outdir: `${root}dist/lib`,
   bundle: true,
   platform: "node",
   format: "esm",

@@ -10,8 +10,8 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-/** Worker threads' programs: running on import is what they are for (kernel/transport.ts and compiler_client.ts start them). */
-const WORKER_PROGRAMS = new Set(["kernel/compiler_worker.ts", "kernel/transport_worker.ts"]);
+/** Worker threads' and child processes' programs: running on import is what they are for (kernel/transport.ts and compiler_client.ts start the workers, lib/ladder/ladder.ts the ladder's rungs). */
+const WORKER_PROGRAMS = new Set(["kernel/compiler_worker.ts", "kernel/transport_worker.ts", "lib/ladder/child.ts"]);
 
 function modulesUnder(dir: string): string[] {
   return readdirSync(join(root, dir), { recursive: true, encoding: "utf8" })

@@ -22,6 +22,7 @@ const LAYERS: string[][] = [
   ["train"],
   ["viz"],
   ["runtime.ts", "backend.ts"],
+  ["ladder"],
   ["index.ts"],
 ];
 
