@@ -11,6 +11,8 @@ import { budgetBytes } from "../memory/byte_size.js";
 import type { MemoryCategory } from "../memory/types.js";
 import { modelPreset } from "../model/presets.js";
 import { planMemory } from "../plan/planner.js";
+import { backendBytes } from "../plan/budget.js";
+import { WASM_HEAP_LIMIT_BYTES } from "../ops/wasm_heap_limit.js";
 import { productEngineReport } from "../ops/native_product.js";
 import * as tf from "@tensorflow/tfjs-core";
 import { LADDER_METHODS, SHIPPED_RUNG, planRung, type LadderMethod, type RungMeasurement, type RungSetup, type Spread } from "./rung.js";
@@ -39,7 +41,7 @@ export interface LadderOptions {
   generateTokens?: number;
   generateRepeats?: number;
   gradientCheckpointing?: boolean;
-  /** Bytes or a size ("8GiB"): a rung whose planned peak is over it is refused before it starts. */
+  /** Bytes or a size ("8GiB"): a rung whose planned peak is over it is refused before it starts (as is one whose WebAssembly heap share is past 4 GiB). */
   budget?: number | string;
   seed?: number;
   /** Called as rungs start, change phase and end (a progress line, an updating chart). */
@@ -194,9 +196,12 @@ export async function runLadder(options: LadderOptions = {}): Promise<LadderResu
     const base = { model, weights: model === SHIPPED_RUNG ? ("shipped" as const) : ("random" as const), parameters: planned.parameters.total, method, plannedPeakBytes: planned.totalBytes };
     const progress = (phase: string, rung?: LadderRung) => options.onProgress?.({ index, total: plan.length, model, method, phase, rung });
     let rung: LadderRung;
+    const largest = [...planned.components].sort((a, b) => b.bytes - a.bytes)[0]!;
+    const inHeap = backendBytes(planned);
     if (budget !== undefined && planned.totalBytes > budget) {
-      const largest = [...planned.components].sort((a, b) => b.bytes - a.bytes)[0]!;
       rung = { ...base, status: "refused", reason: `the planned peak, ${formatBytes(planned.totalBytes)}, is over the budget of ${formatBytes(budget)} (the largest part: ${largest.name}, ${formatBytes(largest.bytes)})`, tiers: tiersFor(planned.totalBytes, "planned") };
+    } else if (backend === "wasm" && inHeap > WASM_HEAP_LIMIT_BYTES) {
+      rung = { ...base, status: "refused", reason: `${formatBytes(inHeap)} of the planned peak would be WebAssembly heap tensors, past the heap's ${formatBytes(WASM_HEAP_LIMIT_BYTES)} limit`, tiers: tiersFor(planned.totalBytes, "planned") };
     } else {
       progress("starting");
       try {
