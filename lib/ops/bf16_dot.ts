@@ -3,7 +3,7 @@
 // (zero-extend, shift by 16) and multiplied into a running sum, so the float32 weight (2x the bytes) is
 // never written to memory and read back.
 import * as tf from "@tensorflow/tfjs-core";
-import { FunctionBuilder, I32, OP, SIMD_OP, V128 } from "./wasm_asm.js";
+import { FunctionBuilder, I32, OP, SIMD_OP, V128, align16 } from "./wasm_asm.js";
 import { WasmKernel } from "./wasm_kernel.js";
 import { activeWasmBackend } from "./wasm_heap.js";
 
@@ -81,7 +81,7 @@ export function bf16DotProduct(x: tf.Tensor2D, bits: Uint16Array, shape: readonl
   const staging = backend.makeOutput([(rowsPerChunk * K) / 2 + 4], "int32");
   try {
     const dot = BF16_DOT_KERNEL.instantiate(memory);
-    const stagingAt = (backend.getMemoryOffset(staging.dataId) + 15) & ~15;
+    const stagingAt = align16(backend.getMemoryOffset(staging.dataId));
     const outAt = backend.getMemoryOffset(out.dataId);
     const xAt = backend.getMemoryOffset(x.dataId);
     for (let row0 = 0; row0 < N; row0 += rowsPerChunk) {

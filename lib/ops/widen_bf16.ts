@@ -3,7 +3,7 @@
 // 16 (exact; NaN payloads and signs kept). A 16-bit base linear widens its weight this way for each
 // product, without the host array and copy of the plain path.
 import * as tf from "@tensorflow/tfjs-core";
-import { FunctionBuilder, I32, OP, SIMD_OP, V128 } from "./wasm_asm.js";
+import { FunctionBuilder, I32, OP, SIMD_OP, V128, align16 } from "./wasm_asm.js";
 import { WasmKernel } from "./wasm_kernel.js";
 import { activeWasmBackend } from "./wasm_heap.js";
 
@@ -59,7 +59,7 @@ export function widenBfloat16ToWasmTensor(bits: Uint16Array, shape: number[]): t
   try {
     const widen = WIDEN_BF16_KERNEL.instantiate(memory);
     const outAt = backend.getMemoryOffset(out.dataId);
-    const stagingAt = (backend.getMemoryOffset(staging.dataId) + 15) & ~15;
+    const stagingAt = align16(backend.getMemoryOffset(staging.dataId));
     const whole = bits.length - (bits.length % 8);
     for (let first = 0; first < whole; first += CHUNK) {
       const count = Math.min(CHUNK, whole - first);

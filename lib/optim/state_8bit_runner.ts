@@ -4,7 +4,7 @@
 // 256, a block holding NaN or Infinity) go through lib/quant's scalar functions, which define the rules.
 import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise8bit, quantizeBlockwise8bit } from "../quant/dynamic_map.js";
-import { wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
+import { align16, wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
 import { activeWasmBackend } from "../ops/wasm_heap.js";
 import { CELL_TABLE_BYTES, KERNEL_BLOCK, cellTable, instantiateState8bitKernels, state8bitKernelsAvailable, type State8bitKernelInstance } from "./state_8bit_simd.js";
 
@@ -50,7 +50,7 @@ export class State8bitRunner {
     const absmax = backend.makeOutput([blocks], "float32");
     const staging = backend.makeOutput([(CELL_TABLE_BYTES + 16) / 4], "int32");
     try {
-      const tablePtr = (backend.getMemoryOffset(staging.dataId) + 15) & ~15;
+      const tablePtr = align16(backend.getMemoryOffset(staging.dataId));
       const valuesPtr = backend.getMemoryOffset(t.dataId);
       const codesPtr = backend.getMemoryOffset(codes.dataId);
       const absmaxPtr = backend.getMemoryOffset(absmax.dataId);
@@ -78,7 +78,7 @@ export class State8bitRunner {
     const out = backend.makeOutput([len], "float32");
     const staging = backend.makeOutput([256 + 4], "float32");
     try {
-      const mapPtr = (backend.getMemoryOffset(staging.dataId) + 15) & ~15;
+      const mapPtr = align16(backend.getMemoryOffset(staging.dataId));
       const codesPtr = backend.getMemoryOffset(codes.dataId);
       const absmaxPtr = backend.getMemoryOffset(absmax.dataId);
       const outPtr = backend.getMemoryOffset(out.dataId);

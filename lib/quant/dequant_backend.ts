@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
 import { DEQUANT_KERNEL, dequantStagingBytes, runDequantKernel } from "./dequant_simd.js";
 import { activeWasmBackend } from "../ops/wasm_heap.js";
+import { align16 } from "../ops/wasm_asm.js";
 
 /**
  * A new float32 tensor of `shape` holding the dequantized values, written by the SIMD kernel in
@@ -21,7 +22,7 @@ export function dequantizeToWasmTensor(packed: Uint8Array, absmax: Float32Array,
   const staging = backend.makeOutput([Math.ceil(dequantStagingBytes(blocksize) / 4) + 4], "int32");
   try {
     const outPtr = backend.getMemoryOffset(out.dataId);
-    const stagingPtr = (backend.getMemoryOffset(staging.dataId) + 15) & ~15; // one spare word for alignment
+    const stagingPtr = align16(backend.getMemoryOffset(staging.dataId)); // one spare word for alignment
     runDequantKernel(memory, stagingPtr, { packed, absmax, code, blocksize, fullBlocks }, (first) => outPtr + 4 * first);
     const done = fullBlocks * blocksize;
     if (done < n) {

@@ -104,7 +104,7 @@ export function dotProduct4bit(x: tf.Tensor2D, w: DotWeight): tf.Tensor2D {
   const staging = backend.makeOutput([stagingBytes / 4], "int32");
   try {
     const dot = DEQUANT_DOT_KERNEL.instantiate(memory);
-    const packedAt = (backend.getMemoryOffset(staging.dataId) + 15) & ~15;
+    const packedAt = align16(backend.getMemoryOffset(staging.dataId));
     const absmaxAt = packedAt + align16(rowsPerChunk * bytesPerRow);
     const codeAt = absmaxAt + align16(rowsPerChunk * blocksPerRow * 4);
     new Float32Array(memory.buffer, codeAt, 16).set(w.code);
