@@ -40,18 +40,22 @@ export function randomModel(shape: string | LlamaConfig, options: RandomModelOpt
   const dense = new Map<string, Float32Array>();
   const linears = new Map<string, Linear>();
   let index = 0;
+  let scratch = new Float32Array(0);
   for (const [name, dims] of expectedWeightShapes(config)) {
     index++;
     if (dims.length === 1) {
       dense.set(name, new Float32Array(dims[0]!).fill(1));
       continue;
     }
-    const values = seededNormal(dims[0]! * dims[1]!, seed * 100_003 + index, { std: 0.02 }); // [out, in]
     const path = name.slice(0, -".weight".length);
+    const n = dims[0]! * dims[1]!;
     if (name === "model.embed_tokens.weight" || storage === "f32" || keep.has(path)) {
-      dense.set(name, values);
+      dense.set(name, seededNormal(n, seed * 100_003 + index, { std: 0.02 })); // [out, in], kept
       continue;
     }
+    // Drawn into one reused scratch buffer: converting copies it, so no projection's float32 draw is left for the collector.
+    if (scratch.length < n) scratch = new Float32Array(n);
+    const values = seededNormal(n, seed * 100_003 + index, { std: 0.02, out: scratch }); // [out, in]
     const size = [dims[0]!, dims[1]!] as const;
     linears.set(
       path,

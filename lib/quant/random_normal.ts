@@ -2,12 +2,12 @@
 // Vigna) for uniform bits, Box-Muller for the normal transform, 53-bit uniforms in (0, 1).
 
 /** n samples of N(mean, std^2) as float32, the same for the same seed on every platform. */
-export function seededNormal(n: number, seed: number, options: { mean?: number; std?: number } = {}): Float32Array {
+export function seededNormal(n: number, seed: number, options: { mean?: number; std?: number; out?: Float32Array } = {}): Float32Array {
   const mean = options.mean ?? 0;
   const std = options.std ?? 1;
   const next = xoshiro128ss(seed);
   const uniform = () => ((next() >>> 5) * 67108864 + (next() >>> 6) + 0.5) / 9007199254740992; // (0, 1)
-  const out = new Float32Array(n);
+  const out = options.out ? options.out.subarray(0, n) : new Float32Array(n); // a caller's scratch buffer, reused
   for (let i = 0; i < n; i += 2) {
     const r = Math.sqrt(-2 * Math.log(uniform()));
     const theta = 2 * Math.PI * uniform();
