@@ -88,6 +88,11 @@ export interface TrainOptions {
   checkpoint?: CheckpointOptions;
   /** A checkpoint folder (or a checkpoint dir with latest.json) to continue from. */
   resumeFrom?: string;
+  /**
+   * Gradient checkpointing (default false): the backward recomputes each decoder block's activations
+   * from its input instead of keeping them, as QLoRA recipes train; same gradients, a lower peak.
+   */
+  gradientCheckpointing?: boolean;
   /** Attach resident bytes by category to each step record (default true). */
   recordMemory?: boolean;
   /**
@@ -157,6 +162,7 @@ function validate(options: TrainOptions, dataset: readonly Example[]): void {
     if (v !== undefined) requirePositiveInteger(fn, what, v);
   }
   if (options.lr !== undefined && !(Number.isFinite(options.lr) && options.lr > 0)) throw new InvalidArgumentError(fn, expected("lr > 0", options.lr));
+  if (options.gradientCheckpointing !== undefined && typeof options.gradientCheckpointing !== "boolean") throw new InvalidArgumentError(fn, expected("gradientCheckpointing true or false", options.gradientCheckpointing));
   if (options.maxGradNorm != null && !(options.maxGradNorm > 0)) throw new InvalidArgumentError(fn, expected("maxGradNorm > 0 or null", options.maxGradNorm));
   if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError(fn, expected("a non-empty array of examples", dataset, "Load data with loadDataset(path) or loadTask(name).train."));
   if (!options.tokenizer) throw new InvalidArgumentError(fn, expected("options.tokenizer", "undefined", "Pass the model's tokenizer (loadTokenizer(path))."));
@@ -182,7 +188,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[], o
   const optimizer = options.optimizer ?? new AdamW({ weightDecay: options.weightDecay ?? 0, state: options.optimizerState });
 
   const ledger = options.ledger;
-  const stepSetup: StepSetup = { model, params, optimizer, maxGradNorm, ledger };
+  const stepSetup: StepSetup = { model, params, optimizer, maxGradNorm, ledger, gradientCheckpointing: options.gradientCheckpointing ?? false };
   if (ledger) ledger.track("model", { memoryItems: () => model.memoryItems?.() ?? [] }).track("optimizer", optimizer);
   const sequences: TokenSequence[] = options.packing ? packExamples(dataset, options.tokenizer, maxLength) : tokenizeExamples(dataset, options.tokenizer, maxLength);
   const sampler = new EpochSampler(sequences.length, seed);
