@@ -39,8 +39,9 @@ export interface PlanSetup {
   doubleQuant?: boolean;
   /**
    * "cuda": a PyTorch-style run (16-bit compute, modelled activations, CUDA context / allocator term).
-   * "tfjs": this library's own training loop on TensorFlow.js: float32 throughout, no gradient
-   * checkpointing, activations as TF.js's autodiff holds them, no runtime term (TF.js counts tensors only).
+   * "tfjs": this library's own training loop on TensorFlow.js: float32 throughout, gradient
+   * checkpointing off by default (lib/train's option), activations as TF.js's autodiff holds them, no
+   * runtime term (TF.js counts tensors only).
    */
   runtime?: "cuda" | "tfjs";
   /** runtime "tfjs": the backend whose kernels the activation count follows (default "wasm"; "tensorflow" is tfjs-node). */
@@ -112,7 +113,7 @@ export const DEFAULT_PLAN_SETUP: Omit<ResolvedPlanSetup, "method"> = {
 
 /**
  * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (the loaders widen
- * f16/bf16 checkpoints), no gradient checkpointing (the loop keeps every activation), the wasm backend.
+ * f16/bf16 checkpoints), no gradient checkpointing (lib/train's default: every activation kept), the wasm backend.
  */
 export const TFJS_PLAN_DEFAULTS = { baseDtype: "fp32", computeDtype: "fp32", loraDtype: "fp32", gradientCheckpointing: false, backend: "wasm" } as const;
 
@@ -136,9 +137,6 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
     if (!TFJS_BACKENDS.includes(s.backend!)) throw new InvalidArgumentError(fn, expected(`backend ${TFJS_BACKENDS.join(", ")}`, s.backend));
     for (const [what, v] of [["baseDtype", s.baseDtype], ["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
       if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js trains these models in float32 (the loaders widen f16 and bf16 weights)."));
-    }
-    if (s.gradientCheckpointing) {
-      throw new InvalidArgumentError(fn, expected('gradientCheckpointing false for runtime "tfjs"', true, "The training loop (lib/train) has no gradient checkpointing: it keeps every activation for the backward."));
     }
   }
   if (s.targetModules !== "all-linear" && (!Array.isArray(s.targetModules) || s.targetModules.length === 0)) {
@@ -275,10 +273,10 @@ function cudaActivations(shape: LlamaShape, s: ResolvedPlanSetup): PlanComponent
  * "activations" (the forward+backward phase's peak above its end).
  */
 function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: readonly LinearShape[], trainable: number): PlanComponent[] {
-  const tape = tfjsTapeElements({ shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend });
+  const tape = tfjsTapeElements({ shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend, gradientCheckpointing: s.gradientCheckpointing });
   const fmt = (n: number) => n.toLocaleString("en-US");
   const rows = s.batch * s.seqLen;
-  const where = `b*s = ${fmt(rows)} rows; the last block's share`;
+  const where = `b*s = ${fmt(rows)} rows${s.gradientCheckpointing ? ", each block recomputed in the backward" : ""}; the last block's share`;
   return [
     {
       name: "activations: tensors saved for the backward",
