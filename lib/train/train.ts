@@ -162,7 +162,7 @@ function validate(options: TrainOptions, dataset: readonly Example[]): void {
     if (v !== undefined) requirePositiveInteger(fn, what, v);
   }
   if (options.lr !== undefined && !(Number.isFinite(options.lr) && options.lr > 0)) throw new InvalidArgumentError(fn, expected("lr > 0", options.lr));
-  if (options.gradientCheckpointing !== undefined && typeof options.gradientCheckpointing !== "boolean") throw new InvalidArgumentError(fn, expected("gradientCheckpointing true or false", options.gradientCheckpointing));
+  if (options.gradientCheckpointing !== undefined && typeof options.gradientCheckpointing !== "boolean") throw new InvalidArgumentError(fn, expected("gradientCheckpointing true or false", JSON.stringify(options.gradientCheckpointing)));
   if (options.maxGradNorm != null && !(options.maxGradNorm > 0)) throw new InvalidArgumentError(fn, expected("maxGradNorm > 0 or null", options.maxGradNorm));
   if (!Array.isArray(dataset) || dataset.length === 0) throw new InvalidArgumentError(fn, expected("a non-empty array of examples", dataset, "Load data with loadDataset(path) or loadTask(name).train."));
   if (!options.tokenizer) throw new InvalidArgumentError(fn, expected("options.tokenizer", "undefined", "Pass the model's tokenizer (loadTokenizer(path))."));

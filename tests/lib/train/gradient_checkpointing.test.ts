@@ -12,7 +12,11 @@ import { resolveBackend } from "../../../lib/backend.js";
 import { llamaConfig, loadModel, randomModel, type LlamaModel } from "../../../lib/model/index.js";
 import { toLora16Model, toLoraModel, toQloraModel, type LoraModel } from "../../../lib/lora/index.js";
 import { seededNormal } from "../../../lib/quant/random_normal.js";
+import { train } from "../../../lib/train/index.js";
+import { compareLoraQlora } from "../../../lib/train/compare.js";
+import { loadTask, shippedModelPath } from "../../../lib/data/index.js";
 import { HF_MODEL } from "../model/helpers.js";
+import { shippedTokenizer } from "./helpers.js";
 
 const TOLERANCE = 1e-6;
 const TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
@@ -137,4 +141,37 @@ test("gradient checkpointing: the same gradients on a full fine-tune (norms and 
   } finally {
     model.dispose();
   }
+});
+
+test("train({ gradientCheckpointing: true }) follows the plain run step for step, and a bad value is refused", async () => {
+  const tokenizer = await shippedTokenizer();
+  const run = async (gradientCheckpointing: boolean) => {
+    const base = await loadModel(shippedModelPath());
+    const lora = toQloraModel(base, { r: 4, lora_alpha: 8, target_modules: TARGETS }, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed: 0 });
+    try {
+      const result = await train(lora, loadTask("home").train, { tokenizer, steps: 4, batchSize: 4, maxLength: 32, lr: 1e-2, stopOnSigint: false, gradientCheckpointing });
+      return result.steps.map((s) => [s.loss, s.gradNorm]);
+    } finally {
+      lora.dispose();
+    }
+  };
+  // Equal gradients give equal updates, so every later step's loss and norm are equal too.
+  assert.deepEqual(await run(true), await run(false));
+  const base = await loadModel(shippedModelPath());
+  try {
+    await assert.rejects(train(toLoraModel(base, { r: 4 }), loadTask("home").train, { tokenizer, steps: 1, gradientCheckpointing: "yes" as never }), /train: expected gradientCheckpointing true or false, got "yes"/);
+  } finally {
+    base.dispose();
+  }
+});
+
+test("compareLoraQlora({ gradientCheckpointing: true }) trains both runs checkpointed and says so", async () => {
+  await resolveBackend();
+  const report = await compareLoraQlora({ steps: 2, batchSize: 4, evalExamples: 8, metricExamples: 2, inferenceTokens: 2, gradientCheckpointing: true });
+  assert.equal(report.gradientCheckpointing, true);
+  const plain = await compareLoraQlora({ steps: 2, batchSize: 4, evalExamples: 8, metricExamples: 2, inferenceTokens: 2, modes: ["qlora"] });
+  assert.equal(plain.gradientCheckpointing, false);
+  const qlora = report.runs.find((r) => r.mode === "qlora")!;
+  assert.deepEqual(qlora.steps.map((s) => s.loss), plain.runs[0]!.steps.map((s) => s.loss), "the same losses");
+  assert.ok(qlora.peakMemory.activations! < plain.runs[0]!.peakMemory.activations!, `peak activations ${qlora.peakMemory.activations} vs ${plain.runs[0]!.peakMemory.activations}`);
 });
