@@ -4,7 +4,10 @@
 // steps on a fixed batch, the two paths taking turns; the ratio is the median of the per-round ratios.
 // Default model: random weights (memory and speed only, not quality) with SmolLM2-135M's blocks
 // (576 hidden, 1536 intermediate, 9 heads, 3 KV heads), 4 layers, the shipped tokenizer's vocabulary.
+// --preset NAME: a whole preset's shape instead (lib/model/presets.ts, e.g. smollm2-135m); --only-checkpointed
+// skips the plain run (for shapes whose plain step does not fit, such as WebAssembly's 4 GiB heap).
 // Usage: node --import tsx bench/checkpointing.ts [--method lora|qlora] [--layers N] [--batch N] [--seq-len N] [--steps N]
+//        [--preset NAME] [--only-checkpointed]
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
@@ -18,7 +21,7 @@ import { planMemory, type TfjsBackendKind } from "../lib/plan/index.js";
 import { train } from "../lib/train/index.js";
 
 const { values } = parseArgs({
-  options: { method: { type: "string", default: "qlora" }, layers: { type: "string", default: "4" }, batch: { type: "string", default: "8" }, "seq-len": { type: "string", default: "128" }, steps: { type: "string", default: "3" } },
+  options: { method: { type: "string", default: "qlora" }, layers: { type: "string", default: "4" }, batch: { type: "string", default: "8" }, "seq-len": { type: "string", default: "128" }, steps: { type: "string", default: "3" }, preset: { type: "string" }, "only-checkpointed": { type: "boolean", default: false } },
 });
 const method = values.method;
 if (method !== "lora" && method !== "qlora") throw new Error(`bench/checkpointing.ts: expected --method lora or qlora, got ${method}`);
@@ -29,7 +32,9 @@ const QUANT = { quantType: "nf4", doubleQuant: true, blocksize: 64 } as const;
 
 const report = await resolveBackend();
 const tokenizer = await loadTokenizer(join(shippedModelPath(), "tokenizer.json"));
-const config = { ...presetConfig("smollm2-135m"), numLayers: layers, vocabSize: tokenizer.vocabSize };
+const config = values.preset ? presetConfig(values.preset) : { ...presetConfig("smollm2-135m"), numLayers: layers, vocabSize: tokenizer.vocabSize };
+const shape = values.preset ?? `random SmolLM2-135M blocks x ${layers}`;
+const withPlain = !values["only-checkpointed"];
 
 function adapted(): LoraModel<LlamaModel> {
   const base = randomModel(config, { seed: 1 });
@@ -50,8 +55,8 @@ async function peak(gradientCheckpointing: boolean): Promise<{ total: number; ac
   }
 }
 
-const plain = await peak(false);
 const checkpointed = await peak(true);
+const plain = withPlain ? await peak(false) : undefined;
 const setup = { method, r: R, targetModules: TARGETS, batch, seqLen, runtime: "tfjs", backend: tf.getBackend() as TfjsBackendKind, ...QUANT } as const;
 const planned = [false, true].map((gradientCheckpointing) => planMemory(configToHf(config), { ...setup, gradientCheckpointing }).totalBytes);
 
@@ -71,9 +76,9 @@ const timed = (gradientCheckpointing: boolean) => {
   tf.dispose([value, ...Object.values(grads)]);
   return (performance.now() - started) / 1000;
 };
-timed(false); // warm-up
+if (withPlain) timed(false); // warm-up
 timed(true);
-const rounds = Array.from({ length: steps }, () => [timed(false), timed(true)] as const);
+const rounds = Array.from({ length: steps }, () => [withPlain ? timed(false) : NaN, timed(true)] as const);
 tf.dispose([ids, targets, mask]);
 model.dispose();
 const median = (xs: number[]) => {
@@ -83,8 +88,18 @@ const median = (xs: number[]) => {
 
 const tokens = batch * seqLen;
 const [plainSeconds, checkpointedSeconds] = [median(rounds.map((r) => r[0])), median(rounds.map((r) => r[1]))];
-console.log(`Gradient checkpointing benchmark: ${method} r ${R}, random SmolLM2-135M blocks x ${layers} (C ${config.hiddenSize}, F ${config.intermediateSize}, H ${config.numHeads}, K ${config.numKvHeads}, V ${config.vocabSize}), B ${batch}, T ${seqLen}; TF.js ${formatBackendReport(report)}`);
-console.log(`step peak (ledger):  plain ${formatBytes(plain.total)}, checkpointed ${formatBytes(checkpointed.total)}: ratio ${(checkpointed.total / plain.total).toFixed(3)} (-${(100 * (1 - checkpointed.total / plain.total)).toFixed(1)} %)`);
-console.log(`activations (ledger): plain ${formatBytes(plain.activations)}, checkpointed ${formatBytes(checkpointed.activations)}: ratio ${(checkpointed.activations / plain.activations).toFixed(3)}`);
-console.log(`planner (runtime tfjs): plain ${formatBytes(planned[0]!)} (${((100 * (planned[0]! - plain.total)) / plain.total).toFixed(2)} % off), checkpointed ${formatBytes(planned[1]!)} (${((100 * (planned[1]! - checkpointed.total)) / checkpointed.total).toFixed(2)} % off)`);
-console.log(`time (forward+backward, median of ${steps}): plain ${(plainSeconds * 1000).toFixed(0)} ms (${(tokens / plainSeconds).toFixed(0)} tokens/s), checkpointed ${(checkpointedSeconds * 1000).toFixed(0)} ms (${(tokens / checkpointedSeconds).toFixed(0)} tokens/s): ratio ${median(rounds.map(([p, c]) => c / p)).toFixed(2)}`);
+const mib = (bytes: number) => formatBytes(bytes);
+const off = (plannedBytes: number, measured: number) => `${((100 * (plannedBytes - measured)) / measured).toFixed(2)} % off`;
+console.log(`Gradient checkpointing benchmark: ${method} r ${R}, ${shape} (L ${config.numLayers}, C ${config.hiddenSize}, F ${config.intermediateSize}, H ${config.numHeads}, K ${config.numKvHeads}, V ${config.vocabSize}), B ${batch}, T ${seqLen}; random weights; TF.js ${formatBackendReport(report)}`);
+if (plain) {
+  console.log(`step peak (ledger):  plain ${mib(plain.total)}, checkpointed ${mib(checkpointed.total)}: ratio ${(checkpointed.total / plain.total).toFixed(3)} (-${(100 * (1 - checkpointed.total / plain.total)).toFixed(1)} %)`);
+  console.log(`activations (ledger): plain ${mib(plain.activations)}, checkpointed ${mib(checkpointed.activations)}: ratio ${(checkpointed.activations / plain.activations).toFixed(3)}`);
+  console.log(`planner (runtime tfjs): plain ${mib(planned[0]!)} (${off(planned[0]!, plain.total)}), checkpointed ${mib(planned[1]!)} (${off(planned[1]!, checkpointed.total)})`);
+} else {
+  console.log(`step peak (ledger): checkpointed ${mib(checkpointed.total)} (activations ${mib(checkpointed.activations)}); plain not run`);
+  console.log(`planner (runtime tfjs): checkpointed ${mib(planned[1]!)} (${off(planned[1]!, checkpointed.total)}), plain ${mib(planned[0]!)} (planned only)`);
+}
+const timing = (seconds: number) => `${(seconds * 1000).toFixed(0)} ms (${(tokens / seconds).toFixed(0)} tokens/s)`;
+console.log(
+  `time (forward+backward, median of ${steps}): ${plain ? `plain ${timing(plainSeconds)}, ` : ""}checkpointed ${timing(checkpointedSeconds)}${plain ? `: ratio ${median(rounds.map(([p, c]) => c / p)).toFixed(2)}` : ""}`,
+);

@@ -105,3 +105,24 @@ test("gradient checkpointing on the cpu backend: the planner follows its own cod
   await resolveBackend({ force: "cpu" });
   await check(t, CASES[0]!, 4, 32, 4);
 });
+
+test("gradient checkpointing on a full fine-tune (every weight a variable, tied embedding): lower, and planned", async (t) => {
+  await resolveBackend();
+  const tokenizer = await loadTokenizer(SHIPPED_TOKENIZER);
+  const peakOf = async (gradientCheckpointing: boolean) => {
+    const model = await loadModel(shippedModelPath(), { trainable: "all" });
+    try {
+      const ledger = new MemoryLedger();
+      await train(model, loadTask("home").train, { tokenizer, steps: 2, batchSize: 8, maxLength: 64, packing: true, lr: 1e-3, ledger, stopOnSigint: false, gradientCheckpointing });
+      return ledger.peak();
+    } finally {
+      model.dispose();
+    }
+  };
+  const [plain, checkpointed] = [await peakOf(false), await peakOf(true)];
+  const planned = planByCategory(planMemory(readConfig(shippedModelPath()), { method: "full", batch: 8, seqLen: 64, runtime: "tfjs", backend: tf.getBackend() as TfjsBackendKind, gradientCheckpointing: true }));
+  t.diagnostic(`base-model full (8 x 64): step peak ${(plain.totalBytes / MiB).toFixed(2)} -> ${(checkpointed.totalBytes / MiB).toFixed(2)} MiB; activations planned ${planned.activations} B, measured ${checkpointed.activations} B`);
+  assert.ok(checkpointed.totalBytes < plain.totalBytes);
+  for (const category of ["base_dense", "gradients", "optimizer_resident"] as const) assert.equal(planned[category], checkpointed[category], category);
+  assert.ok(Math.abs(planned.activations! - checkpointed.activations) <= 0.01 * checkpointed.activations, `activations: planned ${planned.activations} vs measured ${checkpointed.activations}`);
+});
