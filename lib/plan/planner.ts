@@ -282,7 +282,9 @@ function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: reado
       name: "activations: tensors saved for the backward",
       category: "activations",
       bytes: 4 * tape.saved,
-      formula: `4 * ${fmt(tape.saved)} elements (${where}: ${fmt(tape.perLayer.saved)}): copies of what each op's gradient reads, freed once it has run`,
+      formula:
+        `4 * ${fmt(tape.saved)} elements (${where}: ${fmt(tape.perLayer.saved)}): copies of what each op's gradient reads, freed once it has run` +
+        (s.gradientCheckpointing ? `; with checkpointing, each block's input (L * b*s*h = ${fmt(shape.numLayers * rows * shape.hiddenSize)} at most) and one block's recompute` : ""),
     },
     {
       name: "activations: gradients of intermediates",
