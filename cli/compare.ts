@@ -29,6 +29,9 @@ Options:
   --adapters DIR     also save both adapters under DIR/lora and DIR/qlora
   --budget SIZE      memory each run may use ("8GiB", "512MiB", "8GB"): a run whose planned
                      memory is over it is refused before the model loads, with what would fit
+  --gradient-checkpointing
+                     recompute each decoder block's activations in the backward (less memory,
+                     one more forward per step)
   --json             print the full report as JSON (records included)
   -h, --help         this text`;
 
@@ -46,6 +49,7 @@ export async function compare(argv: string[]): Promise<number> {
     tokenizer: { type: "string" },
     adapters: { type: "string" },
     budget: { type: "string" },
+    "gradient-checkpointing": { type: "boolean" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
@@ -64,7 +68,7 @@ export async function compare(argv: string[]): Promise<number> {
   process.once("SIGINT", onSigint);
   const report = await compareLoraQlora({
     task: values.task, steps: values.steps, seed: values.seed, lr: values.lr, schedule: values.schedule as ScheduleKind | undefined, warmupRatio: values.warmup, batchSize: values["batch-size"],
-    model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, budget, log, signal: controller.signal,
+    model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, budget, gradientCheckpointing: values["gradient-checkpointing"] ?? false, log, signal: controller.signal,
   });
   process.off("SIGINT", onSigint);
   if (values.json) console.log(JSON.stringify(report, null, 1));
@@ -93,7 +97,7 @@ export function formatCompareReport(report: CompareReport): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
-  const head = `task "${report.task}", ${report.steps} steps, seed ${report.seed}`;
+  const head = `task "${report.task}", ${report.steps} steps, seed ${report.seed}${report.gradientCheckpointing ? ", gradient checkpointing" : ""}`;
   const summary: string[] = [];
   if (report.qloraQualityPercent !== undefined) summary.push(`QLoRA quality: ${report.qloraQualityPercent.toFixed(1)} % of LoRA's ${report.runs[0]!.metricName}`);
   if (report.evalLossGapPercent !== undefined) summary.push(`QLoRA eval loss ${signed(report.evalLossGapPercent)} vs LoRA` + (report.evalLossGapBeforePercent !== undefined ? ` (before training: ${signed(report.evalLossGapBeforePercent)})` : ""));

@@ -15,15 +15,18 @@ const USAGE = `Usage: qlora-lab plan --model 7b|13b|33b|65b|70b|llama3-8b|CONFIG
   --targets LIST         all-linear (default) or module names, e.g. q_proj,v_proj
   --batch N              micro-batch size (1)
   --seq-len N            sequence length (512)
-  --no-checkpointing     keep every layer's activations (default: gradient checkpointing)
+  --gradient-checkpointing
+                         keep only each layer's input, recompute its activations in the backward
+                         (the default on cuda; with --runtime tfjs, lib/train's gradientCheckpointing)
+  --no-checkpointing     keep every layer's activations (the default with --runtime tfjs)
   --optimizer O          32bit (default), 8bit, paged-32bit or paged-8bit
   --base-dtype D         bf16 (default), fp16 or fp32 for unquantized weights
   --compute-dtype D      bf16 (default), fp16 or fp32
   --quant-type T         nf4 (default) or fp4
   --no-double-quant      QLoRA without double quantization
   --runtime R            cuda (default, adds a modelled context/allocator term) or tfjs: this
-                         library's own training on TensorFlow.js (float32, no checkpointing, the
-                         activations TF.js's autodiff holds; what a MemoryLedger measures)
+                         library's own training on TensorFlow.js (float32, the activations TF.js's
+                         autodiff holds; what a MemoryLedger measures)
   --backend B            with --runtime tfjs: wasm (default), cpu or tensorflow (tfjs-node)
   --json                 print the plan as JSON
   --help                 this text
@@ -45,6 +48,7 @@ export async function plan(argv: string[]): Promise<number> {
     targets: { type: "string" },
     batch: { type: "integer", min: 1 },
     "seq-len": { type: "integer", min: 1 },
+    "gradient-checkpointing": { type: "boolean" },
     "no-checkpointing": { type: "boolean" },
     optimizer: { type: "string", choices: Object.keys(optimizers) },
     "base-dtype": { type: "string" },
@@ -61,6 +65,7 @@ export async function plan(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.model) throw new InvalidArgumentError("qlora-lab plan", expected("--model", "nothing", "Try --model 7b --method qlora."));
+  if (values["gradient-checkpointing"] && values["no-checkpointing"]) throw new InvalidArgumentError("qlora-lab plan", expected("one of --gradient-checkpointing and --no-checkpointing", "both"));
   if (!values.method) throw new InvalidArgumentError("qlora-lab plan", expected("--method lora|qlora|full", "nothing"));
   const setup: PlanSetup = {
     method: values.method as PlanSetup["method"],
@@ -68,7 +73,7 @@ export async function plan(argv: string[]): Promise<number> {
     targetModules: values.targets === undefined || values.targets === "all-linear" ? undefined : values.targets.split(",").map((t) => t.trim()).filter(Boolean),
     batch: values.batch,
     seqLen: values["seq-len"],
-    gradientCheckpointing: values["no-checkpointing"] ? false : undefined,
+    gradientCheckpointing: values["no-checkpointing"] ? false : values["gradient-checkpointing"] ? true : undefined,
     optimizer: values.optimizer ? optimizers[values.optimizer] : undefined,
     baseDtype: values["base-dtype"] as PlanDtype | undefined,
     computeDtype: values["compute-dtype"] as PlanDtype | undefined,

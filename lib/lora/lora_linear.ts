@@ -70,7 +70,8 @@ export class LoraLinear implements Linear {
   private disabled = false;
   private mergedInto: string | null = null;
   private isTraining = false;
-  private dropoutCalls = 0;
+  /** Dropout masks drawn so far (each call's seed derives from it; see Linear.drawCount). */
+  drawCount = 0;
 
   /** `path` is the module path ("model.layers.0.self_attn.q_proj"); `seed` drives dropout masks. */
   constructor(
@@ -166,7 +167,7 @@ export class LoraLinear implements Linear {
       const y = this.baseLayer.apply(x); // [N, out]
       const p = adapter.spec.dropout;
       // Dropout only on the branch input (PEFT lora_dropout); seeded per layer and per call.
-      const xIn = this.isTraining && p > 0 ? tf.dropout(x, p, undefined, this.seed + 7919 * this.dropoutCalls++) : x;
+      const xIn = this.isTraining && p > 0 ? tf.dropout(x, p, undefined, this.seed + 7919 * this.drawCount++) : x;
       return lowRankUpdate(y, xIn as tf.Tensor2D, adapter.loraA, adapter.loraB, adapter.scaling); // y + ((x A^T) B^T) * scaling: [N, out]
     });
   }

@@ -5,6 +5,7 @@ import { InvalidArgumentError, expected } from "../errors.js";
 import type { MemoryItem, MemoryReporter } from "../memory/types.js";
 import type { GenerateOptions, GenerateResult } from "../model/generate.js";
 import type { Linear } from "../model/linear.js";
+import type { LossOptions } from "../model/llama.js";
 import type { NamedVariable } from "../optim/optimizer.js";
 import { loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
 import { initLoraValues, moduleSeed } from "./init.js";
@@ -256,8 +257,8 @@ export class LoraModel<M extends AdaptableModel = AdaptableModel> implements Mem
   }
 
   /** Mean masked cross-entropy of the adapted model (the wrapped model's loss). */
-  loss(inputIds: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
-    return this.delegate<(ids: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D) => tf.Scalar>("loss")(inputIds, targets, mask);
+  loss(inputIds: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D, options: LossOptions = {}): tf.Scalar {
+    return this.delegate<(ids: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D, options: LossOptions) => tf.Scalar>("loss")(inputIds, targets, mask, options);
   }
 
   /** Generation with the active adapter (the wrapped model's generate; dropout is off unless training). */

@@ -200,9 +200,12 @@ export function selfAttentionFootprint(t: Timeline, q: Traced, k: Traced, v: Tra
       const dV = batched(T, G * T, D, true, false);
       const dP = batched(G * T, D, T, false, true);
       t.free(dOut, vh);
-      t.spike(S); // dP * probs, reduced to row sums
+      const rowSums = t.tidy(() => {
+        t.alloc(S); // dP * probs
+        return t.alloc(S / T); // reduced to row sums [B*K, G*T, 1]
+      });
       const centred = t.alloc(S);
-      t.free(dP);
+      t.free(dP, rowSums);
       const dS = t.alloc(S);
       t.free(probs, centred);
       const dq = t.tidy(() => {

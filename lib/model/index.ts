@@ -1,7 +1,7 @@
 // lib/model's public surface: the LLaMA decoder, its blocks, loaders, generation and tokenizers.
 export { DenseLinear, type Linear } from "./linear.js";
 export { configFromHf, configToHf, defaultLlamaConfig, headDim, llamaConfig, validateLlamaConfig, type LlamaConfig } from "./config.js";
-export { LlamaModel, BLOCK_LINEARS, expectedWeightShapes, type LlamaModelOptions, type Trainability } from "./llama.js";
+export { LlamaModel, BLOCK_LINEARS, expectedWeightShapes, type LlamaModelOptions, type LossOptions, type Trainability } from "./llama.js";
 export { initLlamaModel } from "./init.js";
 export { loadModel, saveModel, readCheckpoint, readModelConfig, detectModelFormat, type ModelFormat, type LoadModelOptions } from "./load_model.js";
 export { readHfFolder, readHfFolderInto, readHfConfig, type LoadedWeights, type StoredWeights } from "./hf_loader.js";

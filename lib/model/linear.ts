@@ -15,6 +15,11 @@ export interface Linear extends MemoryReporter {
   trainableVariables(): tf.Variable[];
   /** The weight as a float32 [out, in] tensor (a new tensor the caller disposes). */
   denseWeight(): tf.Tensor2D;
+  /**
+   * For a layer whose apply() draws random numbers (LoRA dropout): how many draws it has made. Gradient
+   * checkpointing sets it back before recomputing a forward, so the recompute draws the same masks.
+   */
+  drawCount?: number;
   dispose(): void;
 }
 

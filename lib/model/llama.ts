@@ -16,6 +16,7 @@ import { KvCache } from "./kv_cache.js";
 import { DenseLinear, type Linear } from "./linear.js";
 import { maskedCrossEntropy } from "./loss.js";
 import { matMulWeight } from "../ops/matmul.js";
+import { recomputed } from "../ops/recompute.js";
 import { swiglu } from "./mlp.js";
 import { residualAdd } from "./residual.js";
 import { rmsNorm } from "./rms_norm.js";
@@ -35,6 +36,15 @@ export interface LlamaModelOptions {
 
 /** What a NaN or Infinity in a checkpoint's weight means, for the errors that refuse one. */
 export const NON_FINITE_WEIGHT_HINT = "A NaN or Infinity in a weight turns every output into garbage; the checkpoint is damaged or was saved after training diverged.";
+
+/** Options of {@link LlamaModel.loss}. */
+export interface LossOptions {
+  /**
+   * Gradient checkpointing: under a gradient tape, keep only each decoder block's input for the
+   * backward and recompute the block's activations there (default false). Same gradients, less memory.
+   */
+  gradientCheckpointing?: boolean;
+}
 
 /** The projections of one block, in Hugging Face module-path order. */
 export const BLOCK_LINEARS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"] as const;
@@ -150,7 +160,7 @@ export class LlamaModel implements MemoryReporter {
   }
 
   /** Mean cross-entropy of `targets` over positions where `mask` is 1 (targets [B, T] int32, mask [B, T] float32). */
-  loss(inputIds: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D): tf.Scalar {
+  loss(inputIds: tf.Tensor2D, targets: tf.Tensor2D, mask: tf.Tensor2D, options: LossOptions = {}): tf.Scalar {
     const [batch, time] = this.checkIds(inputIds, "LlamaModel.loss");
     this.checkIds(targets, "LlamaModel.loss (targets)");
     if (mask.shape.length !== 2 || mask.shape[0] !== batch || mask.shape[1] !== time) {
@@ -158,7 +168,8 @@ export class LlamaModel implements MemoryReporter {
     }
     return tf.tidy(() => {
       const rows = batch * time;
-      const logits = this.head(this.hidden(inputIds)); // [N, V]
+      const hidden = options.gradientCheckpointing ? this.checkpointedHidden(inputIds) : this.hidden(inputIds);
+      const logits = this.head(hidden); // [N, V]
       return maskedCrossEntropy(logits, tf.reshape(targets, [rows]), tf.reshape(tf.cast(mask, "float32"), [rows]));
     });
   }
@@ -240,6 +251,40 @@ export class LlamaModel implements MemoryReporter {
       x = tf.tidy(() => this.block(l, input, { batch, kvHeads: numKvHeads, group: G, headDim: D }, rope, mask, cache));
     }
     return rmsNorm(x, this.norms.get("model.norm.weight")!, rmsNormEps);
+  }
+
+  /**
+   * hidden() with each block recomputed in the backward (lib/ops/recompute.ts): the tape keeps each
+   * block's input only. A block's RoPE tables and causal mask are made inside it, as the recompute in
+   * the backward needs them after the forward's tensors are gone.
+   */
+  private checkpointedHidden(inputIds: tf.Tensor2D): tf.Tensor2D {
+    const { numLayers, numHeads, numKvHeads, rmsNormEps, ropeTheta } = this.config;
+    const [batch, time] = inputIds.shape;
+    const D = headDim(this.config);
+    const G = numHeads / numKvHeads;
+    const layout: AttentionLayout = { batch, kvHeads: numKvHeads, group: G, headDim: D };
+    let x = embeddingLookup(this.embedding, tf.reshape(inputIds, [batch * time])); // [N, C]
+    for (let l = 0; l < numLayers; l++) {
+      const block = (input: tf.Tensor2D) => this.block(l, input, layout, ropeTables(0, time, D, ropeTheta), causalMask(time, time, G));
+      const linears = BLOCK_LINEARS.map((name) => this.linearMap.get(`model.layers.${l}.${name}`)!);
+      const params = [...this.blockNorms(l).filter((w) => w instanceof tf.Variable), ...linears.flatMap((linear) => linear.trainableVariables())] as tf.Variable[];
+      x = recomputed(block, x, params, {
+        captureState: () => linears.map((linear) => linear.drawCount),
+        beforeRecompute: (state) => {
+          const now = linears.map((linear) => linear.drawCount);
+          const setCounts = (counts: readonly (number | undefined)[]) => linears.forEach((linear, i) => counts[i] !== undefined && (linear.drawCount = counts[i]));
+          setCounts(state as (number | undefined)[]);
+          return () => setCounts(now);
+        },
+      });
+    }
+    return rmsNorm(x, this.norms.get("model.norm.weight")!, rmsNormEps);
+  }
+
+  /** Block `l`'s two RMSNorm weights. */
+  private blockNorms(l: number): tf.Tensor1D[] {
+    return [this.norms.get(`model.layers.${l}.input_layernorm.weight`)!, this.norms.get(`model.layers.${l}.post_attention_layernorm.weight`)!];
   }
 
   /** Decoder block `l`: x [N, C] -> x + attention(norm(x)), then + mlp(norm(.)), with `cache`'s positions before these when given. */

@@ -11,6 +11,9 @@
 // 3. Gradients a customGrad makes for inputs off the gradient path are never read and live to the end.
 // 4. Inside tf.tidy everything an op makes lives until the tidy ends; the hand-written gradients free
 //    each temporary once read, so their peak is a few tensors of their largest shape.
+// 5. A gradient computed inside a backward (gradient checkpointing's recompute, lib/ops/recompute.ts)
+//    runs its forward on a tape of its own and, at its end, frees everything it made but the gradients
+//    it returns; its forward, run first with the tape off, saved nothing.
 // lib/plan/tfjs_tape.ts composes these footprints into a training step's peak.
 
 /** The TF.js backend whose code paths a footprint follows: wasm, cpu, or tensorflow (tfjs-node). */
@@ -72,7 +75,11 @@ export class Timeline {
   private peakTotal = -1;
   private peak: TapePeak = { saved: 0, gradients: 0, temporaries: 0, perLayer: { saved: 0, gradients: 0, temporaries: 0 } };
   private readonly scopes: Handle[][] = [[]];
-  private readonly tape: TapeOp[] = [];
+  private tape: TapeOp[] = [];
+  /** False while a forward runs with the tape off (rule 5): its ops save nothing and are not recorded. */
+  private taping = true;
+  /** While a recompute runs: every handle and tape value it makes (rule 5). */
+  private made: { handles: Handle[]; values: TapeValue[] } | null = null;
   /** The decoder block being replayed (-1 outside), for the per-layer share. */
   layer = -1;
 
@@ -86,6 +93,7 @@ export class Timeline {
   alloc(size: number, bucket: keyof TapeCounts = "temporaries", scoped = bucket === "temporaries"): Handle {
     const h: Handle = { size, bucket, layer: this.layer, live: true };
     if (scoped) this.scopes.at(-1)!.push(h);
+    this.made?.handles.push(h);
     this.live[bucket] += size;
     if (h.layer === this.reportedLayer) this.perLayerLive[bucket] += size;
     this.note();
@@ -99,7 +107,9 @@ export class Timeline {
 
   /** A forward tensor of `size` elements that is (or is not) on the gradient path, before it has a handle. */
   value(size: number, onPath: boolean): TapeValue {
-    return { size, onPath, grad: null };
+    const v: TapeValue = { size, onPath, grad: null };
+    this.made?.values.push(v);
+    return v;
   }
 
   free(...handles: (Handle | null | undefined)[]): void {
@@ -129,12 +139,49 @@ export class Timeline {
 
   /** Records a tape op whose `saved` copies (sizes) are kept by no scope; `lean` as customOp's ops. */
   record(inputs: TapeValue[], output: TapeValue, saved: number[], lean: boolean, backward: BackwardReplay): void {
+    if (!this.taping) return;
     this.tape.push({ layer: this.layer, inputs, output, saved: saved.map((n) => this.alloc(n, "saved", false)), lean, backward });
   }
 
-  /** The backward: tape ops in reverse, for those with an input on the gradient path (engine.ts gradients). */
-  backward(loss: TapeValue): void {
-    loss.grad = this.alloc(1, "gradients", false); // dy = ones
+  /** `fn` with the tape off: its ops neither save copies nor go on the tape (a recomputed forward, rule 5). */
+  untaped<T>(fn: () => T): T {
+    const was = this.taping;
+    this.taping = false;
+    try {
+      return fn();
+    } finally {
+      this.taping = was;
+    }
+  }
+
+  /**
+   * A gradient computed inside the backward on a tape of its own (rule 5): `fn` replays a forward and
+   * its {@link backward}; then every handle made inside is freed but those `fn` returns and the gradients
+   * of the leaves on the path (trainable variables), which the outer backward keeps to its end.
+   */
+  ownTape(fn: () => (Handle | null)[]): (Handle | null)[] {
+    const outer = { tape: this.tape, made: this.made, taping: this.taping };
+    this.tape = [];
+    this.made = { handles: [], values: [] };
+    this.taping = true;
+    try {
+      const result = fn();
+      const produced = new Set(this.tape.map((op) => op.output));
+      const kept = new Set<Handle | null>(result);
+      for (const v of this.made.values) if (v.onPath && !produced.has(v) && v.grad) kept.add(v.grad);
+      this.free(...this.made.handles.filter((h) => !kept.has(h)));
+      outer.made?.handles.push(...[...kept].filter((h): h is Handle => h !== null));
+      return result;
+    } finally {
+      this.tape = outer.tape;
+      this.made = outer.made;
+      this.taping = outer.taping;
+    }
+  }
+
+  /** The backward: tape ops in reverse, for those with an input on the gradient path (engine.ts gradients); `seed` is dy (default ones). */
+  backward(loss: TapeValue, seed?: Handle): void {
+    loss.grad = seed ?? this.alloc(1, "gradients", false); // dy = ones
     for (let i = this.tape.length - 1; i >= 0; i--) {
       const op = this.tape[i]!;
       if (!op.inputs.some((x) => x.onPath) || !op.output.grad) continue;
@@ -156,7 +203,7 @@ export class Timeline {
       });
       if (op.lean) {
         this.free(...op.saved);
-        if (!grads.includes(dy)) this.free(dy);
+        if (!grads.includes(dy) && dy !== seed) this.free(dy); // a caller's seed is the caller's (releaseGradient)
       }
     }
   }

@@ -39,8 +39,9 @@ export interface PlanSetup {
   doubleQuant?: boolean;
   /**
    * "cuda": a PyTorch-style run (16-bit compute, modelled activations, CUDA context / allocator term).
-   * "tfjs": this library's own training loop on TensorFlow.js: float32 compute (a LoRA base may be held in 16 bits), no gradient
-   * checkpointing, activations as TF.js's autodiff holds them, no runtime term (TF.js counts tensors only).
+   * "tfjs": this library's own training loop on TensorFlow.js: float32 compute (a LoRA base may be held
+   * in 16 bits), gradient checkpointing off by default (lib/train's option), activations as TF.js's
+   * autodiff holds them, no runtime term (TF.js counts tensors only).
    */
   runtime?: "cuda" | "tfjs";
   /** runtime "tfjs": the backend whose kernels the activation count follows (default "wasm"; "tensorflow" is tfjs-node). */
@@ -113,7 +114,7 @@ export const DEFAULT_PLAN_SETUP: Omit<ResolvedPlanSetup, "method"> = {
 /**
  * Defaults for runtime "tfjs", what lib/train does: float32 weights and compute (the loaders widen
  * f16/bf16 checkpoints unless told to keep 16 bits; baseDtype bf16 or fp16 plans a LoRA base held as
- * toLora16Model holds it), no gradient checkpointing (the loop keeps every activation), the wasm backend.
+ * toLora16Model holds it), no gradient checkpointing (lib/train's default: every activation kept), the wasm backend.
  */
 export const TFJS_PLAN_DEFAULTS = { baseDtype: "fp32", computeDtype: "fp32", loraDtype: "fp32", gradientCheckpointing: false, backend: "wasm" } as const;
 
@@ -141,9 +142,6 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
     // A 16-bit base on TF.js is HalfLinear: the projections' bits on the host, widened per product.
     if (s.baseDtype !== "fp32" && s.method !== "lora") {
       throw new InvalidArgumentError(fn, expected(`baseDtype fp32 for method "${s.method}" on runtime "tfjs"`, s.baseDtype, 'Only a LoRA base is held in 16 bits on TF.js (toLora16Model); full fine-tuning trains float32 weights.'));
-    }
-    if (s.gradientCheckpointing) {
-      throw new InvalidArgumentError(fn, expected('gradientCheckpointing false for runtime "tfjs"', true, "The training loop (lib/train) has no gradient checkpointing: it keeps every activation for the backward."));
     }
   }
   if (s.targetModules !== "all-linear" && (!Array.isArray(s.targetModules) || s.targetModules.length === 0)) {
@@ -284,16 +282,22 @@ function cudaActivations(shape: LlamaShape, s: ResolvedPlanSetup): PlanComponent
  * "activations" (the forward+backward phase's peak above its end).
  */
 function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: readonly LinearShape[], trainable: number): PlanComponent[] {
-  const tape = tfjsTapeElements({ shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend, base16: s.method === "lora" && s.baseDtype !== "fp32" });
+  const tape = tfjsTapeElements({
+    shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend,
+    base16: s.method === "lora" && s.baseDtype !== "fp32",
+    gradientCheckpointing: s.gradientCheckpointing,
+  });
   const fmt = (n: number) => n.toLocaleString("en-US");
   const rows = s.batch * s.seqLen;
-  const where = `b*s = ${fmt(rows)} rows; the last block's share`;
+  const where = `b*s = ${fmt(rows)} rows${s.gradientCheckpointing ? ", each block recomputed in the backward" : ""}; the last block's share`;
   return [
     {
       name: "activations: tensors saved for the backward",
       category: "activations",
       bytes: 4 * tape.saved,
-      formula: `4 * ${fmt(tape.saved)} elements (${where}: ${fmt(tape.perLayer.saved)}): copies of what each op's gradient reads, freed once it has run`,
+      formula:
+        `4 * ${fmt(tape.saved)} elements (${where}: ${fmt(tape.perLayer.saved)}): copies of what each op's gradient reads, freed once it has run` +
+        (s.gradientCheckpointing ? `; with checkpointing, each block's input (L * b*s*h = ${fmt(shape.numLayers * rows * shape.hiddenSize)} at most) and one block's recompute` : ""),
     },
     {
       name: "activations: gradients of intermediates",

@@ -4,7 +4,9 @@
 // engine's rules). The forward runs each decoder block in a tidy (only its output and the saved copies
 // outlive it); the peak is wherever the timeline's total is highest: in the loss's forward when little
 // is on the path (full training), late in the backward when many gradients are held (LoRA). Assumes
-// what lib/train does by default: one micro-batch per step, LoRA dropout 0.
+// what lib/train does by default: one micro-batch per step, LoRA dropout 0. With gradient checkpointing
+// each block is a recomputed op (lib/ops/recompute.ts): its forward keeps only a copy of its input, and
+// its gradient replays the block's forward and backward on a tape of its own, one block at a time.
 // tests/lib/plan/planner_tfjs.test.ts holds this walk to a MemoryLedger's measured peak.
 import { embeddingFootprint } from "../model/embedding.js";
 import { maskedCrossEntropyFootprint } from "../model/loss.js";
@@ -16,6 +18,7 @@ import { selfAttentionFootprint } from "../model/attention.js";
 import { Timeline, type TapeCounts, type TapePeak, type TfjsBackendKind, type Traced } from "../ops/footprint.js";
 import { lowRankUpdateFootprint } from "../ops/low_rank.js";
 import { matMulFrozenFootprint, matMulNNFootprint } from "../ops/matmul.js";
+import { recomputedFootprint } from "../ops/recompute.js";
 import type { LinearShape, LlamaShape } from "./llama_presets.js";
 import { blockLinears } from "./llama_presets.js";
 
@@ -35,6 +38,8 @@ export interface TfjsTapeSetup {
   backend: TfjsBackendKind;
   /** lora: the projections (the untied head too) are 16-bit (toLora16Model), widened for each product as a 4-bit weight is dequantized. */
   base16?: boolean;
+  /** Each decoder block recomputed in the backward (LlamaModel.loss's gradientCheckpointing; default false). */
+  gradientCheckpointing?: boolean;
 }
 
 /**
@@ -72,16 +77,34 @@ export function tfjsTapeElements(setup: TfjsTapeSetup): TfjsTapeElements {
     return residualFootprint(t, x1, linear(module("down_proj"), gated), N * C);
   };
 
+  const tables = 2 * T * D + (T > 1 ? G * T * T : 0); // RoPE tables and causal mask
+  const blockTrains = full || setup.targets.length > 0;
+  /** A block recomputed in the backward: it builds its own tables, forward and recompute alike. */
+  const checkpointedBlock = (input: Traced): Traced => {
+    const params = t.value(0, blockTrains); // stands for the block's trainable variables (their gradients are the recompute's leaves)
+    const output = t.value(N * C, input[1].onPath || blockTrains);
+    const withTables = (x: Traced) => {
+      t.alloc(tables);
+      return block(x);
+    };
+    return recomputedFootprint(t, [input[1], params], output, () => withTables(input)[0], N * C, (dy, [copy]) => {
+      const x: Traced = [copy!, t.value(N * C, true)]; // tf.grads differentiates in the saved input too
+      const y = t.tidy(() => withTables(x));
+      t.backward(y[1], dy);
+      return [x[1].grad];
+    });
+  };
+
   // The loss's tidy: model.loss (hidden states, head, cross-entropy), then lib/train's weighting.
   const [, nll] = t.tidy((): Traced => {
-    t.alloc(2 * T * D + (T > 1 ? G * T * T : 0)); // RoPE tables and causal mask
+    if (!setup.gradientCheckpointing) t.alloc(tables);
     t.alloc(N); // ids reshaped (int32)
     const table = t.value(V * C, full);
     let x = embeddingFootprint(t, table, N, V, C);
     for (let l = 0; l < L; l++) {
       const input = x;
       t.layer = l;
-      x = t.tidy(() => block(input));
+      x = setup.gradientCheckpointing ? checkpointedBlock(input) : t.tidy(() => block(input));
     }
     t.layer = -1;
     const hFinal = rmsNormFootprint(t, x, N, C, full);

@@ -56,6 +56,8 @@ export interface CompareOptions {
   /** Progress lines (e.g. console.log). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Gradient checkpointing in both runs: each decoder block recomputed in the backward (default false). */
+  gradientCheckpointing?: boolean;
   /** Save each run's adapter to `${adapterDir}/<lora|qlora>`. */
   adapterDir?: string;
   /**
@@ -105,6 +107,8 @@ export interface CompareReport {
   model: string;
   steps: number;
   seed: number;
+  /** Whether both runs recomputed each block in the backward. */
+  gradientCheckpointing: boolean;
   runs: CompareRun[];
   /** QLoRA's task metric after training as a percentage of LoRA's. */
   qloraQualityPercent?: number;
@@ -146,7 +150,7 @@ export async function compareLoraQlora(options: CompareOptions = {}): Promise<Co
   }
   const lora = runs.find((r) => r.mode === "lora");
   const qlora = runs.find((r) => r.mode === "qlora");
-  const report: CompareReport = { task: task.name, model: modelPath, steps, seed, runs };
+  const report: CompareReport = { task: task.name, model: modelPath, steps, seed, gradientCheckpointing: options.gradientCheckpointing ?? false, runs };
   if (lora && qlora) {
     if (lora.metricAfter > 0) report.qloraQualityPercent = (100 * qlora.metricAfter) / lora.metricAfter;
     report.evalLossGapPercent = (100 * (qlora.evalLossAfter - lora.evalLossAfter)) / lora.evalLossAfter;
@@ -203,6 +207,7 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
       schedule: options.schedule ?? "constant",
       warmupRatio: options.warmupRatio ?? 0.1,
       maxGradNorm: 0.3,
+      gradientCheckpointing: options.gradientCheckpointing ?? false,
       signal: options.signal,
       ledger: new MemoryLedger(),
       eval: { examples: evalSet, metric: metric as never, every: options.evalEvery ?? Math.max(1, Math.round(steps / 5)), atStart: true },

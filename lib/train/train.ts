@@ -94,6 +94,11 @@ export interface TrainOptions {
   checkpoint?: CheckpointOptions;
   /** A checkpoint folder (or a checkpoint dir with latest.json) to continue from. */
   resumeFrom?: string;
+  /**
+   * Gradient checkpointing (default false): the backward recomputes each decoder block's activations
+   * from its input instead of keeping them, as QLoRA recipes train; same gradients, a lower peak.
+   */
+  gradientCheckpointing?: boolean;
   /** Attach resident bytes by category to each step record (default true). */
   recordMemory?: boolean;
   /**
@@ -171,6 +176,7 @@ function validate(options: TrainOptions, dataset: readonly Example[] | Tokenized
     if (v !== undefined) requirePositiveInteger(fn, what, v);
   }
   if (options.lr !== undefined && !(Number.isFinite(options.lr) && options.lr > 0)) throw new InvalidArgumentError(fn, expected("lr > 0", options.lr));
+  if (options.gradientCheckpointing !== undefined && typeof options.gradientCheckpointing !== "boolean") throw new InvalidArgumentError(fn, expected("gradientCheckpointing true or false", JSON.stringify(options.gradientCheckpointing)));
   if (options.maxGradNorm != null && !(options.maxGradNorm > 0)) throw new InvalidArgumentError(fn, expected("maxGradNorm > 0 or null", options.maxGradNorm));
   if (isTokenizedDataset(dataset)) {
     if (dataset.sequences.length === 0) throw new InvalidArgumentError(fn, expected("at least one pre-tokenized row", 0));
@@ -203,7 +209,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[] | 
   const optimizer = options.optimizer ?? new AdamW({ weightDecay: options.weightDecay ?? 0, state: options.optimizerState });
 
   const ledger = options.ledger;
-  const stepSetup: StepSetup = { model, params, optimizer, maxGradNorm, ledger };
+  const stepSetup: StepSetup = { model, params, optimizer, maxGradNorm, ledger, gradientCheckpointing: options.gradientCheckpointing ?? false };
   if (ledger) ledger.track("model", { memoryItems: () => model.memoryItems?.() ?? [] }).track("optimizer", optimizer);
   const sequences: readonly TokenSequence[] = isTokenizedDataset(dataset) ? dataset.sequences : options.packing ? packExamples(dataset, options.tokenizer!, maxLength) : tokenizeExamples(dataset, options.tokenizer!, maxLength);
   const padId = options.tokenizer?.eosId ?? 0;

@@ -16,6 +16,8 @@ export interface StepSetup {
   optimizer: Optimizer;
   /** Clip the global gradient norm to this; null: no clipping. */
   maxGradNorm: number | null;
+  /** Recompute each decoder block's activations in the backward (TrainOptions.gradientCheckpointing). */
+  gradientCheckpointing?: boolean;
   /** Measures each micro-batch's forward+backward (peak transients as "activations") when given. */
   ledger?: MemoryLedger;
 }
@@ -73,7 +75,7 @@ async function accumulateGradients(setup: StepSetup, micro: readonly Batch[], st
     const m = tf.tensor2d(batch.mask, shape, "float32");
     const compute = () =>
       tf.variableGrads(() => {
-        const weighted = tf.mul(model.loss(x, y, m), weight) as tf.Scalar;
+        const weighted = tf.mul(model.loss(x, y, m, { gradientCheckpointing: setup.gradientCheckpointing ?? false }), weight) as tf.Scalar;
         activationBytes = Math.max(activationBytes, tf.memory().numBytes - baseBytes);
         return weighted;
       }, params.map((p) => p.variable));

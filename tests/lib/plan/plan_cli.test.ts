@@ -66,6 +66,24 @@ for (const dir of TFJS_MODELS) {
   });
 }
 
+test("qlora-lab plan --gradient-checkpointing --runtime tfjs: lib/train's checkpointed run, as planMemory plans it", () => {
+  const dir = TFJS_MODELS[0]!;
+  const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  const args = ["--model", dir, "--method", "qlora", "--runtime", "tfjs", "--batch", "16", "--seq-len", "64"];
+  const json = cli(...args, "--gradient-checkpointing", "--json");
+  assert.equal(json.status, 0, json.stderr);
+  const plan = JSON.parse(json.stdout);
+  assert.equal(plan.setup.gradientCheckpointing, true);
+  assert.equal(plan.totalBytes, planMemory(config, { method: "qlora", runtime: "tfjs", batch: 16, seqLen: 64, gradientCheckpointing: true }).totalBytes);
+  assert.ok(plan.totalBytes < planMemory(config, { method: "qlora", runtime: "tfjs", batch: 16, seqLen: 64 }).totalBytes);
+  const text = cli(...args, "--gradient-checkpointing");
+  assert.match(text.stdout, /gradient checkpointing, AdamW 32-bit, compute fp32, TF\.js wasm/);
+  assert.match(text.stdout, /each block recomputed in the backward/);
+  const both = cli(...args, "--gradient-checkpointing", "--no-checkpointing");
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /qlora-lab plan: expected one of --gradient-checkpointing and --no-checkpointing, got both/);
+});
+
 test("qlora-lab plan --runtime tfjs refuses what the library's TF.js training does not do", () => {
   const dir = TFJS_MODELS[0]!;
   const bf16 = cli("--model", dir, "--method", "lora", "--runtime", "tfjs", "--compute-dtype", "bf16");
