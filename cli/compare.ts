@@ -1,4 +1,4 @@
-// `qlora-lab compare`: fine-tunes the shipped base (or --model) on a task as LoRA (float32 base)
+// `qlora-lab compare`: fine-tunes the shipped base (or --model) on a task as LoRA (bfloat16 base by default)
 // and as QLoRA (NF4 + double quant base) with the same seed, and prints what each cost and achieved.
 import { resolveBackend, formatBackendReport } from "../lib/backend.js";
 import { shippedTaskNames } from "../lib/data/index.js";
@@ -12,7 +12,7 @@ import { requireWritableFolderPath } from "./output_path.js";
 
 const USAGE = `Usage: qlora-lab compare [--task NAME] [--steps N] [--seed N] [--budget SIZE] [--json]
 
-Fine-tunes the same base model on the same task with the same seed twice, as LoRA (float32 base)
+Fine-tunes the same base model on the same task with the same seed twice, as LoRA (bfloat16 base)
 and as QLoRA (NF4 + double quantization base), and reports memory, bits per base parameter,
 eval loss and task metric before/after, and training and inference speed.
 
@@ -29,6 +29,8 @@ Options:
   --adapters DIR     also save both adapters under DIR/lora and DIR/qlora
   --budget SIZE      memory each run may use ("8GiB", "512MiB", "8GB"): a run whose planned
                      memory is over it is refused before the model loads, with what would fit
+  --lora-base D      the LoRA run's frozen base: bf16 (default, the 16-bit LoRA baseline), f16,
+                     or f32 (float32)
   --gradient-checkpointing
                      recompute each decoder block's activations in the backward (less memory,
                      one more forward per step)
@@ -49,6 +51,7 @@ export async function compare(argv: string[]): Promise<number> {
     tokenizer: { type: "string" },
     adapters: { type: "string" },
     budget: { type: "string" },
+    "lora-base": { type: "string", choices: ["bf16", "f16", "f32"] },
     "gradient-checkpointing": { type: "boolean" },
     json: { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -68,7 +71,7 @@ export async function compare(argv: string[]): Promise<number> {
   process.once("SIGINT", onSigint);
   const report = await compareLoraQlora({
     task: values.task, steps: values.steps, seed: values.seed, lr: values.lr, schedule: values.schedule as ScheduleKind | undefined, warmupRatio: values.warmup, batchSize: values["batch-size"],
-    model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, budget, gradientCheckpointing: values["gradient-checkpointing"] ?? false, log, signal: controller.signal,
+    model: values.model, tokenizer: values.tokenizer, adapterDir: values.adapters, budget, loraBase: values["lora-base"] as "bf16" | "f16" | "f32" | undefined, gradientCheckpointing: values["gradient-checkpointing"] ?? false, log, signal: controller.signal,
   });
   process.off("SIGINT", onSigint);
   if (values.json) console.log(JSON.stringify(report, null, 1));

@@ -8,7 +8,7 @@ import { expectedWeightShapes, findTokenizerFor, loadModel, loadTokenizer, readM
 import { checkTrainingBudget } from "../plan/budget.js";
 import type { PlanSetup } from "../plan/planner.js";
 import { shapeOfConfig, tfjsBackendKind } from "./run_plan.js";
-import { toLoraModel, toQloraModel, mergeAndUnload, saveAdapter, type LoraModel, type LoraConfig } from "../lora/index.js";
+import { toLora16Model, toLoraModel, toQloraModel, mergeAndUnload, saveAdapter, type LoraModel, type LoraConfig } from "../lora/index.js";
 import { MemoryLedger } from "../memory/ledger.js";
 import type { MemoryCategory } from "../memory/types.js";
 import { evaluateLoss, exactMatchAccuracy } from "./evaluate.js";
@@ -19,6 +19,11 @@ import type { ScheduleKind } from "../optim/schedule.js";
 
 /** Which base a run fine-tunes. */
 export type BaseMode = "lora" | "qlora";
+
+/** The LoRA run's base storage. */
+export type LoraBaseDtype = "bf16" | "f16" | "f32";
+const LORA_BASES: readonly LoraBaseDtype[] = ["bf16", "f16", "f32"];
+const PRECISION_NAMES: Record<LoraBaseDtype, string> = { bf16: "bfloat16", f16: "float16", f32: "float32" };
 
 /** Options for {@link compareLoraQlora}. */
 export interface CompareOptions {
@@ -56,6 +61,11 @@ export interface CompareOptions {
   /** Progress lines (e.g. console.log). */
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /**
+   * The LoRA run's frozen base: "bf16" (default, the article's 16-bit LoRA baseline: PEFT with
+   * torch_dtype=bfloat16), "f16", or "f32" (float32, labelled as such). Computed in float32 either way.
+   */
+  loraBase?: LoraBaseDtype;
   /** Gradient checkpointing in both runs: each decoder block recomputed in the backward (default false). */
   gradientCheckpointing?: boolean;
   /** Save each run's adapter to `${adapterDir}/<lora|qlora>`. */
@@ -135,6 +145,7 @@ export const CONVERGED_PERCENT = 1;
 export async function compareLoraQlora(options: CompareOptions = {}): Promise<CompareReport> {
   const modelPath = options.model ?? shippedModelPath();
   const modes = options.modes ?? ["lora", "qlora"];
+  if (options.loraBase !== undefined && !LORA_BASES.includes(options.loraBase)) throw new InvalidArgumentError("compareLoraQlora", expected(`loraBase ${LORA_BASES.map((b) => `"${b}"`).join(", ")}`, JSON.stringify(options.loraBase)));
   if (options.budget !== undefined) checkCompareBudget(modelPath, modes, options.budget, options);
   const tokenizerPath = options.tokenizer ?? findTokenizerFor(modelPath);
   if (!tokenizerPath) throw new InvalidArgumentError("compareLoraQlora", expected(`a tokenizer beside ${modelPath}`, "none", "Pass tokenizer: PATH."));
@@ -173,7 +184,9 @@ function checkCompareBudget(modelPath: string, modes: readonly BaseMode[], budge
   const lora = { ...COMPARE_LORA, ...options.lora };
   const targets = Array.isArray(lora.target_modules) ? lora.target_modules.map((t) => t.split(".").at(-1)!) : "all-linear";
   for (const mode of modes) {
-    const setup: PlanSetup = { method: mode, runtime: "tfjs", backend: tfjsBackendKind(), batch: options.batchSize ?? 16, seqLen: 128, r: lora.r ?? 8, targetModules: targets };
+    const loraBase = options.loraBase ?? "bf16";
+    const baseDtype = mode === "qlora" || loraBase === "f32" ? "fp32" : loraBase === "bf16" ? "bf16" : "fp16";
+    const setup: PlanSetup = { method: mode, baseDtype, runtime: "tfjs", backend: tfjsBackendKind(), batch: options.batchSize ?? 16, seqLen: 128, r: lora.r ?? 8, targetModules: targets, gradientCheckpointing: options.gradientCheckpointing };
     checkTrainingBudget(`compareLoraQlora (${mode === "lora" ? "LoRA" : "QLoRA"} run)`, budget, shape, setup);
   }
 }
@@ -182,13 +195,20 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
   const name = mode === "lora" ? "LoRA" : "QLoRA";
   const base: LlamaModel = await loadModel(modelPath);
   const loraConfig: Partial<LoraConfig> = { ...COMPARE_LORA, ...options.lora };
-  const model: LoraModel<LlamaModel> = mode === "lora" ? toLoraModel(base, loraConfig, { seed }) : toQloraModel(base, loraConfig, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed });
+  const loraBase = options.loraBase ?? "bf16";
+  const model: LoraModel<LlamaModel> =
+    mode === "qlora"
+      ? toQloraModel(base, loraConfig, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed })
+      : loraBase === "f32"
+        ? toLoraModel(base, loraConfig, { seed })
+        : toLora16Model(base, loraConfig, loraBase, { seed });
   try {
-    const baseItems = base.memoryItems().filter((i) => i.category === "base_dense" || i.category === "base_packed" || i.category === "quant_constants");
+    const isBase = (category: string) => category === "base_dense" || category === "base_16bit" || category === "base_packed" || category === "quant_constants";
+    const baseItems = base.memoryItems().filter((i) => isBase(i.category));
     const baseBytes = baseItems.reduce((s, i) => s + i.bytes, 0);
     const linearPaths = [...base.linears().keys()];
     const isLinear = (owner?: string) => owner !== undefined && linearPaths.some((p) => owner === p || owner.startsWith(`${p}.`));
-    const linearBaseBytes = model.memoryItems().filter((i) => (i.category === "base_dense" || i.category === "base_packed" || i.category === "quant_constants") && isLinear(i.owner)).reduce((s, i) => s + i.bytes, 0);
+    const linearBaseBytes = model.memoryItems().filter((i) => isBase(i.category) && isLinear(i.owner)).reduce((s, i) => s + i.bytes, 0);
     const linearParameters = linearPaths.reduce((s, p) => s + base.linears().get(p)!.inFeatures * base.linears().get(p)!.outFeatures, 0);
     const baseParameters = [...expectedWeightShapes(base.config).values()].reduce((s, shape) => s + shape.reduce((a, b) => a * b, 1), 0);
     const trainableParameters = model.trainableVariables().reduce((s, p) => s + p.variable.size, 0);
@@ -228,14 +248,14 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
     const inferenceTokens = options.inferenceTokens ?? 48;
     const prompt = [tokenizer.bosId, ...tokenizer.encode(task.eval[0]!.prompt, { bos: false })];
     const separate = await inferenceSpeed((n) => model.generate(prompt, { maxNewTokens: n, temperature: 0, eosTokenId: null }), inferenceTokens);
-    const strategy = mode === "lora" ? "float32" : "requantize";
+    const strategy = mode === "lora" && loraBase === "f32" ? "float32" : "requantize"; // a 16-bit base is merged into its own 16 bits, a 4-bit one requantized
     mergeAndUnload(model as never, { strategy });
     const merged = await inferenceSpeed((n) => base.generate(prompt, { maxNewTokens: n, temperature: 0, eosTokenId: null }), inferenceTokens);
     const peakMemory = { ...result.peakMemory };
     const run: CompareRun = {
       name,
       mode,
-      basePrecision: mode === "lora" ? "float32" : "NF4 + double quant (blocksize 64)",
+      basePrecision: mode === "lora" ? PRECISION_NAMES[loraBase] : "NF4 + double quant (blocksize 64)",
       baseBytes,
       baseParameters,
       bitsPerBaseParameter: (8 * baseBytes) / baseParameters,
