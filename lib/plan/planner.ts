@@ -194,7 +194,7 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
         ? `per tensor ceil(n/${s.blocksize}) + 4*ceil(ceil(n/${s.blocksize})/256) + 4*(16+256+1) (maps, offset); x ${L * linears.length} tensors`
         : `per tensor 4*ceil(n/${s.blocksize}) + 64 (code book); x ${L * linears.length} tensors`,
     });
-    add({ name: "other base params (embeddings, head, norms)", category: "base_dense", bytes: pOther * baseBytes, formula: `(V*h${head ? " + V*h" : ""} + (2L+1)*h) * ${baseBytes} = ${fmt(pOther)} * ${baseBytes}` });
+    add({ name: "other base params (embeddings, head, norms)", category: baseBytes === 2 ? "base_16bit" : "base_dense", bytes: pOther * baseBytes, formula: `(V*h${head ? " + V*h" : ""} + (2L+1)*h) * ${baseBytes} = ${fmt(pOther)} * ${baseBytes}` });
     // On TF.js the dequantized weight lives only inside a 4-bit layer's forward or backward, gone
     // by the end of the backward where the peak is (tfjs_tape.ts).
     const largest = Math.max(...linears.map((l) => l.outFeatures * l.inFeatures));
@@ -204,7 +204,7 @@ export function planMemory(model: PlanModel, setup: PlanSetup): MemoryPlan {
     add({ name: `base projections (${s.baseDtype}, host)`, category: "base_16bit", bytes: (pLin + head) * baseBytes, formula: `(P_lin${head ? " + V*h" : ""}) * ${baseBytes} = ${fmt(pLin + head)} * ${baseBytes}` });
     add({ name: "embeddings and norms (float32)", category: "base_dense", bytes: (embed + norms) * 4, formula: `(V*h + (2L+1)*h) * 4 = ${fmt(embed + norms)} * 4` });
   } else {
-    add({ name: "base weights", category: "base_dense", bytes: (pLin + pOther) * baseBytes, formula: `(P_lin + P_other) * ${baseBytes} = ${fmt(pLin + pOther)} * ${baseBytes}` });
+    add({ name: `base weights (${s.baseDtype})`, category: baseBytes === 2 ? "base_16bit" : "base_dense", bytes: (pLin + pOther) * baseBytes, formula: `(P_lin + P_other) * ${baseBytes} = ${fmt(pLin + pOther)} * ${baseBytes}` });
   }
 
   // Trainable tensors: adapters (r x in and out x r per targeted linear) or every weight.
