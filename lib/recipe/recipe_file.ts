@@ -21,7 +21,7 @@ export function readRecipeFile(path: string): unknown {
   try {
     return ext === ".json" ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    const detail = (error as Error).message.split("\n")[0];
+    const detail = (error as Error).message.split("\n")[0]!.replace(/:$/, "");
     throw new FileFormatError(path, expected(ext === ".json" ? "valid JSON" : "valid YAML", detail));
   }
 }

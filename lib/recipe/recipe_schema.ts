@@ -80,7 +80,9 @@ class RecipeReader {
     }
     const allowed: readonly string[] = RECIPE_KEYS[key];
     for (const name of Object.keys(value)) {
-      if (!allowed.includes(name)) this.problem(key ? `${key}.${name}` : name, `one of the keys ${key ? `of ${key} ` : ""}(${allowed.join(", ")})`, { text: "an unknown key" });
+      if (allowed.includes(name)) continue;
+      const near = allowed.find((a) => editDistance(a, name) <= 2);
+      this.problem(key ? `${key}.${name}` : name, `one of the keys ${key ? `of ${key} ` : ""}(${allowed.join(", ")})`, { text: `an unknown key${near ? ` (did you mean ${near}?)` : ""}` });
     }
     return value as Section;
   }
@@ -142,6 +144,17 @@ class RecipeReader {
     }
     return full;
   }
+}
+
+/** Levenshtein distance, to suggest the key a misspelt one was meant to be. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length]!;
 }
 
 function leaf(path: string): string {
@@ -290,6 +303,12 @@ export function validateRecipe(raw: unknown, options: ValidateRecipeOptions = {}
   const runName = r.string(top, "run_name") ?? "train";
 
   if (r.problems.length) {
+    // Listed section by section, in the order the recipe's sections are documented (unknown top-level keys last).
+    const order = (line: string) => {
+      const i = (RECIPE_KEYS[""] as readonly string[]).indexOf(line.split(/[.:]/)[0]!);
+      return i < 0 ? RECIPE_KEYS[""].length : i;
+    };
+    r.problems.sort((a, b) => order(a) - order(b));
     const count = r.problems.length === 1 ? "1 problem" : `${r.problems.length} problems`;
     throw new InvalidArgumentError(source, `the recipe has ${count} (nothing was loaded):\n${r.problems.map((p) => `  ${p}`).join("\n")}`);
   }
