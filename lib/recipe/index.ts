@@ -2,5 +2,3 @@
 export { validateRecipe, RECIPE_KEYS, type Recipe, type ValidateRecipeOptions } from "./recipe_schema.js";
 export { readRecipeFile, applyOverrides } from "./recipe_file.js";
 export { trainFromRecipe, resolveRecipe, recipeOutputs, type TrainFromRecipeOptions, type RecipeRunResult, type RecipeOutputs } from "./recipe_run.js";
-export { progressLine, formatEta } from "./progress_line.js";
-export { StepLog, stepLogLine } from "./step_log.js";

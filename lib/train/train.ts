@@ -244,8 +244,17 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[] | 
 
   const evaluate = async () => {
     const ev = options.eval!;
-    const lossResult = await evaluateLoss(model, ev.examples, { tokenizer: options.tokenizer, batchSize: ev.batchSize, maxLength });
-    const metric = ev.metric ? await ev.metric(model as GeneratingModel) : undefined;
+    // Evaluation sees the model without dropout, as model.eval() gives it in PyTorch.
+    const dropoutWasOn = model.training === true;
+    if (dropoutWasOn) model.setTraining?.(false);
+    let lossResult: Awaited<ReturnType<typeof evaluateLoss>>;
+    let metric: Awaited<ReturnType<NonNullable<EvalOptions["metric"]>>> | undefined;
+    try {
+      lossResult = await evaluateLoss(model, ev.examples, { tokenizer: options.tokenizer, batchSize: ev.batchSize, maxLength });
+      metric = ev.metric ? await ev.metric(model as GeneratingModel) : undefined;
+    } finally {
+      if (dropoutWasOn) model.setTraining?.(true);
+    }
     const record: EvalRecord = { run, step, loss: lossResult.loss, perplexity: lossResult.perplexity, elapsedMs: elapsed(), ...(metric ? { metric: metric.value, metricName: metric.name } : {}) };
     evals.push(record);
     for (const c of callbacks) await c.onEval?.(record);
