@@ -50,7 +50,7 @@ export async function train(argv: string[]): Promise<number> {
     onProgress: values.quiet ? undefined : (line) => process.stderr.write(live ? `\r\x1b[K${line}` : `${line}\n`),
   });
   if (live && !values.quiet) process.stderr.write("\n");
-  const summary = { steps_done: result.stepsDone, stopped: result.stopped, final_loss: result.steps[result.steps.length - 1]?.loss ?? null, adapter: outputs.adapter, log: outputs.log, report: outputs.report, checkpoint: result.checkpoint ?? null };
+  const summary = { steps_done: result.stepsDone, stopped: result.stopped, final_loss: result.steps[result.steps.length - 1]?.loss ?? null, eval_loss: result.evals[result.evals.length - 1]?.loss ?? null, adapter: outputs.adapter, log: outputs.log, report: outputs.report, checkpoint: result.checkpoint ?? null };
   console.log(JSON.stringify(summary));
   if (result.stopped) {
     console.error(`stopped at step ${result.stepsDone}/${recipe.training.steps}; everything is saved. Continue with: qlora-lab train ${recipePath} --resume`);

@@ -94,9 +94,16 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
   const optimizer = new AdamW({ betas: recipe.optimizer.betas, eps: recipe.optimizer.eps, weightDecay: recipe.optimizer.weightDecay, state: recipe.optimizer.state });
   try {
     if (tokenized) checkTokenIds([trainData, evalData], model.config.vocabSize);
-    lora = initAdapter ? loadAdapter(model, initAdapter, { trainable: true }) : toLoraModel(model, recipe.lora, { seed: recipe.training.seed });
+    // A resumed run rebuilds the adapter the stopped run trained (its saved config: --init-adapter's, or the recipe's);
+    // the checkpoint then restores its weights.
+    const resumedShape = resumeFrom && !initAdapter && existsSync(join(outputs.adapter, "adapter_config.json")) ? outputs.adapter : undefined;
+    const startFrom = initAdapter ?? resumedShape;
+    lora = startFrom ? loadAdapter(model, startFrom, { trainable: true, seed: recipe.training.seed }) : toLoraModel(model, recipe.lora, { seed: recipe.training.seed });
     lora.setTraining(true);
-    const earlier = resumeFrom ? readTrainerState(resumeFrom).steps : [];
+    const resumedState = resumeFrom ? readTrainerState(resumeFrom) : undefined;
+    const earlier = resumedState?.steps ?? [];
+    // Each training forward pass draws one dropout mask per layer: continue the sequence where the checkpoint left it.
+    if (resumedState) for (const layer of lora.loraLayers().values()) layer.dropoutDraws = resumedState.step * recipe.training.gradientAccumulationSteps;
     const log = new StepLog(outputs.log, earlier);
     let sessionStart: { step: number; elapsedMs: number } | undefined;
     const result = await train(lora, trainData, {
