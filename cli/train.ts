@@ -10,6 +10,7 @@ const USAGE = `Usage: qlora-lab train RECIPE.(yaml|json) [options]
 Options:
   --set KEY=VALUE       override one recipe key, e.g. --set optimizer.lr=1e-3 (repeatable; values read as YAML)
   --resume              continue from the output folder's latest checkpoint
+  --overwrite           start afresh in an output folder that holds an earlier run (its checkpoints are removed)
   --init-adapter DIR    start from a PEFT adapter folder's weights (trained further)
   --check               check the recipe and exit (nothing is loaded)
   --quiet               no progress line
@@ -24,6 +25,7 @@ export async function train(argv: string[]): Promise<number> {
   const { values, positionals } = parseFlags(where, argv, {
     set: { type: "strings" },
     resume: { type: "boolean" },
+    overwrite: { type: "boolean" },
     "init-adapter": { type: "string" },
     check: { type: "boolean" },
     quiet: { type: "boolean" },
@@ -46,6 +48,7 @@ export async function train(argv: string[]): Promise<number> {
   const { result, outputs } = await trainFromRecipe(recipePath, {
     set: values.set,
     resume: values.resume,
+    overwrite: values.overwrite,
     initAdapter: values["init-adapter"],
     onProgress: values.quiet ? undefined : (line) => process.stderr.write(live ? `\r\x1b[K${line}` : `${line}\n`),
   });

@@ -2,7 +2,7 @@
 // the tokenizer, data and model are loaded, the base is stored as the method says, the adapter is
 // made (or read from --init-adapter), lib/train's loop runs, and the output folder gets the PEFT
 // adapter, checkpoints, the step log and the HTML report.
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic_write.js";
@@ -27,6 +27,8 @@ export interface TrainFromRecipeOptions {
   set?: readonly string[];
   /** Continue from the output folder's latest checkpoint. */
   resume?: boolean;
+  /** Start afresh in an output folder that holds an earlier run's checkpoints (they are removed). */
+  overwrite?: boolean;
   /** A PEFT adapter folder to start from (trained further, as PeftModel.from_pretrained(..., is_trainable=True)). */
   initAdapter?: string;
   /** Receives the progress line after each step. */
@@ -81,7 +83,12 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
   // Everything the run will need is checked before anything heavy is loaded.
   const initAdapter = options.initAdapter === undefined ? undefined : resolve(options.initAdapter);
   if (initAdapter !== undefined) readAdapterConfig(initAdapter);
+  if (options.resume && options.overwrite) throw new InvalidArgumentError(where, expected("resume or overwrite, not both", "both"));
   const resumeFrom = options.resume ? resumeCheckpoint(outputs.checkpoints) : undefined;
+  const earlierRun = !options.resume && existsSync(join(outputs.checkpoints, "latest.json"));
+  if (earlierRun && !options.overwrite) {
+    throw new FileFormatError("output", expected(`a folder without an earlier run's checkpoints`, `checkpoints in ${outputs.checkpoints}`, "Continue that run with --resume, start afresh with --overwrite, or set another output."));
+  }
   const tokenized = isTokenizedData(recipe);
   const tokenizerPath = recipe.model.tokenizer ?? (recipe.model.path ? findTokenizerFor(recipe.model.path) : undefined);
   if (!tokenizerPath && !tokenized) throw new FileFormatError(where, expected("model.tokenizer (none was found beside the model)", "nothing", "Set model.tokenizer, or give pre-tokenized rows."));
@@ -90,6 +97,8 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
   const { trainData, evalData } = loadRecipeData(recipe, tokenized);
 
   const model = await buildBaseModel(recipe);
+  // A fresh run's checkpoints must not mix with an earlier run's (resume would pick the newest step of either).
+  if (earlierRun) rmSync(outputs.checkpoints, { recursive: true, force: true });
   let lora: LoraModel<LlamaModel> | undefined;
   const optimizer = new AdamW({ betas: recipe.optimizer.betas, eps: recipe.optimizer.eps, weightDecay: recipe.optimizer.weightDecay, state: recipe.optimizer.state });
   try {

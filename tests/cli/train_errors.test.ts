@@ -50,6 +50,18 @@ test("--resume without a checkpoint and a missing --init-adapter are refused bef
   assert.match(await refused([path, "--init-adapter", join(dir, "no-adapter")]), new RegExp(`^${join(dir, "no-adapter").replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}.*: expected `));
 });
 
+test("a fresh run into a folder with an earlier run's checkpoints needs --overwrite, which removes them", async () => {
+  const path = writeRecipe(dir, recipeFor(rows, join(dir, "out-again"), { training: { steps: 2, batch_size: 2 }, save: { every: 1, keep: 5 } }), "again.json");
+  const first = await runCli(["train", path], { limitS: 60 });
+  assert.equal(first.status, 0, first.stderr);
+  assert.ok(existsSync(join(dir, "out-again", "checkpoints", "step-000002")));
+  assert.equal(await refused([path]), `output: expected a folder without an earlier run's checkpoints, got checkpoints in ${join(dir, "out-again", "checkpoints")}. Continue that run with --resume, start afresh with --overwrite, or set another output.`);
+  assert.equal(await refused([path, "--resume", "--overwrite"]), "trainFromRecipe: expected resume or overwrite, not both, got both.");
+  const again = await runCli(["train", path, "--overwrite", "--set", "training.steps=1"], { limitS: 60 });
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok(existsSync(join(dir, "out-again", "checkpoints", "step-000001")) && !existsSync(join(dir, "out-again", "checkpoints", "step-000002")), "only the new run's checkpoints remain");
+});
+
 test("text data without a tokenizer, and pre-tokenized rows that do not fit the model, are refused", async () => {
   const text = join(dir, "text.jsonl");
   writeFileSync(text, '{"text": "Once upon a time"}\n');
