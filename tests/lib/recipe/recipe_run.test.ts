@@ -15,7 +15,8 @@ import { readAdapterConfig } from "../../../lib/lora/index.js";
 import { trainFromRecipe } from "../../../lib/recipe/index.js";
 
 const color = fileURLToPath(new URL("../../../datasets/tasks/color/train.jsonl", import.meta.url));
-const example = fileURLToPath(new URL("../../../datasets/recipes/color-qlora.yaml", import.meta.url));
+const home = fileURLToPath(new URL("../../../datasets/tasks/home/train.jsonl", import.meta.url));
+const example = fileURLToPath(new URL("../../../datasets/recipes/home-qlora.yaml", import.meta.url));
 
 function logLines(path: string): Record<string, any>[] {
   return readFileSync(path, "utf8").trim().split("\n").map((l) => JSON.parse(l));
@@ -98,7 +99,7 @@ test("the shipped example recipe runs from its YAML file (paths relative to it),
   const dir = mkdtempSync(join(tmpdir(), "qlora-recipe-run-"));
   try {
     const run = await trainFromRecipe(example, { set: ["training.steps=2", "eval.every=1", "save.every=2", `output=${join(dir, "out")}`] });
-    assert.equal(run.recipe.data.train, color);
+    assert.equal(run.recipe.data.train, home);
     assert.equal(run.result.stepsDone, 2);
     assert.ok(run.result.evals.length >= 2 && Number.isFinite(run.result.evals[0]!.loss));
     assert.equal(readAdapterConfig(run.outputs.adapter).r, 8);
