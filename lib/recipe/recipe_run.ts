@@ -97,8 +97,8 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
   const { trainData, evalData } = loadRecipeData(recipe, tokenized);
 
   const model = await buildBaseModel(recipe);
-  // A fresh run's checkpoints must not mix with an earlier run's (resume would pick the newest step of either).
-  if (earlierRun) rmSync(outputs.checkpoints, { recursive: true, force: true });
+  // A fresh run's files must not mix with an earlier run's (resume would pick the newest step of either, and its adapter's shape).
+  if (earlierRun) for (const old of [outputs.checkpoints, outputs.adapter]) rmSync(old, { recursive: true, force: true });
   let lora: LoraModel<LlamaModel> | undefined;
   const optimizer = new AdamW({ betas: recipe.optimizer.betas, eps: recipe.optimizer.eps, weightDecay: recipe.optimizer.weightDecay, state: recipe.optimizer.state });
   try {
@@ -127,7 +127,8 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
       seed: recipe.training.seed,
       lr: recipe.optimizer.lr,
       schedule: recipe.schedule.kind,
-      warmupRatio: recipe.schedule.warmupSteps !== undefined ? recipe.schedule.warmupSteps / recipe.training.steps : recipe.schedule.warmupRatio,
+      warmupRatio: recipe.schedule.warmupRatio,
+      warmupSteps: recipe.schedule.warmupSteps,
       maxGradNorm: recipe.training.maxGradNorm,
       optimizer,
       signal: options.signal,
@@ -147,11 +148,13 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
     saveAdapter(lora, outputs.adapter, { baseModelNameOrPath: recipe.model.path ?? recipe.model.preset });
     writeFileAtomic(join(outputs.dir, "recipe.json"), `${JSON.stringify(recipe, null, 2)}\n`);
     writeFileAtomic(outputs.report, trainingReportHtml({ title: recipe.runName, steps: result.steps, evals: result.evals, facts: reportFacts(recipe, result) }));
-    const kept = options.keepModel ? lora : undefined;
-    return { recipe, result, outputs, ...(kept ? { model: kept } : {}) };
+    if (!options.keepModel) lora.dispose();
+    return { recipe, result, outputs, ...(options.keepModel ? { model: lora } : {}) };
+  } catch (error) {
+    (lora ?? model).dispose();
+    throw error;
   } finally {
     optimizer.dispose();
-    if (!options.keepModel) (lora ?? model).dispose();
   }
 }
 

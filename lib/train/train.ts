@@ -73,6 +73,8 @@ export interface TrainOptions {
   schedule?: ScheduleKind;
   /** Warmup as a fraction of steps (default 0.03). */
   warmupRatio?: number;
+  /** Warmup steps; overrides warmupRatio. */
+  warmupSteps?: number;
   /** Clip the global gradient norm to this (default 0.3); null disables clipping. */
   maxGradNorm?: number | null;
   /** Decoupled weight decay of the default AdamW (default 0). */
@@ -199,7 +201,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[] | 
   const maxLength = options.maxLength ?? 128;
   const seed = options.seed ?? 0;
   const maxGradNorm = options.maxGradNorm === undefined ? 0.3 : options.maxGradNorm;
-  const schedule = lrSchedule({ kind: options.schedule ?? "constant", lr: options.lr ?? 2e-4, totalSteps, warmupRatio: options.warmupRatio ?? 0.03 });
+  const schedule = lrSchedule({ kind: options.schedule ?? "constant", lr: options.lr ?? 2e-4, totalSteps, warmupRatio: options.warmupRatio ?? 0.03, warmupSteps: options.warmupSteps });
   const callbacks = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? (options.callbacks as TrainCallbacks[]) : [options.callbacks as TrainCallbacks];
   const recordMemory = options.recordMemory ?? true;
 
