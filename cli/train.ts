@@ -45,13 +45,23 @@ export async function train(argv: string[]): Promise<number> {
   }
   await resolveBackend();
   const live = process.stderr.isTTY;
+  // The first Ctrl-C stops the run after the current step (or before the first, while loading); a second one quits at once.
+  const stop = new AbortController();
+  const onSigint = () => {
+    if (stop.signal.aborted) process.exit(130);
+    stop.abort();
+    process.stderr.write(`${live ? "\n" : ""}stopping after this step and saving (Ctrl-C again quits now, unsaved)\n`);
+  };
+  process.on("SIGINT", onSigint);
   const { result, outputs } = await trainFromRecipe(recipePath, {
     set: values.set,
     resume: values.resume,
     overwrite: values.overwrite,
     initAdapter: values["init-adapter"],
+    signal: stop.signal,
     onProgress: values.quiet ? undefined : (line) => process.stderr.write(live ? `\r\x1b[K${line}` : `${line}\n`),
   });
+  process.off("SIGINT", onSigint);
   if (live && !values.quiet) process.stderr.write("\n");
   const summary = { steps_done: result.stepsDone, stopped: result.stopped, final_loss: result.steps[result.steps.length - 1]?.loss ?? null, eval_loss: result.evals[result.evals.length - 1]?.loss ?? null, adapter: outputs.adapter, log: outputs.log, report: outputs.report, checkpoint: result.checkpoint ?? null };
   console.log(JSON.stringify(summary));

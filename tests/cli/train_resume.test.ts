@@ -59,6 +59,7 @@ test("Ctrl-C stops a recipe run between steps with everything saved, and --resum
     const summary = JSON.parse(stopped.stdout.trim().split("\n").pop()!) as { steps_done: number; stopped: boolean; checkpoint: string };
     t.diagnostic(`stopped at step ${summary.steps_done}`);
     assert.ok(summary.stopped && summary.steps_done >= 3 && summary.steps_done < 20, `stopped part way (${summary.steps_done})`);
+    assert.match(stopped.stderr, /^stopping after this step and saving \(Ctrl-C again quits now, unsaved\)$/m);
     assert.match(stopped.stderr, new RegExp(`stopped at step ${summary.steps_done}/20; everything is saved\\. Continue with: qlora-lab train .*parts\\.json --resume`));
     assert.ok(summary.checkpoint.endsWith(`step-${String(summary.steps_done).padStart(6, "0")}`), `a checkpoint of the step it stopped at (${summary.checkpoint})`);
     assert.equal(logLosses(readFileSync(join(dir, "parts", "log.jsonl"), "utf8")).length, summary.steps_done, "the log holds the steps done");
