@@ -8,7 +8,7 @@ import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic_write.js";
 import { loadCsv, loadDataset, loadJsonl, loadText, loadTokenizedJsonl, looksTokenized, type Example, type LoadDatasetOptions } from "../data/index.js";
 import { readDataFile } from "../data/read_file.js";
-import { halfPrecisionBaseLinears, loadAdapter, quantizeBaseLinears, readAdapterConfig, saveAdapter, toLoraModel, type LoraModel } from "../lora/index.js";
+import { loadAdapter, readAdapterConfig, saveAdapter, toLoraModel, type LoraModel } from "../lora/index.js";
 import { findTokenizerFor, loadModel, loadTokenizer, randomModel, type LlamaModel } from "../model/index.js";
 import { AdamW } from "../optim/adamw.js";
 import { resolveCheckpoint, readTrainerState } from "../train/checkpoint.js";
@@ -93,7 +93,7 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
   const tokenizerPath = recipe.model.tokenizer ?? (recipe.model.path ? findTokenizerFor(recipe.model.path) : undefined);
   if (!tokenizerPath && !tokenized) throw new FileFormatError(where, expected("model.tokenizer (none was found beside the model)", "nothing", "Set model.tokenizer, or give pre-tokenized rows."));
 
-  const tokenizer: BatchTokenizer = tokenizerPath ? await loadTokenizer(tokenizerPath) : idsOnlyTokenizer();
+  const tokenizer: BatchTokenizer | undefined = tokenizerPath ? await loadTokenizer(tokenizerPath) : undefined; // pre-tokenized rows need none
   const { trainData, evalData } = loadRecipeData(recipe, tokenized);
 
   const model = await buildBaseModel(recipe);
@@ -170,17 +170,6 @@ function isTokenizedData(recipe: Recipe): boolean {
   return (ext === ".jsonl" || ext === ".ndjson") && looksTokenized(readDataFile(train, "data.train"));
 }
 
-/** A tokenizer for pre-tokenized rows when none is given: only the LLaMA ids (padding uses EOS). */
-function idsOnlyTokenizer(): BatchTokenizer {
-  return {
-    bosId: 1,
-    eosId: 2,
-    encode: () => {
-      throw new InvalidArgumentError("trainFromRecipe", expected("model.tokenizer to encode text", "none"));
-    },
-  };
-}
-
 function loadRecipeData(recipe: Recipe, tokenized: boolean): { trainData: Example[] | TokenizedDataset; evalData?: Example[] | TokenizedDataset } {
   const d = recipe.data;
   const read = (file: string): Example[] | TokenizedDataset => {
@@ -211,17 +200,15 @@ function checkTokenIds(sets: (Example[] | TokenizedDataset | undefined)[], vocab
   }
 }
 
-/** The model with its base linears stored as the method says (f32, bf16/f16, or 4-bit). */
+/** The model with its base projections stored as the method says (f32, bf16/f16, or 4-bit). */
 async function buildBaseModel(recipe: Recipe): Promise<LlamaModel> {
   const { quantType, doubleQuant, blocksize } = recipe.quant;
   if (recipe.model.preset) {
     const storage = recipe.method === "qlora" ? quantType : recipe.baseDtype;
     return randomModel(recipe.model.preset, { storage, seed: recipe.training.seed, doubleQuant, blocksize });
   }
-  const model = await loadModel(recipe.model.path!);
-  if (recipe.method === "qlora") quantizeBaseLinears(model, { quantType, doubleQuant, blocksize });
-  else if (recipe.baseDtype !== "f32") halfPrecisionBaseLinears(model, recipe.baseDtype);
-  return model;
+  // Each projection is stored as it is read, so no float32 copy of the whole model exists.
+  return loadModel(recipe.model.path!, recipe.method === "qlora" ? { quantize: { type: quantType, doubleQuant, blocksize } } : { dtype: recipe.baseDtype });
 }
 
 function reportFacts(recipe: Recipe, result: TrainResult): Record<string, string | number> {
