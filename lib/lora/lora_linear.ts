@@ -7,7 +7,6 @@ import { DenseLinear, type Linear } from "../model/linear.js";
 import { lowRankUpdate } from "../ops/low_rank.js";
 import type { NamedVariable } from "../optim/optimizer.js";
 import { mergedWeight, type LoraFactors } from "./delta.js";
-import { requireNonNegativeInteger } from "../validate.js";
 
 /** What defines one adapter on one layer: its rank, alpha, scaling and dropout. */
 export interface LoraAdapterSpec {
@@ -119,16 +118,6 @@ export class LoraLinear implements Linear {
   /** Turns dropout on (training) or off (evaluation, generation). */
   setTraining(training: boolean): void {
     this.isTraining = training;
-  }
-
-  /** Dropout masks drawn so far (one per training-mode forward pass; each mask's seed follows from it). */
-  get dropoutDraws(): number {
-    return this.dropoutCalls;
-  }
-
-  /** Sets where the mask sequence continues, so a resumed run draws the masks the uninterrupted run drew. */
-  set dropoutDraws(count: number) {
-    this.dropoutCalls = requireNonNegativeInteger(`LoraLinear.dropoutDraws (${this.path})`, "count", count);
   }
 
   /** Adds an adapter (shapes must fit this layer); the first one added becomes active. */

@@ -112,7 +112,7 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
     const resumedState = resumeFrom ? readTrainerState(resumeFrom) : undefined;
     const earlier = resumedState?.steps ?? [];
     // Each training forward pass draws one dropout mask per layer: continue the sequence where the checkpoint left it.
-    if (resumedState) for (const layer of lora.loraLayers().values()) layer.dropoutDraws = resumedState.step * recipe.training.gradientAccumulationSteps;
+    if (resumedState) for (const layer of lora.loraLayers().values()) layer.drawCount = resumedState.step * recipe.training.gradientAccumulationSteps;
     const log = new StepLog(outputs.log, earlier);
     let sessionStart: { step: number; elapsedMs: number } | undefined;
     const result = await train(lora, trainData, {
