@@ -9,11 +9,12 @@ import { requireFinite, requireIntegerAtLeast, requireIntegerIn, requireNonNegat
 export type FlagSpec =
   | { type: "boolean"; short?: string }
   | { type: "string"; short?: string; choices?: readonly string[]; default?: string }
+  | { type: "strings"; short?: string }
   | { type: "integer"; short?: string; min?: number; max?: number; default?: number }
   | { type: "number"; short?: string; min?: number; above?: number; max?: number; default?: number };
 
-type FlagValue<S extends FlagSpec> = S extends { type: "boolean" } ? boolean : S extends { type: "integer" | "number" } ? number : string;
-type WithDefault<S extends FlagSpec> = S extends { default: string | number } ? never : undefined;
+type FlagValue<S extends FlagSpec> = S extends { type: "boolean" } ? boolean : S extends { type: "integer" | "number" } ? number : S extends { type: "strings" } ? string[] : string;
+type WithDefault<S extends FlagSpec> = S extends { default: string | number } | { type: "strings" } ? never : undefined;
 
 /** Parsed flags: each one's value, undefined when absent and without a default. */
 export type Flags<T extends Record<string, FlagSpec>> = { [K in keyof T]: FlagValue<T[K]> | WithDefault<T[K]> };
@@ -26,9 +27,9 @@ const NUMBER_LITERAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
  * Returns the typed values and the positional arguments (refused unless `positionals` is true).
  */
 export function parseFlags<T extends Record<string, FlagSpec>>(where: string, argv: string[], spec: T, options: { positionals?: boolean } = {}): { values: Flags<T>; positionals: string[] } {
-  const parserOptions: Record<string, { type: "string" | "boolean"; short?: string }> = {};
-  for (const [name, flag] of Object.entries(spec)) parserOptions[name] = { type: flag.type === "boolean" ? "boolean" : "string", ...(flag.short ? { short: flag.short } : {}) };
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  const parserOptions: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  for (const [name, flag] of Object.entries(spec)) parserOptions[name] = { type: flag.type === "boolean" ? "boolean" : "string", ...(flag.short ? { short: flag.short } : {}), ...(flag.type === "strings" ? { multiple: true } : {}) };
+  let parsed: { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: joinNegativeValues(argv, spec), options: parserOptions, allowPositionals: options.positionals ?? false, strict: true }) as typeof parsed;
   } catch (error) {
@@ -38,6 +39,7 @@ export function parseFlags<T extends Record<string, FlagSpec>>(where: string, ar
   for (const [name, flag] of Object.entries(spec)) {
     const raw = parsed.values[name];
     if (flag.type === "boolean") values[name] = raw === true ? true : undefined;
+    else if (flag.type === "strings") values[name] = (raw as string[] | undefined) ?? []; // a repeatable flag: every occurrence, in order
     else if (raw === undefined) values[name] = flag.default;
     else if (flag.type === "string") values[name] = checkChoice(where, name, raw as string, flag.choices);
     else if (flag.type === "integer") values[name] = checkInteger(where, name, raw as string, flag);

@@ -28,6 +28,7 @@ Options:
                         memory is over it is refused before the model loads, with what would fit
   --json                print one JSON object: promptIds, ids (generated), text (generated),
                         fullText (prompt + generated), stoppedBy, seed, tokensPerSecond
+  --logits              with --json, add promptLogits: the next-token logits after the prompt
   -h, --help            show this help`;
 
 /** Runs `qlora-lab generate`; returns the exit code. */
@@ -47,6 +48,7 @@ export async function generate(argv: string[]): Promise<number> {
     quantize: { type: "string", choices: ["nf4", "fp4"] },
     budget: { type: "string" },
     json: { type: "boolean" },
+    logits: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -54,6 +56,7 @@ export async function generate(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.model) throw new InvalidArgumentError(where, expected("--model PATH", "nothing", "Run with --help for usage."));
+  if (values.logits && !values.json) throw new InvalidArgumentError(where, expected("--logits together with --json", "--logits alone"));
   if (values.prompt === undefined) throw new InvalidArgumentError(where, expected("--prompt TEXT", "nothing", 'Use --prompt "" to start from BOS alone.'));
   const options = { maxNewTokens: values["max-new-tokens"], temperature: values.temperature, topK: values["top-k"], topP: values["top-p"], seed: values.seed };
   if (values.dtype !== undefined && values.dtype !== "f32" && values.quantize !== undefined) throw new InvalidArgumentError(where, expected("one of --dtype and --quantize", `--dtype ${values.dtype} and --quantize ${values.quantize}`));
@@ -76,6 +79,7 @@ export async function generate(argv: string[]): Promise<number> {
   const model = await loadModel(values.model, storage);
   try {
     if (values.adapter) await attachAdapter(model, values.adapter);
+    const promptLogits = values.logits ? await nextTokenLogits(model, promptIds) : undefined;
     let printed = "";
     const generated: number[] = [];
     const result = await model.generate(promptIds, {
@@ -96,7 +100,7 @@ export async function generate(argv: string[]): Promise<number> {
     const promptText = tokenizer.decode(promptIds);
     if (values.json) {
       const text = fullText.startsWith(promptText) ? fullText.slice(promptText.length) : tokenizer.decode(result.ids);
-      console.log(JSON.stringify({ promptIds, ids: result.ids, text, fullText, stoppedBy: result.stoppedBy, seed: result.seed, tokensPerSecond: Number(result.tokensPerSecond.toFixed(2)) }));
+      console.log(JSON.stringify({ promptIds, ids: result.ids, text, fullText, stoppedBy: result.stoppedBy, seed: result.seed, tokensPerSecond: Number(result.tokensPerSecond.toFixed(2)), ...(promptLogits ? { promptLogits } : {}) }));
     } else {
       if (fullText.length > printed.length) process.stdout.write(fullText.slice(printed.length));
       process.stdout.write("\n");
@@ -105,6 +109,17 @@ export async function generate(argv: string[]): Promise<number> {
   } finally {
     model.dispose();
   }
+}
+
+/** The logits at the prompt's last position (what the first generated token is drawn from), as plain numbers. */
+async function nextTokenLogits(model: LlamaModel, promptIds: number[]): Promise<number[]> {
+  const last = tf.tidy(() => {
+    const logits = model.forward(tf.tensor2d(promptIds, [1, promptIds.length], "int32")); // [1, T, V]
+    return tf.reshape(tf.slice(logits, [0, promptIds.length - 1, 0], [1, 1, -1]), [-1]);
+  });
+  const values = Array.from(await last.data());
+  last.dispose();
+  return values;
 }
 
 /** The --adapter hook: applies a PEFT LoRA adapter with lib/lora's loadAdapter (the model's linears are swapped in place). */

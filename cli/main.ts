@@ -12,6 +12,7 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<Subcomm
   quantize: { summary: "quantize a model's linear weights to NF4/FP4 (bitsandbytes format)", load: async () => (await import("./quantize.js")).quantize },
   generate: { summary: "generate text with a model (and optional adapter)", load: async () => (await import("./generate.js")).generate },
   plan: { summary: "estimate the memory a LoRA or QLoRA run needs", load: async () => (await import("./plan.js")).plan },
+  train: { summary: "fine-tune from a recipe file (YAML or JSON) and save a PEFT adapter", load: async () => (await import("./train.js")).train },
   compare: { summary: "fine-tune LoRA and QLoRA side by side and report", load: async () => (await import("./compare.js")).compare },
   ladder: { summary: "measure LoRA and QLoRA memory and speed at growing model sizes", load: async () => (await import("./ladder.js")).ladder },
 };

@@ -24,3 +24,4 @@ export * from "./plan/index.js";
 export * from "./train/index.js";
 export * from "./data/index.js";
 export * from "./viz/index.js";
+export * from "./recipe/index.js";

@@ -56,7 +56,9 @@ export function loadTokenizedJsonl(path: string | URL, options: { vocabSize?: nu
     const labels = record.labels;
     if (labels !== undefined && labels !== null) {
       if (!Array.isArray(labels) || labels.length !== ids.length || !labels.every((l) => l === -100 || isId(l))) {
-        throw new FileFormatError(where, expected(`"labels" as long as "input_ids" (${ids.length}), each -100 or one of the ${idRange}, at ${at}`, Array.isArray(labels) ? `${labels.length} labels` : String(labels)));
+        const badAt = Array.isArray(labels) ? labels.findIndex((l) => !(l === -100 || isId(l))) : -1;
+        const found = !Array.isArray(labels) ? String(labels) : labels.length !== ids.length ? `${labels.length} labels` : `${JSON.stringify(labels[badAt])} at position ${badAt}`;
+        throw new FileFormatError(where, expected(`"labels" as long as "input_ids" (${ids.length}), each -100 or one of the ${idRange}, at ${at}`, found));
       }
       rows.push({ inputIds: ids, labels });
     } else rows.push({ inputIds: ids });

@@ -31,6 +31,8 @@ export interface LoadAdapterOptions {
   trainable?: boolean;
   /** Make the loaded adapter the active one (default true). */
   activate?: boolean;
+  /** Seed of the adapter's dropout masks when it trains (default 0, as addAdapter). */
+  seed?: number;
 }
 
 /** What saveAdapter wrote. */
@@ -193,7 +195,7 @@ export function loadAdapter<M extends AdaptableModel>(target: M | LoraModel<M>, 
   const lora = isLora ? (target as LoraModel<M>) : (freezeBase(model), new LoraModel(model));
   const name = options.adapterName ?? "default";
   const previous = lora.activeAdapter;
-  lora.addAdapter(name, config, { values, trainable: options.trainable ?? false });
+  lora.addAdapter(name, config, { values, trainable: options.trainable ?? false, seed: options.seed });
   if (options.activate ?? true) lora.setAdapter(name);
   else if (previous !== null) lora.setAdapter(previous);
   return lora;

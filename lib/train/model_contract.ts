@@ -13,6 +13,9 @@ export interface TrainableModel {
   trainableVariables(): NamedVariable[];
   /** Resident bytes by category (for memory records). */
   memoryItems?(): MemoryItem[];
+  /** Whether dropout is on (LoRA models); evaluation turns it off for its pass. */
+  readonly training?: boolean;
+  setTraining?(training: boolean): void;
 }
 
 /** A model that can also write answers (for task metrics such as exact match). */

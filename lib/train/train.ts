@@ -73,6 +73,8 @@ export interface TrainOptions {
   schedule?: ScheduleKind;
   /** Warmup as a fraction of steps (default 0.03). */
   warmupRatio?: number;
+  /** Warmup steps; overrides warmupRatio. */
+  warmupSteps?: number;
   /** Clip the global gradient norm to this (default 0.3); null disables clipping. */
   maxGradNorm?: number | null;
   /** Decoupled weight decay of the default AdamW (default 0). */
@@ -199,7 +201,7 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[] | 
   const maxLength = options.maxLength ?? 128;
   const seed = options.seed ?? 0;
   const maxGradNorm = options.maxGradNorm === undefined ? 0.3 : options.maxGradNorm;
-  const schedule = lrSchedule({ kind: options.schedule ?? "constant", lr: options.lr ?? 2e-4, totalSteps, warmupRatio: options.warmupRatio ?? 0.03 });
+  const schedule = lrSchedule({ kind: options.schedule ?? "constant", lr: options.lr ?? 2e-4, totalSteps, warmupRatio: options.warmupRatio ?? 0.03, warmupSteps: options.warmupSteps });
   const callbacks = options.callbacks === undefined ? [] : Array.isArray(options.callbacks) ? (options.callbacks as TrainCallbacks[]) : [options.callbacks as TrainCallbacks];
   const recordMemory = options.recordMemory ?? true;
 
@@ -244,8 +246,17 @@ async function runTraining(model: TrainableModel, dataset: readonly Example[] | 
 
   const evaluate = async () => {
     const ev = options.eval!;
-    const lossResult = await evaluateLoss(model, ev.examples, { tokenizer: options.tokenizer, batchSize: ev.batchSize, maxLength });
-    const metric = ev.metric ? await ev.metric(model as GeneratingModel) : undefined;
+    // Evaluation sees the model without dropout, as model.eval() gives it in PyTorch.
+    const dropoutWasOn = model.training === true;
+    if (dropoutWasOn) model.setTraining?.(false);
+    let lossResult: Awaited<ReturnType<typeof evaluateLoss>>;
+    let metric: Awaited<ReturnType<NonNullable<EvalOptions["metric"]>>> | undefined;
+    try {
+      lossResult = await evaluateLoss(model, ev.examples, { tokenizer: options.tokenizer, batchSize: ev.batchSize, maxLength });
+      metric = ev.metric ? await ev.metric(model as GeneratingModel) : undefined;
+    } finally {
+      if (dropoutWasOn) model.setTraining?.(true);
+    }
     const record: EvalRecord = { run, step, loss: lossResult.loss, perplexity: lossResult.perplexity, elapsedMs: elapsed(), ...(metric ? { metric: metric.value, metricName: metric.name } : {}) };
     evals.push(record);
     for (const c of callbacks) await c.onEval?.(record);

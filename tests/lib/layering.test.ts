@@ -21,6 +21,7 @@ const LAYERS: string[][] = [
   ["plan"],
   ["train"],
   ["viz"],
+  ["recipe"],
   ["runtime.ts", "backend.ts"],
   ["ladder"],
   ["index.ts"],
