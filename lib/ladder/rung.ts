@@ -129,8 +129,7 @@ const spread = (xs: readonly number[]): Spread => {
 async function buildBase(setup: RungSetup): Promise<LlamaModel> {
   if (setup.model === SHIPPED_RUNG) return loadModel(shippedModelPath());
   const storage = setup.method === "lora16" ? "bf16" : setup.method === "qlora" ? "nf4" : "f32";
-  // 16-bit LoRA stores the untied head in 16 bits too (as toLora16Model); QLoRA keeps it in float32 (as toQloraModel).
-  return randomModel(setup.model, { storage, keepFloat32: setup.method === "lora16" ? [] : ["lm_head"], seed: setup.seed });
+  return randomModel(setup.model, { storage, seed: setup.seed }); // the untied head as toLora16Model / toQloraModel store it
 }
 
 /** Measures one rung in this process (see the file comment). */

@@ -23,7 +23,7 @@ export interface RandomModelOptions {
   doubleQuant?: boolean;
   /** 4-bit storage: values per absmax block (default 64). */
   blocksize?: number;
-  /** Projections kept in float32 whatever the storage (default ["lm_head"], as QLoRA keeps the head). */
+  /** Projections kept in float32 whatever the storage (default: ["lm_head"] for 4 bits, as toQloraModel keeps the head; none for 16 bits, as toLora16Model). */
   keepFloat32?: string[];
   seed?: number;
 }
@@ -35,7 +35,7 @@ export function randomModel(shape: string | LlamaConfig, options: RandomModelOpt
   const config = typeof shape === "string" ? presetConfig(shape) : shape;
   const storage = options.storage ?? "f32";
   if (!STORAGES.includes(storage)) throw new InvalidArgumentError("randomModel", expected(`storage ${STORAGES.map((s) => `"${s}"`).join(", ")}`, JSON.stringify(storage)));
-  const keep = new Set(options.keepFloat32 ?? ["lm_head"]);
+  const keep = new Set(options.keepFloat32 ?? (storage === "nf4" || storage === "fp4" ? ["lm_head"] : []));
   const seed = options.seed ?? 0;
   const dense = new Map<string, Float32Array>();
   const linears = new Map<string, Linear>();

@@ -9,7 +9,10 @@ import { writeFileAtomic } from "../io/atomic_write.js";
 import { loadCsv, loadDataset, loadJsonl, loadText, loadTokenizedJsonl, looksTokenized, type Example, type LoadDatasetOptions } from "../data/index.js";
 import { readDataFile } from "../data/read_file.js";
 import { loadAdapter, readAdapterConfig, saveAdapter, toLoraModel, type LoraModel } from "../lora/index.js";
-import { findTokenizerFor, loadModel, loadTokenizer, randomModel, type LlamaModel } from "../model/index.js";
+import { findTokenizerFor, loadModel, loadTokenizer, presetConfig, randomModel, readModelConfig, type LlamaModel } from "../model/index.js";
+import { checkTrainingBudget } from "../plan/budget.js";
+import type { PlanSetup } from "../plan/planner.js";
+import { shapeOfConfig, tfjsBackendKind } from "../train/run_plan.js";
 import { AdamW } from "../optim/adamw.js";
 import { resolveCheckpoint, readTrainerState } from "../train/checkpoint.js";
 import { sequencesFromRows, type BatchTokenizer, type TokenizedDataset } from "../train/batching.js";
@@ -93,6 +96,8 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
   const tokenizerPath = recipe.model.tokenizer ?? (recipe.model.path ? findTokenizerFor(recipe.model.path) : undefined);
   if (!tokenizerPath && !tokenized) throw new FileFormatError(where, expected("model.tokenizer (none was found beside the model)", "nothing", "Set model.tokenizer, or give pre-tokenized rows."));
 
+  if (recipe.budgetBytes !== undefined) checkRecipeBudget(recipe);
+
   const tokenizer: BatchTokenizer | undefined = tokenizerPath ? await loadTokenizer(tokenizerPath) : undefined; // pre-tokenized rows need none
   const { trainData, evalData } = loadRecipeData(recipe, tokenized);
 
@@ -130,6 +135,7 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
       warmupRatio: recipe.schedule.warmupRatio,
       warmupSteps: recipe.schedule.warmupSteps,
       maxGradNorm: recipe.training.maxGradNorm,
+      gradientCheckpointing: recipe.training.gradientCheckpointing,
       optimizer,
       signal: options.signal,
       checkpoint: { dir: outputs.checkpoints, every: recipe.save.every ?? recipe.training.steps, keep: recipe.save.keep },
@@ -201,6 +207,33 @@ function checkTokenIds(sets: (Example[] | TokenizedDataset | undefined)[], vocab
 }
 
 /** The model with its base projections stored as the method says (f32, bf16/f16, or 4-bit). */
+/**
+ * Refuses, before the model loads, a recipe whose run the planner puts over its budget (from the
+ * model's config.json or the preset alone), with what would fit.
+ */
+function checkRecipeBudget(recipe: Recipe): void {
+  const config = recipe.model.preset ? presetConfig(recipe.model.preset) : readModelConfig(recipe.model.path!);
+  const state = recipe.optimizer.state;
+  const kind = typeof state === "string" ? state : state.kind;
+  const targets = recipe.lora.target_modules;
+  const setup: PlanSetup = {
+    method: recipe.method,
+    baseDtype: recipe.method === "lora" && recipe.baseDtype !== "f32" ? (recipe.baseDtype === "bf16" ? "bf16" : "fp16") : "fp32",
+    runtime: "tfjs",
+    backend: tfjsBackendKind(),
+    batch: recipe.training.batchSize,
+    seqLen: recipe.data.seqLen,
+    r: recipe.lora.r ?? 8,
+    targetModules: Array.isArray(targets) ? targets.map((t) => t.split(".").at(-1)!) : "all-linear",
+    quantType: recipe.quant.quantType,
+    doubleQuant: recipe.quant.doubleQuant,
+    blocksize: recipe.quant.blocksize,
+    gradientCheckpointing: recipe.training.gradientCheckpointing,
+    optimizer: { bits: kind === "8bit" || kind === "paged-8bit" ? 8 : 32, paged: kind === "paged" || kind === "paged-8bit" },
+  };
+  checkTrainingBudget("recipe budget", recipe.budgetBytes!, shapeOfConfig(config, recipe.model.preset ?? recipe.model.path!), setup);
+}
+
 async function buildBaseModel(recipe: Recipe): Promise<LlamaModel> {
   const { quantType, doubleQuant, blocksize } = recipe.quant;
   if (recipe.model.preset) {

@@ -8,6 +8,7 @@ import { validateLoraConfig, type LoraConfig } from "../lora/config.js";
 import { MODEL_PRESETS, PRESET_ALIASES } from "../model/presets.js";
 import type { AdamWOptions } from "../optim/adamw.js";
 import type { ScheduleKind } from "../optim/schedule.js";
+import { budgetBytes as parseBudget } from "../memory/byte_size.js";
 
 /** A recipe with every default filled in and every path absolute. */
 export interface Recipe {
@@ -33,23 +34,25 @@ export interface Recipe {
     packing: boolean;
     shuffle: boolean;
   };
-  training: { steps: number; batchSize: number; gradientAccumulationSteps: number; maxGradNorm: number | null; seed: number };
+  training: { steps: number; batchSize: number; gradientAccumulationSteps: number; maxGradNorm: number | null; gradientCheckpointing: boolean; seed: number };
   optimizer: { lr: number; betas: [number, number]; eps: number; weightDecay: number; state: NonNullable<AdamWOptions["state"]> };
   schedule: { kind: ScheduleKind; warmupRatio: number; warmupSteps?: number };
   eval: { every?: number; batchSize: number };
   save: { every?: number; keep: number };
   output: string;
   runName: string;
+  /** Memory the run may use, in bytes: the plan is checked against it before the model loads. */
+  budgetBytes?: number;
 }
 
 /** The keys each section takes, for the unknown-key check and its message. */
 export const RECIPE_KEYS = {
-  "": ["model", "method", "base_dtype", "quant", "lora", "data", "training", "optimizer", "schedule", "eval", "save", "output", "run_name"],
+  "": ["model", "method", "base_dtype", "quant", "lora", "data", "training", "optimizer", "schedule", "eval", "save", "output", "run_name", "budget"],
   model: ["path", "preset", "tokenizer"],
   quant: ["quant_type", "double_quant", "blocksize"],
   lora: ["r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights", "rank_pattern", "alpha_pattern", "exclude_modules", "layers_to_transform", "layers_pattern"],
   data: ["train", "eval", "eval_fraction", "format", "prompt_field", "response_field", "text_field", "text_split", "seq_len", "packing", "shuffle"],
-  training: ["steps", "batch_size", "gradient_accumulation_steps", "max_grad_norm", "seed"],
+  training: ["steps", "batch_size", "gradient_accumulation_steps", "max_grad_norm", "gradient_checkpointing", "seed"],
   optimizer: ["name", "lr", "betas", "eps", "weight_decay", "state", "state_budget_bytes", "page_bytes"],
   schedule: ["kind", "warmup_ratio", "warmup_steps"],
   eval: ["every", "batch_size"],
@@ -81,7 +84,9 @@ class RecipeReader {
     const allowed: readonly string[] = RECIPE_KEYS[key];
     for (const name of Object.keys(value)) {
       if (allowed.includes(name)) continue;
-      const near = allowed.find((a) => editDistance(a, name) <= 2);
+      // A near spelling here, or the same key in the section it belongs to ("gradient_checkpointing" -> training.gradient_checkpointing).
+      const home = Object.entries(RECIPE_KEYS).find(([section, keys]) => section !== key && section !== "" && (keys as readonly string[]).includes(name));
+      const near = allowed.find((a) => editDistance(a, name) <= 2) ?? (home ? `${home[0]}.${name}` : undefined);
       this.problem(key ? `${key}.${name}` : name, `one of the keys ${key ? `of ${key} ` : ""}(${allowed.join(", ")})`, { text: `an unknown key${near ? ` (did you mean ${near}?)` : ""}` });
     }
     return value as Section;
@@ -254,6 +259,7 @@ export function validateRecipe(raw: unknown, options: ValidateRecipeOptions = {}
     batchSize: r.integer(trainingS, "training.batch_size", 1, 8)!,
     gradientAccumulationSteps: r.integer(trainingS, "training.gradient_accumulation_steps", 1, 1)!,
     maxGradNorm: trainingS.max_grad_norm === null ? null : r.number(trainingS, "training.max_grad_norm", { above: 0 }, 0.3)!,
+    gradientCheckpointing: r.boolean(trainingS, "training.gradient_checkpointing", false),
     seed: r.integer(trainingS, "training.seed", 0, 0)!,
   };
 
@@ -301,6 +307,12 @@ export function validateRecipe(raw: unknown, options: ValidateRecipeOptions = {}
   const output = outputGiven === undefined ? "" : isAbsolute(outputGiven) ? outputGiven : resolve(r.baseDir, outputGiven);
   if (output && existsSync(output) && !statSync(output).isDirectory()) r.problem("output", "a folder (or nothing yet)", { text: `a file at ${output}` });
   const runName = r.string(top, "run_name") ?? "train";
+  let budgetBytes: number | undefined;
+  try {
+    if (top.budget !== undefined) budgetBytes = parseBudget(top.budget as number | string, "budget");
+  } catch {
+    r.problem("budget", 'a size such as "8GiB", "512MiB" or "8GB", or a number of bytes', top.budget);
+  }
 
   if (r.problems.length) {
     // Listed section by section, in the order the recipe's sections are documented (unknown top-level keys last).
@@ -312,5 +324,5 @@ export function validateRecipe(raw: unknown, options: ValidateRecipeOptions = {}
     const count = r.problems.length === 1 ? "1 problem" : `${r.problems.length} problems`;
     throw new InvalidArgumentError(source, `the recipe has ${count} (nothing was loaded):\n${r.problems.map((p) => `  ${p}`).join("\n")}`);
   }
-  return { model, method, baseDtype, quant, lora, data, training, optimizer, schedule, eval: evaluation, save, output, runName };
+  return { model, method, baseDtype, quant, lora, data, training, optimizer, schedule, eval: evaluation, save, output, runName, ...(budgetBytes !== undefined ? { budgetBytes } : {}) };
 }

@@ -108,3 +108,29 @@ test("the shipped example recipe runs from its YAML file (paths relative to it),
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a budget the run cannot fit is refused before the model loads, with what would fit; gradient checkpointing trains the same losses", { timeout: 120_000 }, async () => {
+  await resolveBackend();
+  const dir = mkdtempSync(join(tmpdir(), "qlora-recipe-budget-"));
+  try {
+    const recipe = (output: string, extra: Record<string, unknown>) => ({
+      model: { path: shippedModelPath() },
+      method: "lora",
+      base_dtype: "bf16",
+      data: { train: color, seq_len: 48 },
+      training: { steps: 2, batch_size: 4, seed: 1 },
+      output: join(dir, output),
+      ...extra,
+    });
+    await assert.rejects(trainFromRecipe(recipe("refused", { budget: "1MiB" })), (e: Error) => {
+      assert.match(e.message, /^recipe budget: expected a run that fits the budget of 1 MiB, got .*LoRA \(base in bf16\), batch 4 x 48 tokens.*planned at/);
+      return true;
+    });
+    assert.throws(() => readFileSync(join(dir, "refused", "log.jsonl")), /ENOENT/, "nothing was written");
+    const plain = await trainFromRecipe(recipe("plain", { budget: "1GiB" }));
+    const checkpointed = await trainFromRecipe(recipe("checkpointed", { training: { steps: 2, batch_size: 4, seed: 1, gradient_checkpointing: true } }));
+    assert.deepEqual(checkpointed.result.steps.map((s) => s.loss), plain.result.steps.map((s) => s.loss));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

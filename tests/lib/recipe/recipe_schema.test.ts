@@ -52,7 +52,7 @@ test("unknown keys, at the top and in a section, are named with the keys allowed
     "lora.lora_alpa: expected one of the keys of lora (r, lora_alpha, lora_dropout, target_modules, use_rslora, init_lora_weights, rank_pattern, alpha_pattern, exclude_modules, layers_to_transform, layers_pattern), got an unknown key (did you mean lora_alpha?)",
   ]);
   assert.deepEqual(problems(withChange((r) => (r.gradient_checkpointing = true))), [
-    "gradient_checkpointing: expected one of the keys (model, method, base_dtype, quant, lora, data, training, optimizer, schedule, eval, save, output, run_name), got an unknown key",
+    "gradient_checkpointing: expected one of the keys (model, method, base_dtype, quant, lora, data, training, optimizer, schedule, eval, save, output, run_name, budget), got an unknown key (did you mean training.gradient_checkpointing?)",
   ]);
 });
 
@@ -147,4 +147,15 @@ test("recipe files: YAML and JSON by extension, with parse errors and wrong name
   assert.throws(() => readRecipeFile(join(dir, "none.yaml")), { message: `readRecipe: expected a recipe file at ${join(dir, "none.yaml")}, got no such file.` });
   mkdirSync(join(dir, "folder.yaml"));
   assert.throws(() => readRecipeFile(join(dir, "folder.yaml")), { message: `readRecipe: expected a recipe file at ${join(dir, "folder.yaml")}, got a folder.` });
+});
+
+test("training.gradient_checkpointing is a boolean and budget a size; both are read", () => {
+  const r = validateRecipe(withChange((x) => ((x.training.gradient_checkpointing = true), (x.budget = "2GiB"))), { baseDir: dir });
+  assert.equal(r.training.gradientCheckpointing, true);
+  assert.equal(r.budgetBytes, 2 * 2 ** 30);
+  assert.equal(validateRecipe(good(), { baseDir: dir }).training.gradientCheckpointing, false);
+  assert.deepEqual(problems(withChange((x) => ((x.training.gradient_checkpointing = "yes"), (x.budget = "8G")))), [
+    'training.gradient_checkpointing: expected true or false, got "yes"',
+    'budget: expected a size such as "8GiB", "512MiB" or "8GB", or a number of bytes, got "8G"',
+  ]);
 });
