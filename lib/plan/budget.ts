@@ -140,7 +140,7 @@ export function trainingChanges(setup: PlanSetup): BudgetChange<PlanSetup>[] {
   if (!setup.optimizer?.paged) out.push(optimizer("paged optimizer state", { paged: true }));
   if ((setup.optimizer?.bits ?? 32) === 32) out.push(optimizer("8-bit optimizer state", { bits: 8 }));
   if (!setup.optimizer?.paged && (setup.optimizer?.bits ?? 32) === 32) out.push(optimizer("paged 8-bit optimizer state", { paged: true, bits: 8 }));
-  if (!tfjs && setup.gradientCheckpointing === false) out.push(change("gradient checkpointing", "checkpointing", { gradientCheckpointing: true }));
+  if (setup.gradientCheckpointing !== true && !(setup.gradientCheckpointing === undefined && !tfjs)) out.push(change("gradient checkpointing", "checkpointing", { gradientCheckpointing: true })); // a CUDA plan has it on by default
   for (let batch = Math.floor((setup.batch ?? 1) / 2); batch >= 1; batch = Math.floor(batch / 2)) out.push(change(`batch ${batch}`, "batch", { batch }));
   for (let seqLen = Math.floor((setup.seqLen ?? 512) / 2); seqLen >= 16; seqLen = Math.floor(seqLen / 2)) out.push(change(`sequences of ${seqLen} tokens`, "seqLen", { seqLen }));
   return out;

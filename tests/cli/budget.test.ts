@@ -41,7 +41,7 @@ test("compare --budget: a run over it is refused before any model loads or train
   try {
     const run = await runCli(["compare", "--steps", "2", "--budget", "1MiB", "--adapters", join(dir, "adapters")], { limitS: 60 });
     assert.equal(run.status, 1, run.stderr);
-    assert.match(run.stderr, /compareLoraQlora \(LoRA run\): expected a run that fits the budget of 1 MiB, got .*base-model, LoRA \(base in fp32\), batch 16 x 128 tokens, AdamW 32-bit planned at [\d.]+ MiB \(activations [\d.]+ MiB, .*\)\. .*Nothing was allocated\./);
+    assert.match(run.stderr, /compareLoraQlora \(LoRA run\): expected a run that fits the budget of 1 MiB, got .*base-model, LoRA \(base in bf16\), batch 16 x 128 tokens, AdamW 32-bit planned at [\d.]+ MiB \(activations [\d.]+ MiB, .*\)\. .*Nothing was allocated\./);
     assert.doesNotMatch(run.stdout, /step|eval/);
     assert.ok(!existsSync(join(dir, "adapters")), "no adapters written");
     const bad = await runCli(["compare", "--budget", "lots"], { limitS: 30 });

@@ -29,8 +29,8 @@ test("16-bit LoRA of llama-3.2-3b under 4 GiB is refused, naming the need by cat
   assert.match(e.message, /^train: expected a run that fits the budget of 4 GiB, got llama-3\.2-3b, LoRA \(base in bf16\), batch 8 x 128 tokens, AdamW 32-bit planned at 14\.7 GiB \(activations [\d.]+ GiB, base_16bit 5\.25 GiB, base_dense 1\.47 GiB, optimizer_resident [\d.]+ MiB, lora_params [\d.]+ MiB, gradients [\d.]+ MiB\)/);
   assert.match(e.message, /of it in the WebAssembly heap, which stops at 4 GiB/);
   // No single change is enough for a 3B model in 4 GiB; the nearest combination that is, with what it needs.
-  assert.match(e.message, /Would fit: use qlora \(an NF4 base\) \+ paged optimizer state \+ batch 1 \(3\.97 GiB\)\. Nothing was allocated\.$/);
-  const fit = planMemory("llama-3.2-3b", { method: "qlora", runtime: "tfjs", batch: 1, seqLen: 128, optimizer: { paged: true } });
+  assert.match(e.message, /Would fit: use qlora \(an NF4 base\) \+ paged optimizer state \+ gradient checkpointing \+ batch 4 \(3\.99 GiB\)\. Nothing was allocated\.$/);
+  const fit = planMemory("llama-3.2-3b", { method: "qlora", runtime: "tfjs", batch: 4, seqLen: 128, optimizer: { paged: true }, gradientCheckpointing: true });
   assert.equal(e.fits[0]!.requiredBytes, fit.requiredBytes);
   assert.ok(fit.requiredBytes <= 4 * GIB);
 });
@@ -39,13 +39,13 @@ test("QLoRA of tinyllama-1.1b fits 4 GiB at batch 1 and returns its plan; at bat
   const plan = checkTrainingBudget("train", "4GiB", "tinyllama-1.1b", { method: "qlora", runtime: "tfjs", batch: 1, seqLen: 128 });
   assert.ok(plan.requiredBytes < 4 * GIB);
   const e = refusal(() => checkTrainingBudget("train", 4 * GIB, "tinyllama-1.1b", { method: "qlora", runtime: "tfjs", batch: 8, seqLen: 128 }));
-  assert.match(e.message, /Would fit: batch 4 \([\d.]+ GiB\); batch 2 \([\d.]+ GiB\); batch 1 \([\d.]+ GiB\)\./);
-  assert.deepEqual(e.fits.map((f) => f.label).slice(0, 4), ["batch 4", "batch 2", "batch 1", "sequences of 64 tokens"]);
+  assert.match(e.message, /Would fit: gradient checkpointing \([\d.]+ GiB\); batch 4 \([\d.]+ GiB\); batch 2 \([\d.]+ GiB\)\./);
+  assert.deepEqual(e.fits.map((f) => f.label).slice(0, 4), ["gradient checkpointing", "batch 4", "batch 2", "batch 1"]);
 });
 
 test("a float32 LoRA of tinyllama-1.1b: the nearest fit is QLoRA with a smaller batch; paged state is offered when it alone fits", () => {
   const e = refusal(() => checkTrainingBudget("train", "4GiB", "tinyllama-1.1b", { method: "lora", runtime: "tfjs", batch: 8, seqLen: 128 }));
-  assert.match(e.message, /LoRA \(base in fp32\).*Would fit: use qlora \(an NF4 base\) \+ batch 4 \([\d.]+ GiB\)\./);
+  assert.match(e.message, /LoRA \(base in fp32\).*Would fit: use qlora \(an NF4 base\) \+ gradient checkpointing \([\d.]+ GiB\)\./);
   // Optimizer state is what a paged optimizer moves off the device: a full fine-tune of a small model fits with it.
   const full = { method: "full", runtime: "cuda", batch: 1, seqLen: 256, baseDtype: "bf16" } as const;
   const need = planMemory("smollm2-135m", full);
