@@ -3,7 +3,7 @@
 // (zero-extend, shift by 16) and multiplied into a running sum, so the float32 weight (2x the bytes) is
 // never written to memory and read back.
 import * as tf from "@tensorflow/tfjs-core";
-import { FunctionBuilder, I32, OP, SIMD_OP, V128, align16 } from "./wasm_asm.js";
+import { FunctionBuilder, I32, SIMD_OP, V128, align16 } from "./wasm_asm.js";
 import { WasmKernel } from "./wasm_kernel.js";
 import { activeWasmBackend } from "./wasm_heap.js";
 
@@ -43,17 +43,7 @@ function kernelBytes(exportName: string): Uint8Array {
       b.add(XP, 32);
       b.countDown(GROUPS);
     });
-    // out[row] = (sum0 + sum1) + (sum2 + sum3)
-    b.get(OUT);
-    for (const pair of [[0, 1], [2, 3]]) {
-      for (const lane of pair) {
-        b.get(SUM);
-        b.simd(S.F32X4_EXTRACT_LANE, lane);
-      }
-      b.op(OP.F32_ADD);
-    }
-    b.op(OP.F32_ADD);
-    b.op(OP.F32_STORE, 2, 0);
+    b.storeLaneSum(OUT, SUM); // out[row] = (sum0 + sum1) + (sum2 + sum3)
     b.add(OUT, 4);
     b.countDown(ROWS);
   });

@@ -211,6 +211,20 @@ export class FunctionBuilder {
     this.code.push(compare, OP.BR_IF, 0);
   }
 
+  /** Stores (lane0 + lane1) + (lane2 + lane3) of the f32x4 local `sum` as an f32 at the address in local `at`. */
+  storeLaneSum(at: number, sum: number): void {
+    this.get(at);
+    for (const pair of [[0, 1], [2, 3]]) {
+      for (const lane of pair) {
+        this.get(sum);
+        this.simd(SIMD_OP.F32X4_EXTRACT_LANE, lane);
+      }
+      this.code.push(OP.F32_ADD);
+    }
+    this.code.push(OP.F32_ADD);
+    this.op(OP.F32_STORE, 2, 0);
+  }
+
   /** Closes a loop body: `count -= 1`, and loops again while count != 0. */
   countDown(count: number): void {
     this.get(count);

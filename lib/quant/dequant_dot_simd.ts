@@ -50,17 +50,7 @@ function kernelBytes(exportName: string): Uint8Array {
       b.add(ABSMAX, 4);
       b.countDown(BLOCKS);
     });
-    // out[row] = (sum0 + sum1) + (sum2 + sum3)
-    b.get(OUT);
-    for (const pair of [[0, 1], [2, 3]]) {
-      for (const lane of pair) {
-        b.get(SUM);
-        b.simd(S.F32X4_EXTRACT_LANE, lane);
-      }
-      b.op(OP.F32_ADD);
-    }
-    b.op(OP.F32_ADD);
-    b.op(OP.F32_STORE, 2, 0);
+    b.storeLaneSum(OUT, SUM); // out[row] = (sum0 + sum1) + (sum2 + sum3)
     b.add(OUT, 4);
     b.countDown(ROWS);
   });
