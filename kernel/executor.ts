@@ -9,7 +9,7 @@ import { CellModules } from "./cell_modules.js";
 import { WRAP_PREFIX_LENGTH, wrapCell, type CellScope } from "./cell_wrapper.js";
 import type { AsyncCellCompiler } from "./compiler_client.js";
 import { createClearOutput, createDisplayApi, formatValue, isDisplayHandle } from "./display.js";
-import { acknowledgeInterrupt } from "./interrupt_watchdog.js";
+import { acknowledgeInterrupt, takeWatchdogSignal } from "./interrupt_watchdog.js";
 import { LibraryGate } from "./library_gate.js";
 import { documentationPage, pagerQuery, valuePage, type PagePayload } from "./pager.js";
 import { preludeDeclaration } from "./prelude.js";
@@ -165,6 +165,8 @@ export class Executor implements CellRunner {
         payload: context.pages.map(valuePage),
       };
     } catch (error) {
+      // vm's breakOnSigint took the signal, so no SIGINT listener will: account for a watchdog's.
+      if ((error as { code?: string } | null)?.code === "ERR_SCRIPT_EXECUTION_INTERRUPTED" && this.interrupts) takeWatchdogSignal(this.interrupts);
       outcome = this.tracebacks.runtimeError(error);
     } finally {
       cell.reject = undefined;

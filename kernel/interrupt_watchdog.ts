@@ -14,7 +14,9 @@ const FORCED = 2;
 const FORCED_CELL = 3;
 const FORCED_LINE = 4;
 const FORCED_COLUMN = 5;
-const SLOTS = 6;
+/** SIGINTs the watchdog raised that no one has taken yet (see takeWatchdogSignal). */
+const SIGNALS = 6;
+const SLOTS = 7;
 
 /** The main thread's function (a global symbol) that readies it for a forced stop; answers true when ready. */
 const PREPARE_FORCED_STOP = Symbol.for("qlora-lab.kernel.prepare-forced-stop");
@@ -47,6 +49,20 @@ export function acknowledgeInterrupt(state: Int32Array): ForcedStop | undefined 
   return { cell: Atomics.load(state, FORCED_CELL), line: Atomics.load(state, FORCED_LINE), column: Atomics.load(state, FORCED_COLUMN) };
 }
 
+/**
+ * Takes one SIGINT the watchdog raised, if one is outstanding: true when the SIGINT being handled is the
+ * watchdog's. Its interrupt_request also reaches the main thread as a message, which interrupts the
+ * cell; the signal is only for vm's breakOnSigint, so a listener that sees it later (possibly while the
+ * next cell runs) must not interrupt again.
+ */
+export function takeWatchdogSignal(state: Int32Array): boolean {
+  for (;;) {
+    const outstanding = Atomics.load(state, SIGNALS);
+    if (outstanding <= 0) return false;
+    if (Atomics.compareExchange(state, SIGNALS, outstanding, outstanding - 1) === outstanding) return true;
+  }
+}
+
 /** Options of {@link InterruptWatchdog}. */
 export interface WatchdogOptions {
   /** How long the main thread has to take an interrupt before its stack is looked at (ms). */
@@ -71,6 +87,7 @@ export class InterruptWatchdog {
   /** An interrupt_request arrived. */
   request(): void {
     const id = Atomics.add(this.state, REQUESTED, 1) + 1;
+    Atomics.add(this.state, SIGNALS, 1);
     process.kill(process.pid, "SIGINT");
     this.checkLater(id, this.options.attempts);
   }

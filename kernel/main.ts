@@ -7,7 +7,7 @@ import { startCompiler } from "./compiler_client.js";
 import { readConnectionFile, type ConnectionInfo } from "./connection.js";
 import { Executor } from "./executor.js";
 import { refuseExitInCells } from "./exit_guard.js";
-import { createInterruptState, installForcedStopPreparation } from "./interrupt_watchdog.js";
+import { createInterruptState, installForcedStopPreparation, takeWatchdogSignal } from "./interrupt_watchdog.js";
 import { Session } from "./session.js";
 import { startTransport } from "./transport.js";
 import { PROTOCOL_VERSION, Signer } from "./wire.js";
@@ -71,7 +71,11 @@ export async function startKernel(connectionFile: string | ConnectionInfo, optio
   // the running cell; vm's breakOnSigint covers synchronous code before the cell's first await, this
   // listener the awaits. Synchronous code after an await is stopped by the socket thread's watchdog on
   // interrupt_request only: a plain SIGINT cannot reach a main thread that never returns to its loop.
-  process.on("SIGINT", () => executor.interrupt());
+  // A SIGINT the watchdog raised for an interrupt_request is left to that request's own message (it may
+  // reach this listener only after the interrupted cell ended and the next began).
+  process.on("SIGINT", () => {
+    if (!takeWatchdogSignal(interrupts)) executor.interrupt();
+  });
   // A cell's stray async failure must never take the kernel down; it is reported in that cell.
   process.on("uncaughtException", (error) => reportStray(router, error));
   process.on("unhandledRejection", (reason) => reportStray(router, reason));
