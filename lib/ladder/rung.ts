@@ -4,7 +4,6 @@
 // its own (child.ts), so the process's peak RSS is the rung's and a rung that dies leaves the
 // others standing.
 import { readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
 import { InvalidArgumentError, expected } from "../errors.js";
 import { shippedModelPath } from "../data/shipped.js";
 import { mergeAndUnload, toLora16Model, toLoraModel, toQloraModel, type LoraConfig } from "../lora/index.js";
@@ -75,15 +74,13 @@ export interface RungMeasurement {
   tokensPerSecond: number;
   /** Greedy generation tokens/s: adapter separate, merged into the base's own precision, and (QLoRA) merged and requantized. */
   generateTokensPerSecond: { separate: Spread; merged?: Spread; requantized?: Spread };
-  /** The TF.js backend and the products' engine. */
-  backend: string;
 }
 
 const TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
 
 /** The planner's estimate for a rung (runtime tfjs), from the preset or the shipped model's config. */
 export function planRung(setup: Pick<RungSetup, "model" | "method" | "batch" | "seqLen" | "r" | "gradientCheckpointing">, backend: TfjsBackendKind = "wasm"): MemoryPlan {
-  const model = setup.model === SHIPPED_RUNG ? presetShapeOfShipped() : modelPreset(setup.model).name;
+  const model = setup.model === SHIPPED_RUNG ? shippedConfig() : modelPreset(setup.model).name;
   return planMemory(model, {
     method: setup.method === "qlora" ? "qlora" : "lora",
     baseDtype: setup.method === "lora16" ? "bf16" : "fp32",
@@ -100,7 +97,7 @@ export function planRung(setup: Pick<RungSetup, "model" | "method" | "batch" | "
   });
 }
 
-function presetShapeOfShipped(): Record<string, unknown> {
+function shippedConfig(): Record<string, unknown> {
   return JSON.parse(readFileSync(`${shippedModelPath()}/config.json`, "utf8")) as Record<string, unknown>; // the planner reads Hugging Face configs
 }
 
@@ -154,9 +151,8 @@ export async function measureRung(setup: RungSetup, onPhase: (phase: string) => 
           ? toQloraModel(base, loraConfig, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed: setup.seed })
           : toLoraModel(base, loraConfig, { seed: setup.seed });
   try {
-    const config = base.config;
     const parameters = plan.parameters.total;
-    const rows = randomRows(setup.batch * (setup.steps + 3), setup.seqLen, config.vocabSize, setup.seed + 1);
+    const rows = randomRows(setup.batch * (setup.steps + 3), setup.seqLen, base.config.vocabSize, setup.seed + 1);
     const common = { batchSize: setup.batch, maxLength: setup.seqLen, lr: 1e-4, shuffle: false, stopOnSigint: false, gradientCheckpointing: setup.gradientCheckpointing } as const;
 
     // Timed steps without the ledger (its profiling would slow every op), the first one a warm-up.
@@ -205,7 +201,6 @@ export async function measureRung(setup: RungSetup, onPhase: (phase: string) => 
       stepSeconds,
       tokensPerSecond: (setup.batch * setup.seqLen) / stepSeconds.median,
       generateTokensPerSecond,
-      backend: `${backend}, ${availableParallelism()} cores`,
     };
   } finally {
     model.dispose();
