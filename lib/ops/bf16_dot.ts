@@ -3,9 +3,9 @@
 // (zero-extend, shift by 16) and multiplied into a running sum, so the float32 weight (2x the bytes) is
 // never written to memory and read back.
 import * as tf from "@tensorflow/tfjs-core";
-import { FunctionBuilder, I32, SIMD_OP, V128, align16 } from "./wasm_asm.js";
+import { FunctionBuilder, I32, SIMD_OP, V128 } from "./wasm_asm.js";
 import { WasmKernel } from "./wasm_kernel.js";
-import { activeWasmBackend } from "./wasm_heap.js";
+import { activeWasmBackend, writeHeapTensor } from "./wasm_heap.js";
 
 const S = SIMD_OP;
 
@@ -67,23 +67,13 @@ export function bf16DotProduct(x: tf.Tensor2D, bits: Uint16Array, shape: readonl
   const [N, K] = shape;
   const [m] = x.shape;
   const rowsPerChunk = Math.max(1, Math.min(N, Math.floor(CHUNK_BYTES / (2 * K))));
-  const out = backend.makeOutput([m, N], "float32");
-  const staging = backend.makeOutput([(rowsPerChunk * K) / 2 + 4], "int32");
-  try {
-    const dot = BF16_DOT_KERNEL.instantiate(memory);
-    const stagingAt = align16(backend.getMemoryOffset(staging.dataId));
-    const outAt = backend.getMemoryOffset(out.dataId);
+  const dot = BF16_DOT_KERNEL.instantiate(memory);
+  return writeHeapTensor(backend, [m, N], 2 * rowsPerChunk * K, (outAt, stagingAt) => {
     const xAt = backend.getMemoryOffset(x.dataId);
     for (let row0 = 0; row0 < N; row0 += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, N - row0);
       new Uint16Array(memory.buffer, stagingAt, rows * K).set(bits.subarray(row0 * K, (row0 + rows) * K));
       for (let i = 0; i < m; i++) dot(outAt + 4 * (i * N + row0), stagingAt, rows, xAt + 4 * i * K, K / 8);
     }
-  } catch (error) {
-    backend.disposeData(out.dataId, true);
-    throw error;
-  } finally {
-    backend.disposeData(staging.dataId, true);
-  }
-  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
+  }) as tf.Tensor2D;
 }

@@ -2,7 +2,7 @@
 // threaded build's shared memory): views of tensors' bytes and tensors allocated there, so the 4-bit
 // dequantize, the optimizer's state moves and its 8-bit kernels work in place instead of through host copies.
 import * as tf from "@tensorflow/tfjs-core";
-import type { WasmMemory } from "./wasm_asm.js";
+import { align16, type WasmMemory } from "./wasm_asm.js";
 
 /** A float32 or int32 tensor's elements on the host. */
 type HostArray = Float32Array | Int32Array;
@@ -44,4 +44,23 @@ export function sliceInHeap(t: tf.Tensor, start: number, end: number): tf.Tensor
   const from = backend.getMemoryOffset(t.dataId);
   new Uint8Array(memory.buffer).copyWithin(backend.getMemoryOffset(out.dataId), from + 4 * start, from + 4 * end); // view taken after the allocation
   return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor1D;
+}
+
+/**
+ * A new float32 tensor of `shape` on the wasm heap, written by `fill(outAt, stagingAt)`: `stagingBytes`
+ * of 16-byte-aligned scratch are allocated beside it (both before `fill` runs, so views of the heap it
+ * takes stay valid) and freed after; the output is freed too if `fill` throws.
+ */
+export function writeHeapTensor(backend: WasmBackendSlice, shape: number[], stagingBytes: number, fill: (outAt: number, stagingAt: number) => void): tf.Tensor {
+  const out = backend.makeOutput(shape, "float32"); // not initialized
+  const staging = backend.makeOutput([Math.ceil(stagingBytes / 4) + 4], "int32"); // 16 spare bytes for the alignment
+  try {
+    fill(backend.getMemoryOffset(out.dataId), align16(backend.getMemoryOffset(staging.dataId)));
+  } catch (error) {
+    backend.disposeData(out.dataId, true);
+    throw error;
+  } finally {
+    backend.disposeData(staging.dataId, true);
+  }
+  return tf.engine().makeTensorFromTensorInfo(out);
 }

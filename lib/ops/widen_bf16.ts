@@ -3,9 +3,9 @@
 // 16 (exact; NaN payloads and signs kept). A 16-bit base linear widens its weight this way for each
 // product, without the host array and copy of the plain path.
 import * as tf from "@tensorflow/tfjs-core";
-import { FunctionBuilder, I32, OP, SIMD_OP, V128, align16 } from "./wasm_asm.js";
+import { FunctionBuilder, I32, OP, SIMD_OP, V128 } from "./wasm_asm.js";
 import { WasmKernel } from "./wasm_kernel.js";
-import { activeWasmBackend } from "./wasm_heap.js";
+import { activeWasmBackend, writeHeapTensor } from "./wasm_heap.js";
 
 const S = SIMD_OP;
 
@@ -54,12 +54,8 @@ export function widenBfloat16ToWasmTensor(bits: Uint16Array, shape: number[]): t
   const found = WIDEN_BF16_KERNEL.available() ? activeWasmBackend() : null;
   if (!found || bits.length === 0) return null;
   const { backend, memory } = found;
-  const out = backend.makeOutput(shape, "float32");
-  const staging = backend.makeOutput([Math.ceil(Math.min(CHUNK, bits.length) / 2) + 8], "int32");
-  try {
-    const widen = WIDEN_BF16_KERNEL.instantiate(memory);
-    const outAt = backend.getMemoryOffset(out.dataId);
-    const stagingAt = align16(backend.getMemoryOffset(staging.dataId));
+  const widen = WIDEN_BF16_KERNEL.instantiate(memory);
+  return writeHeapTensor(backend, shape, 2 * Math.min(CHUNK, bits.length), (outAt, stagingAt) => {
     const whole = bits.length - (bits.length % 8);
     for (let first = 0; first < whole; first += CHUNK) {
       const count = Math.min(CHUNK, whole - first);
@@ -68,11 +64,5 @@ export function widenBfloat16ToWasmTensor(bits: Uint16Array, shape: number[]): t
     }
     const tail = new Uint32Array(memory.buffer, outAt + 4 * whole, bits.length - whole);
     for (let i = 0; i < tail.length; i++) tail[i] = bits[whole + i]! << 16;
-  } catch (error) {
-    backend.disposeData(out.dataId, true);
-    throw error;
-  } finally {
-    backend.disposeData(staging.dataId, true);
-  }
-  return tf.engine().makeTensorFromTensorInfo(out);
+  });
 }

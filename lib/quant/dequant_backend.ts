@@ -4,8 +4,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { dequantizeBlockwise4bit } from "./blockwise_4bit.js";
 import { DEQUANT_KERNEL, dequantStagingBytes, runDequantKernel } from "./dequant_simd.js";
-import { activeWasmBackend } from "../ops/wasm_heap.js";
-import { align16 } from "../ops/wasm_asm.js";
+import { activeWasmBackend, writeHeapTensor } from "../ops/wasm_heap.js";
 
 /**
  * A new float32 tensor of `shape` holding the dequantized values, written by the SIMD kernel in
@@ -18,22 +17,12 @@ export function dequantizeToWasmTensor(packed: Uint8Array, absmax: Float32Array,
   const { backend, memory } = found;
   const n = shape.reduce((a, b) => a * b, 1);
   const fullBlocks = Math.floor(n / blocksize);
-  const out = backend.makeOutput(shape, "float32"); // n float32 on the heap, not initialized
-  const staging = backend.makeOutput([Math.ceil(dequantStagingBytes(blocksize) / 4) + 4], "int32");
-  try {
-    const outPtr = backend.getMemoryOffset(out.dataId);
-    const stagingPtr = align16(backend.getMemoryOffset(staging.dataId)); // one spare word for alignment
+  return writeHeapTensor(backend, shape, dequantStagingBytes(blocksize), (outPtr, stagingPtr) => {
     runDequantKernel(memory, stagingPtr, { packed, absmax, code, blocksize, fullBlocks }, (first) => outPtr + 4 * first);
     const done = fullBlocks * blocksize;
     if (done < n) {
       const tail = new Float32Array(memory.buffer, outPtr + 4 * done, n - done);
       dequantizeBlockwise4bit(packed.subarray(done / 2), absmax.subarray(fullBlocks), code, blocksize, n - done, tail);
     }
-  } catch (error) {
-    backend.disposeData(out.dataId, true);
-    throw error;
-  } finally {
-    backend.disposeData(staging.dataId, true);
-  }
-  return tf.engine().makeTensorFromTensorInfo(out);
+  });
 }

@@ -4,7 +4,7 @@
 // float32 weight (8x the 4-bit bytes) is never written to memory and read back.
 import { FunctionBuilder, I32, OP, SIMD_OP, V128, align16, uleb } from "../ops/wasm_asm.js";
 import { WasmKernel } from "../ops/wasm_kernel.js";
-import { activeWasmBackend } from "../ops/wasm_heap.js";
+import { activeWasmBackend, writeHeapTensor } from "../ops/wasm_heap.js";
 import { codeDecoder } from "./dequant_simd.js";
 import * as tf from "@tensorflow/tfjs-core";
 
@@ -89,16 +89,13 @@ export function dotProduct4bit(x: tf.Tensor2D, w: DotWeight): tf.Tensor2D {
   const bytesPerRow = K / 2;
   const blocksPerRow = K / w.blocksize;
   const rowsPerChunk = Math.max(1, Math.min(N, Math.floor(CHUNK_BYTES / bytesPerRow)));
-  const out = backend.makeOutput([m, N], "float32");
-  const stagingBytes = align16(rowsPerChunk * bytesPerRow) + align16(rowsPerChunk * blocksPerRow * 4) + 64 + 16;
-  const staging = backend.makeOutput([stagingBytes / 4], "int32");
-  try {
-    const dot = DEQUANT_DOT_KERNEL.instantiate(memory);
-    const packedAt = align16(backend.getMemoryOffset(staging.dataId));
-    const absmaxAt = packedAt + align16(rowsPerChunk * bytesPerRow);
-    const codeAt = absmaxAt + align16(rowsPerChunk * blocksPerRow * 4);
+  const packedBytes = align16(rowsPerChunk * bytesPerRow);
+  const absmaxBytes = align16(rowsPerChunk * blocksPerRow * 4);
+  const dot = DEQUANT_DOT_KERNEL.instantiate(memory);
+  return writeHeapTensor(backend, [m, N], packedBytes + absmaxBytes + 64, (outAt, packedAt) => {
+    const absmaxAt = packedAt + packedBytes;
+    const codeAt = absmaxAt + absmaxBytes; // the 16-entry code book
     new Float32Array(memory.buffer, codeAt, 16).set(w.code);
-    const outAt = backend.getMemoryOffset(out.dataId);
     const xAt = backend.getMemoryOffset(x.dataId);
     for (let row0 = 0; row0 < N; row0 += rowsPerChunk) {
       const rows = Math.min(rowsPerChunk, N - row0);
@@ -106,11 +103,5 @@ export function dotProduct4bit(x: tf.Tensor2D, w: DotWeight): tf.Tensor2D {
       new Float32Array(memory.buffer, absmaxAt, rows * blocksPerRow).set(w.absmax.subarray(row0 * blocksPerRow, (row0 + rows) * blocksPerRow));
       for (let i = 0; i < m; i++) dot(outAt + 4 * (i * N + row0), packedAt, absmaxAt, codeAt, rows, w.blocksize / 2, xAt + 4 * i * K, blocksPerRow);
     }
-  } catch (error) {
-    backend.disposeData(out.dataId, true);
-    throw error;
-  } finally {
-    backend.disposeData(staging.dataId, true);
-  }
-  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
+  }) as tf.Tensor2D;
 }
