@@ -31,7 +31,8 @@ function methodColors(methods: Iterable<LadderMethod>): { domain: string[]; rang
 
 /** "1 x 128 tokens" for each distinct batch x sequence length of the results. */
 function shapesOf(results: readonly LadderResult[]): string {
-  return [...new Set(results.map((r) => `${r.settings.batch} x ${r.settings.seqLen}`))].join(", ");
+  const shapes = [...new Set(results.filter((r) => r.settings).map((r) => `${r.settings.batch} x ${r.settings.seqLen}`))];
+  return shapes.length > 0 ? `Steps of ${shapes.join(", ")} tokens; ` : "";
 }
 
 /** Options of {@link ladderMemoryChart}. */
@@ -77,7 +78,7 @@ export function ladderMemoryChart(results: LadderResult | readonly LadderResult[
   const spec = topLevelSpec({
     title: {
       text: options.title ?? "Memory against model size",
-      subtitle: `points: measured on this machine; dashed: the planner (to 7B and 70B); rules: memory tiers. Steps of ${shapesOf(list)} tokens; published shapes with random weights`,
+      subtitle: `points: measured on this machine; dashed: the planner (to 7B and 70B); rules: memory tiers. ${shapesOf(list)}published shapes with random weights`,
     },
     width: 520,
     height: 400,

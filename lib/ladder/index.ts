@@ -3,3 +3,4 @@ export { runLadder, DEFAULT_LADDER_SIZES, MEMORY_TIERS_GIB, LADDER_METHODS, SHIP
 export { ladderMemoryChart, ladderSpeedChart, LADDER_METHOD_LABELS, type LadderMemoryChartOptions, type LadderSpeedChartOptions } from "./charts.js";
 export { ladderRows } from "./rows.js";
 export { shippedLadderRun, shippedLadderRunNames } from "./shipped_runs.js";
+export { liveLadderChart, type LiveLadderChartOptions } from "./live_chart.js";

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ladderMemoryChart, ladderSpeedChart } from "../../../lib/ladder/charts.js";
 import { ladderRows } from "../../../lib/ladder/rows.js";
 import { shippedLadderRun, shippedLadderRunNames } from "../../../lib/ladder/shipped_runs.js";
+import { liveLadderChart } from "../../../lib/ladder/live_chart.js";
 
 type Layer = { data?: { values: Record<string, unknown>[] }; mark: { type: string } };
 const layerValues = (spec: Record<string, unknown>, mark: string): Record<string, unknown>[] =>
@@ -72,4 +73,33 @@ test("qlora-lab ladder --from prints a saved run's table and draws its charts; a
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("liveLadderChart redraws one output as rungs end (spec only), the final chart with its PNG; without a display it prints", () => {
+  const run = shippedLadderRun();
+  const sent: { kind: string; mimes: string[]; title?: string }[] = [];
+  const bundle = (value: unknown) => (value as Record<symbol, () => { data: Record<string, unknown> }>)[Symbol.for("Jupyter.display")]!().data;
+  const display = (value: unknown) => {
+    const data = bundle(value);
+    sent.push({ kind: "display", mimes: Object.keys(data), title: (data["application/vnd.vegalite.v5+json"] as { title: { text: string } }).title.text });
+    return { displayId: "d", update: (v: unknown) => sent.push({ kind: "update", mimes: Object.keys(bundle(v)), title: (bundle(v)["application/vnd.vegalite.v5+json"] as { title: { text: string } }).title.text }) };
+  };
+  const live = liveLadderChart({ display });
+  run.rungs.forEach((rung, index) => {
+    live.onProgress({ index, total: run.rungs.length, model: rung.model, method: rung.method, phase: "training" });
+    live.onProgress({ index, total: run.rungs.length, model: rung.model, method: rung.method, phase: rung.status, rung });
+  });
+  live.finish(run);
+  assert.equal(sent[0]!.kind, "display");
+  assert.equal(sent.filter((s) => s.kind === "display").length, 1, "one output, updated in place");
+  assert.equal(sent[0]!.title, "Ladder: rung 1 of 8, shipped lora16: ok");
+  assert.equal(sent[1]!.title, "Ladder: rung 2 of 8, shipped qlora: training");
+  assert.ok(sent.slice(0, -1).every((s) => !s.mimes.includes("image/png")));
+  assert.ok(sent.at(-1)!.mimes.includes("image/png"));
+  const lines: string[] = [];
+  const printed = liveLadderChart({ print: (l) => lines.push(l) });
+  printed.onProgress({ index: 0, total: 1, model: "shipped", method: "qlora", phase: "starting" });
+  printed.finish(run);
+  assert.deepEqual(lines[0], "Ladder: rung 1 of 1, shipped qlora: starting");
+  assert.match(lines[1]!, /^Ladder memory: shipped lora16/);
 });
