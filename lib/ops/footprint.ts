@@ -83,10 +83,11 @@ export class Timeline {
   /** The decoder block being replayed (-1 outside), for the per-layer share. */
   layer = -1;
 
-  /** A timeline for `backend`'s code paths, reporting the share of block `reportedLayer`. */
+  /** A timeline for `backend`'s code paths (large products on the native engine when `nativeProducts`), reporting the share of block `reportedLayer`. */
   constructor(
     readonly backend: TfjsBackendKind,
     private readonly reportedLayer: number,
+    readonly nativeProducts = false,
   ) {}
 
   /** A new handle of `size` elements, owned by the current scope (or by nobody: kept copies and gradients). */

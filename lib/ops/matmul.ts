@@ -6,8 +6,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { activeWasmBackend } from "./wasm_heap.js";
 import { customOp, customOpFootprint } from "./custom_op.js";
 import type { Handle, TapeValue, Timeline, Traced } from "./footprint.js";
-import { nativeProduct } from "./native_product.js";
+import { isNativeWork, nativeProduct } from "./native_product.js";
 import { isThinShape, thinProduct, thinProductAvailable } from "./thin_product.js";
+import { adoptTensor } from "./adopt_tensor.js";
 
 /** Smallest per-matrix m * k * n for which wasm batches run as separate 2-D products (below it, per-op cost wins). */
 const GROUPED_MIN_WORK = 32 * 32 * 32;
@@ -77,7 +78,7 @@ function groupedProduct(a: tf.Tensor3D, b: tf.Tensor3D, transposeA: boolean, tra
     heap.copyWithin(floatAt(out) + g * m * n, floatAt(product), floatAt(product) + m * n);
     tf.dispose([left, right, product]);
   }
-  return engine.makeTensorFromTensorInfo(out) as tf.Tensor3D; // [G, m, n]
+  return adoptTensor<tf.Tensor3D>(out, "groupedProduct"); // [G, m, n]
 }
 
 /** Whether op(a) @ op(b) runs as separate 2-D products: a wasm batch (rank 3) whose matrices are large enough. */
@@ -191,6 +192,7 @@ export function matMulWeight(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
  */
 export function productFootprint(t: Timeline, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, groups: number | null = null): Handle {
   const count = groups ?? 1;
+  if (t.nativeProducts && isNativeWork(count, m, k, n)) return t.alloc(count * m * n); // nativeProduct: the output only, transposes and all
   if (t.backend !== "wasm") return t.alloc(count * m * n);
   const grouped = groups !== null && isGroupedProduct(groups, m, k, n);
   const asWritten = (mm: number, kk: number, nn: number, tA: boolean, tB: boolean): Handle => {

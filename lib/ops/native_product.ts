@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
 import { NATIVE_PACKAGE, loadNativeEngine, nativeThreads, type NativeEngine } from "./native/engine.js";
 import { activeWasmBackend } from "./wasm_heap.js";
+import { adoptTensor } from "./adopt_tensor.js";
 
 /** Engines as QLORA_LAB_PRODUCTS names them. */
 export type ProductEngineChoice = "native" | "tfjs";
@@ -97,7 +98,7 @@ export function nativeProduct<T extends tf.Tensor>(a: T, b: T, transposeA: boole
     const out = backend.makeOutput(shape, "float32");
     const view = (t: tf.TensorInfo, size: number) => new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), size); // after the allocation: the heap may have grown
     engine.product({ data: view(a, a.size), shape: a.shape }, { data: view(b, b.size), shape: b.shape }, transposeA, transposeB, { data: view(out, groups * m * n), shape });
-    return tf.engine().makeTensorFromTensorInfo(out) as T;
+    return adoptTensor<T>(out, "nativeProduct");
   }
   const out = new Float32Array(groups * m * n);
   engine.product({ data: a.dataSync() as Float32Array, shape: a.shape }, { data: b.dataSync() as Float32Array, shape: b.shape }, transposeA, transposeB, { data: out, shape });
@@ -128,5 +129,5 @@ export function nativeBnb4Product(x: tf.Tensor2D, weight: Packed4bitWeight): tf.
   const out = backend.makeOutput([m, weight.N], "float32");
   const view = (t: tf.TensorInfo, size: number) => new Float32Array(memory.buffer, backend.getMemoryOffset(t.dataId), size);
   engine.bnb4Product({ data: view(x, x.size), shape: x.shape }, weight.codes, weight.absmax, weight, { data: view(out, m * weight.N), shape: [m, weight.N] });
-  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
+  return adoptTensor<tf.Tensor2D>(out, "nativeBnb4Product");
 }

@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { FunctionBuilder, I32, OP, SIMD_OP, V128 } from "./wasm_asm.js";
 import { WasmKernel } from "./wasm_kernel.js";
 import { activeWasmBackend } from "./wasm_heap.js";
+import { adoptTensor } from "./adopt_tensor.js";
 
 /** Largest r the kernel serves; above it XNNPACK's packing pays for itself. */
 export const THIN_MAX_ROWS = 16;
@@ -91,5 +92,5 @@ export function thinProduct(a: tf.Tensor2D, x: tf.Tensor2D): tf.Tensor2D {
   const outAt = backend.getMemoryOffset(out.dataId);
   new Float32Array(memory.buffer, outAt, r * n).fill(0);
   THIN_PRODUCT_KERNEL.instantiate(memory)(outAt, backend.getMemoryOffset(a.dataId), backend.getMemoryOffset(x.dataId), rows, r, 4 * n);
-  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D;
+  return adoptTensor<tf.Tensor2D>(out, "thinProduct");
 }

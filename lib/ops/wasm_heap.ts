@@ -3,6 +3,7 @@
 // dequantize, the optimizer's state moves and its 8-bit kernels work in place instead of through host copies.
 import * as tf from "@tensorflow/tfjs-core";
 import { align16, type WasmMemory } from "./wasm_asm.js";
+import { adoptTensor } from "./adopt_tensor.js";
 
 /** A float32 or int32 tensor's elements on the host. */
 type HostArray = Float32Array | Int32Array;
@@ -43,7 +44,7 @@ export function sliceInHeap(t: tf.Tensor, start: number, end: number): tf.Tensor
   const out = backend.makeOutput([end - start], "float32");
   const from = backend.getMemoryOffset(t.dataId);
   new Uint8Array(memory.buffer).copyWithin(backend.getMemoryOffset(out.dataId), from + 4 * start, from + 4 * end); // view taken after the allocation
-  return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor1D;
+  return adoptTensor<tf.Tensor1D>(out, "heapSlice");
 }
 
 /**
@@ -62,5 +63,5 @@ export function writeHeapTensor(backend: WasmBackendSlice, shape: number[], stag
   } finally {
     backend.disposeData(staging.dataId, true);
   }
-  return tf.engine().makeTensorFromTensorInfo(out);
+  return adoptTensor(out, "writeHeapTensor");
 }

@@ -7,6 +7,7 @@ import { dequantizeBlockwise8bit, quantizeBlockwise8bit } from "../quant/dynamic
 import { align16, wasmApi, type WasmMemory } from "../ops/wasm_asm.js";
 import { activeWasmBackend } from "../ops/wasm_heap.js";
 import { CELL_TABLE_BYTES, KERNEL_BLOCK, cellTable, instantiateState8bitKernels, state8bitKernelsAvailable, type State8bitKernelInstance } from "./state_8bit_simd.js";
+import { adoptTensor } from "../ops/adopt_tensor.js";
 
 /** A map with its cell table (null when the kernel cannot use the map). */
 export interface KernelMap {
@@ -66,8 +67,7 @@ export class State8bitRunner {
     } finally {
       backend.disposeData(staging.dataId, true);
     }
-    const engine = tf.engine();
-    return [tf.keep(engine.makeTensorFromTensorInfo(codes)), tf.keep(engine.makeTensorFromTensorInfo(absmax))];
+    return [tf.keep(adoptTensor(codes, "quantize8bit")), tf.keep(adoptTensor(absmax, "quantize8bit"))];
   }
 
   /** A new float32 [len] tensor dequantized in place on the wasm backend's heap from payload tensors; null on other backends. */
@@ -97,7 +97,7 @@ export class State8bitRunner {
     } finally {
       backend.disposeData(staging.dataId, true);
     }
-    return tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor1D;
+    return adoptTensor<tf.Tensor1D>(out, "dequantize8bit");
   }
 
   /** Quantizes host values into `codes` [n] and `absmax` [ceil(n / 256)], as quantizeBlockwise8bit with blocksize 256. */

@@ -7,6 +7,7 @@ import { requirePositiveInteger } from "../validate.js";
 import { DEFAULT_8BIT_MIN_ELEMENTS } from "../optim/state_options.js";
 import { adamwStateBytes } from "../optim/adamw.js";
 import { quantized4bitBytes } from "../quant/quantized_tensor.js";
+import { productEngineReport } from "../ops/native_product.js";
 import { blockLinears, llamaPreset, shapeFromHfConfig, type LinearShape, type LlamaShape } from "./llama_presets.js";
 import { tfjsTapeElements, type TfjsBackendKind } from "./tfjs_tape.js";
 import type { MemoryCategory } from "../memory/types.js";
@@ -46,13 +47,20 @@ export interface PlanSetup {
   runtime?: "cuda" | "tfjs";
   /** runtime "tfjs": the backend whose kernels the activation count follows (default "wasm"; "tensorflow" is tfjs-node). */
   backend?: TfjsBackendKind;
+  /**
+   * runtime "tfjs": which engine multiplies: "native" (onnxruntime-node, lib/ops/native_product.ts: a
+   * product allocates only its output) or "tfjs" (the backend's kernels, with wasm's transposed copies).
+   * Default: the engine this process's products use (wasm and cpu backends), else "tfjs".
+   */
+  products?: "native" | "tfjs";
 }
 
-/** A setup with every default filled in (`backend` only for runtime "tfjs"). */
-export type ResolvedPlanSetup = Required<Omit<PlanSetup, "optimizer" | "targetModules" | "backend">> & {
+/** A setup with every default filled in (`backend` and `products` only for runtime "tfjs"). */
+export type ResolvedPlanSetup = Required<Omit<PlanSetup, "optimizer" | "targetModules" | "backend" | "products">> & {
   optimizer: { bits: 32 | 8; paged: boolean };
   targetModules: "all-linear" | readonly string[];
   backend?: TfjsBackendKind;
+  products?: "native" | "tfjs";
 };
 
 /** What a plan's component is for: a ledger category, or "runtime" (CUDA context, allocator slack). */
@@ -134,8 +142,13 @@ export function resolvePlanSetup(setup: PlanSetup): ResolvedPlanSetup {
   if (s.optimizer.bits !== 32 && s.optimizer.bits !== 8) throw new InvalidArgumentError(fn, expected("optimizer.bits 32 or 8", s.optimizer.bits));
   if (s.runtime !== "cuda" && s.runtime !== "tfjs") throw new InvalidArgumentError(fn, expected('runtime "cuda" or "tfjs"', s.runtime));
   if (s.backend !== undefined && !tfjs) throw new InvalidArgumentError(fn, expected('backend only with runtime "tfjs"', s.backend, "The backend names a TF.js backend; CUDA plans have none."));
+  if (s.products !== undefined && !tfjs) throw new InvalidArgumentError(fn, expected('products only with runtime "tfjs"', s.products));
   if (tfjs) {
     if (!TFJS_BACKENDS.includes(s.backend!)) throw new InvalidArgumentError(fn, expected(`backend ${TFJS_BACKENDS.join(", ")}`, s.backend));
+    if (s.products !== undefined && s.products !== "native" && s.products !== "tfjs") throw new InvalidArgumentError(fn, expected('products "native" or "tfjs"', s.products));
+    // The native engine serves the wasm and cpu backends only (tfjs-node multiplies natively itself).
+    s.products ??= s.backend !== "tensorflow" && productEngineReport().engine !== "tfjs" ? "native" : "tfjs";
+    if (s.products === "native" && s.backend === "tensorflow") throw new InvalidArgumentError(fn, expected('products "tfjs" with backend "tensorflow"', s.products, "The native engine serves the wasm and cpu backends."));
     for (const [what, v] of [["computeDtype", s.computeDtype], ["loraDtype", s.loraDtype]] as const) {
       if (v !== "fp32") throw new InvalidArgumentError(fn, expected(`${what} fp32 for runtime "tfjs"`, v, "TF.js computes in float32 only."));
     }
@@ -284,6 +297,7 @@ function cudaActivations(shape: LlamaShape, s: ResolvedPlanSetup): PlanComponent
 function tfjsActivations(shape: LlamaShape, s: ResolvedPlanSetup, targets: readonly LinearShape[], trainable: number): PlanComponent[] {
   const tape = tfjsTapeElements({
     shape, batch: s.batch, seqLen: s.seqLen, method: s.method, r: s.r, targets: targets.map((t) => t.module), backend: s.backend ?? TFJS_PLAN_DEFAULTS.backend,
+    nativeProducts: s.products === "native",
     base16: s.method === "lora" && s.baseDtype !== "fp32",
     gradientCheckpointing: s.gradientCheckpointing,
   });

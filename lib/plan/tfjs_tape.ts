@@ -36,6 +36,8 @@ export interface TfjsTapeSetup {
   targets: readonly string[];
   /** The backend whose code paths the walk follows (tensorflow is tfjs-node: cpu's paths, except the embedding's gradient). */
   backend: TfjsBackendKind;
+  /** Products of at least NATIVE_MIN_WORK multiply-adds run on the native engine (only their output is allocated). */
+  nativeProducts?: boolean;
   /** lora: the projections (the untied head too) are 16-bit (toLora16Model), widened for each product as a 4-bit weight is dequantized. */
   base16?: boolean;
   /** Each decoder block recomputed in the backward (LlamaModel.loss's gradientCheckpointing; default false). */
@@ -56,7 +58,7 @@ export function tfjsTapeElements(setup: TfjsTapeSetup): TfjsTapeElements {
   const N = B * T; // rows
   const G = H / K; // query heads per kv head
   const full = method === "full";
-  const t = new Timeline(backend, L - 1);
+  const t = new Timeline(backend, L - 1, setup.nativeProducts === true);
   const linears = new Map(blockLinears(shape).map((l) => [l.module, l]));
 
   /** A Linear of lib/model or lib/lora: x [N, in] -> [N, out] (LoraLinear.apply: lowRankUpdate(base(x), x, A, B, scaling) in a tidy). */

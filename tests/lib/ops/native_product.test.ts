@@ -88,11 +88,11 @@ async function kernelsOf(a: tf.Tensor2D, b: tf.Tensor2D): Promise<string[]> {
   return profile.kernels.map((k) => k.name);
 }
 
-test("the native engine runs a product without a TF.js kernel; QLORA_LAB_PRODUCTS=tfjs sends it back to BatchMatMul", { skip: noEngine }, async () => {
+test("the native engine runs a product without a TF.js kernel (tf.profile sees its output as an entry of its own); QLORA_LAB_PRODUCTS=tfjs sends it back to BatchMatMul", { skip: noEngine }, async () => {
   const a = tf.tensor2d(values(64 * 96, 3), [64, 96]);
   const b = tf.tensor2d(values(80 * 96, 4), [80, 96]);
   configureProducts({ QLORA_LAB_PRODUCTS: "native" });
-  assert.deepEqual(await kernelsOf(a, b), []);
+  assert.deepEqual(await kernelsOf(a, b), ["nativeProduct"]);
   const report = configureProducts({ QLORA_LAB_PRODUCTS: "tfjs" });
   assert.deepEqual(report, { engine: "tfjs", threads: 1, reason: "forced by QLORA_LAB_PRODUCTS=tfjs" });
   assert.ok((await kernelsOf(a, b)).includes("BatchMatMul"));
