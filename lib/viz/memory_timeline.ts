@@ -14,6 +14,8 @@ export interface MemoryTimelineOptions {
   /** Axis title for `t`. Default "time in the step (ms)". */
   xTitle?: string;
   budgetBytes?: number;
+  /** Name of the budget line. Default "device budget". */
+  budgetLabel?: string;
   title?: string;
   width?: number;
   height?: number;
@@ -51,7 +53,7 @@ export function memoryTimelineChart(points: readonly MemoryTimelinePoint[], opti
       encoding: {
         x,
         y: { field: "value", type: "quantitative", stack: "zero", title: `resident on the device (${unit.name})` },
-        color: { field: "category", type: "nominal", title: "what the bytes are", scale: memoryColorScale(present), legend: { symbolType: "square" } },
+        color: { field: "category", type: "nominal", title: "what the bytes are", scale: memoryColorScale(present), legend: { symbolType: "square", orient: "bottom", direction: "vertical", columns: 2 } },
         order: { field: "order", type: "quantitative" },
         tooltip: [{ field: "t", title: "t" }, { field: "phase" }, { field: "category" }, { field: "size", title: "bytes" }],
       },
@@ -63,8 +65,12 @@ export function memoryTimelineChart(points: readonly MemoryTimelinePoint[], opti
       { data: { values: phases }, mark: { type: "text", align: "left", baseline: "top", dx: 3, y: 2, fontSize: 10, color: "#333333" }, encoding: { x, text: { field: "phase" } } },
     );
   if (options.budgetBytes !== undefined) {
-    const line = { value: options.budgetBytes / unit.bytes };
-    layers.push({ data: { values: [line] }, mark: { type: "rule", color: "#d62728", strokeDash: [6, 4], strokeWidth: 2 }, encoding: { y: { field: "value", type: "quantitative" } } });
+    // Labelled right of the plot, as in memoryChart, so the label never covers the areas or phase names.
+    const line = { value: options.budgetBytes / unit.bytes, text: [options.budgetLabel ?? "device budget", formatBytes(options.budgetBytes)] };
+    layers.push(
+      { data: { values: [line] }, mark: { type: "rule", color: "#d62728", strokeDash: [6, 4], strokeWidth: 2 }, encoding: { y: { field: "value", type: "quantitative" } } },
+      { data: { values: [line] }, mark: { type: "text", align: "left", baseline: "middle", dx: 6, color: "#d62728", fontSize: 11, lineHeight: 13, x: "width" }, encoding: { y: { field: "value", type: "quantitative" }, text: { field: "text" } } },
+    );
   }
   const spec = topLevelSpec({
     title: { text: options.title ?? "Memory during one training step", subtitle: `stacked by category; peak ${formatBytes(peak)}${peakAt.phase ? ` during ${peakAt.phase}` : ""}` },

@@ -42,7 +42,7 @@ export const RUN_COLORS: Readonly<Record<string, string>> = {
 export const QUANT_TYPE_COLORS: Readonly<Record<string, string>> = { nf4: "#4c78a8", fp4: "#f58518", int4: "#54a24b" };
 
 /** Colours of the merge choices in the merged-vs-separate comparison. */
-export const MERGE_METHOD_COLORS: Readonly<Record<string, string>> = { separate: "#4c78a8", "merged-fp32": "#54a24b", "merged-4bit": "#e45756" };
+export const MERGE_METHOD_COLORS: Readonly<Record<string, string>> = { separate: "#4c78a8", "merged-fp32": "#54a24b", "merged-4bit": "#e45756", "base, no adapter": "#9d9d9d" };
 
 /** Tableau 10, the order used for series without a fixed colour. */
 export const SERIES_COLORS: readonly string[] = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac"];

@@ -75,7 +75,10 @@ export interface MergeComparisonRow {
   perplexity: number;
   /** Fraction in [0, 1] of greedy tokens equal to the reference's. */
   greedyAgreement: number;
+  /** Median tokens/s over repeated timings. */
   tokensPerSecond: number;
+  /** Smallest and largest tokens/s over those repeats (drawn as the spread). */
+  tokensPerSecondRange?: readonly [number, number];
   residentBytes: number;
 }
 
@@ -85,8 +88,12 @@ export interface DeltaSurvivalRow {
   layer: string;
   /** |requant(W + dW) - requant(W)| projected on dW, as a fraction of |dW| (1 = all survives). */
   survival: number;
+  /** ||dW_eff - dW|| / ||dW||: the noise the merge adds, relative to the update (0 = none). */
+  deltaError?: number;
+  /** The same on probe outputs: ||X (dW_eff - dW)^T|| / ||X dW^T||. */
+  deltaOutputError?: number;
   method?: string;
 }
 
 /** Optimizer paging activity in one training step: the fields of lib/optim's record the chart draws. */
-export type PagingRecord = Pick<OptimizerPagingRecord, "step" | "pagesIn" | "pagesOut" | "bytesIn" | "bytesOut" | "stepMs">;
+export type PagingRecord = Pick<OptimizerPagingRecord, "step" | "pagesIn" | "pagesOut" | "bytesIn" | "bytesOut" | "stepMs"> & Partial<Pick<OptimizerPagingRecord, "pagingMs">>;

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
-import { JUPYTER_DISPLAY, VEGA_LITE_MIME, VEGA_LITE_V5_SCHEMA, svgToPng, toDisplayBundle } from "../../../lib/viz/index.js";
+import { JUPYTER_DISPLAY, VEGA_LITE_MIME, VEGA_LITE_V5_SCHEMA, memoryChart, mergeComparison, pagingChart, shortLayerName, svgToPng, toDisplayBundle } from "../../../lib/viz/index.js";
 import { jupyterPython, skipUnlessPythonModules } from "../../helpers/jupyter.js";
 import { sampleCharts } from "./samples.js";
 
@@ -95,4 +95,46 @@ test("every spec validates against the Vega-Lite 5.6.1 JSON schema (and a broken
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("memory chart: host bytes are drawn above the device part, the budget label sits outside the plot", () => {
+  const K = 1024;
+  const chart = memoryChart([{ label: "paged", bytesByCategory: { optimizer_resident: 216 * K, optimizer_paged_out: 648 * K } }, { label: "8-bit", bytesByCategory: { optimizer_resident: 219 * K } }], { budgetBytes: 216 * K });
+  const layers = chart.spec.layer as { data: { values: Record<string, unknown>[] }; mark: { x?: string; align?: string } }[];
+  const bars = layers[0]!.data.values;
+  const host = bars.find((b) => b.where === "host")!;
+  assert.equal(host.value, 648);
+  assert.ok((host.order as number) > (bars.find((b) => b.where === "device")!.order as number), "host stacked above the device bytes");
+  const label = layers.at(-1)!;
+  assert.deepEqual([label.mark.x, label.mark.align], ["width", "left"]);
+});
+
+test("paging chart: the step time is the whole training step when given, with the paging time in it", () => {
+  const records = [1, 2, 3].map((step) => ({ step, pagesIn: 1, pagesOut: 1, bytesIn: 1024, bytesOut: 1024, stepMs: 5, pagingMs: 1 }));
+  const given = pagingChart(records, { stepTimes: records.map((r) => ({ step: r.step, ms: 40 })) });
+  const times = ((given.spec.vconcat as { data: { values: { what: string; ms: number }[] } }[])[2]!).data.values;
+  assert.deepEqual([...new Set(times.map((t) => t.what))], ["whole training step", "paging in it"]);
+  assert.equal(times.find((t) => t.what === "whole training step")!.ms, 40);
+  assert.match(given.summary, /mean whole training step 40 ms/);
+  assert.match(pagingChart(records).summary, /mean optimizer step 5 ms/);
+  assert.throws(() => pagingChart(records, { stepTimes: [{ step: 1, ms: -1 }] }), /pagingChart: expected stepTimes\.ms/);
+});
+
+test("merge comparison: layer labels are short, perplexity has no zero baseline, tokens/s spread is drawn", () => {
+  assert.equal(shortLayerName("model.layers.3.self_attn.q_proj"), "3 q_proj");
+  assert.equal(shortLayerName("model.layers.12.mlp.down_proj"), "12 down_proj");
+  assert.equal(shortLayerName("lm_head"), "lm_head");
+  const rows = [
+    { method: "separate", maxAbsLogitDiff: 0, meanAbsLogitDiff: 0, perplexity: 5.665, greedyAgreement: 1, tokensPerSecond: 75, tokensPerSecondRange: [70, 80] as const, residentBytes: 8e5 },
+    { method: "merged-4bit", maxAbsLogitDiff: 1.7, meanAbsLogitDiff: 0.13, perplexity: 5.666, greedyAgreement: 0.58, tokensPerSecond: 109, tokensPerSecondRange: [100, 115] as const, residentBytes: 6e5 },
+  ];
+  const { chart, table } = mergeComparison(rows, [{ layer: "model.layers.0.self_attn.q_proj", survival: 0.98, deltaError: 2.1, deltaOutputError: 2.3 }]);
+  const panels = ((chart.spec.vconcat as { concat?: { title: { text: string }; encoding: { x: { scale: { zero?: boolean } } }; layer: { mark: { type: string } }[] }[] }[])[0]!).concat!;
+  const ppl = panels.find((p) => p.title.text === "perplexity")!;
+  assert.equal(ppl.encoding.x.scale.zero, false);
+  assert.equal(ppl.layer[0]!.mark.type, "point");
+  assert.ok(panels.find((p) => p.title.text === "inference tokens/s")!.layer.some((l) => l.mark.type === "rule"));
+  assert.equal((chart.spec.vconcat as unknown[]).length, 3, "metric panels, survival, noise");
+  assert.match(table.toMarkdown(), /100-115/);
+  assert.throws(() => mergeComparison(rows, [{ layer: "x", survival: 1, deltaError: Number.NaN }]), /mergeComparison: expected survival\.deltaError/);
 });

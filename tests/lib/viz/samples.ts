@@ -84,11 +84,12 @@ export function sampleCharts(): { name: string; chart: Chart; texts: string[] }[
   const rnd = seeded(11);
   const merge = mergeComparison(
     [
-      { method: "separate", maxAbsLogitDiff: 0, meanAbsLogitDiff: 0, perplexity: 12.31, greedyAgreement: 1, tokensPerSecond: 41.2, residentBytes: 2.1e7 },
-      { method: "merged-fp32", maxAbsLogitDiff: 3e-5, meanAbsLogitDiff: 4e-6, perplexity: 12.31, greedyAgreement: 1, tokensPerSecond: 55, residentBytes: 6.4e7 },
-      { method: "merged-4bit", maxAbsLogitDiff: 0.41, meanAbsLogitDiff: 0.052, perplexity: 12.9, greedyAgreement: 0.83, tokensPerSecond: 52.3, residentBytes: 1.9e7 },
+      { method: "separate", maxAbsLogitDiff: 0, meanAbsLogitDiff: 0, perplexity: 12.31, greedyAgreement: 1, tokensPerSecond: 41.2, tokensPerSecondRange: [38, 44], residentBytes: 2.1e7 },
+      { method: "merged-fp32", maxAbsLogitDiff: 3e-5, meanAbsLogitDiff: 4e-6, perplexity: 12.31, greedyAgreement: 1, tokensPerSecond: 55, tokensPerSecondRange: [50, 61], residentBytes: 6.4e7 },
+      { method: "merged-4bit", maxAbsLogitDiff: 0.41, meanAbsLogitDiff: 0.052, perplexity: 12.9, greedyAgreement: 0.83, tokensPerSecond: 52.3, tokensPerSecondRange: [100, 120], residentBytes: 1.9e7 },
+      { method: "base, no adapter", maxAbsLogitDiff: 2.2, meanAbsLogitDiff: 0.3, perplexity: 14.2, greedyAgreement: 0.4, tokensPerSecond: 60, tokensPerSecondRange: [57, 63], residentBytes: 1.9e7 },
     ],
-    Array.from({ length: 8 }, (_, i) => ({ layer: `model.layers.${i >> 1}.self_attn.${i % 2 ? "v" : "q"}_proj`, survival: 0.3 + 0.08 * i })),
+    Array.from({ length: 8 }, (_, i) => ({ layer: `model.layers.${i >> 1}.self_attn.${i % 2 ? "v" : "q"}_proj`, survival: 0.3 + 0.08 * i, deltaError: 0.5 + 0.1 * i, deltaOutputError: 0.6 + 0.1 * i })),
   );
   const paging = Array.from({ length: 30 }, (_, i) => {
     const burst = (i + 1) % 5 === 0;
@@ -99,8 +100,8 @@ export function sampleCharts(): { name: string; chart: Chart; texts: string[] }[
   return [
     { name: "loss", chart: loss, texts: ["Training loss", "training step", "loss", "LoRA", "QLoRA"] },
     { name: "loss-log-time", chart: lossChart(steps, evals, { yScale: "log", x: "time", smoothing: 0.6 }), texts: ["wall time (s)", "loss (log scale)"] },
-    { name: "memory", chart: memory, texts: ["Where the memory goes", "resident on the device (GiB)", "16 GB GPU", "LoRA A and B", "on host"] },
-    { name: "timeline", chart: memoryTimelineChart(timeline, { budgetBytes: 6 * GiB }), texts: ["Memory during one training step", "time in the step (ms)", "backward", "activations"] },
+    { name: "memory", chart: memory, texts: ["Where the memory goes", "bytes (GiB)", "solid: on the device, pale: on the host", "16 GB GPU", "LoRA A and B", "on host"] },
+    { name: "timeline", chart: memoryTimelineChart(timeline, { budgetBytes: 6 * GiB }), texts: ["Memory during one training step", "time in the step (ms)", "backward", "activations", "device budget", "6 GiB"] },
     { name: "layers", chart: layerMemoryChart(layers), texts: ["Memory per layer and component", "component", "layer", "gate_proj"] },
     { name: "planner", chart: plannerChart(samplePlanner()), texts: ["Where fine-tuning fits", "GPU memory", "80 GB", "70B QLoRA", "estimated memory (GiB, log scale)"] },
     { name: "histogram", chart: quantHistogramChart(weights, [{ name: "nf4", levels: NF4 }, { name: "int4", levels: INT4 }]), texts: ["Weights and the 4-bit code book", "NF4: 16 levels", "weights", "absmax of its block of 64"] },
@@ -114,8 +115,10 @@ export function sampleCharts(): { name: string; chart: Chart; texts: string[] }[
       chart: codeUsageChart([{ name: "nf4", counts: Array.from({ length: 16 }, () => 1000 + Math.round(300 * rnd())), levels: NF4 }, { name: "int4", counts: Array.from({ length: 16 }, (_, c) => Math.round(1000 * Math.exp(-((c - 7.5) ** 2) / 8))) }]),
       texts: ["How often each 4-bit code is used", "fraction of weights", "4-bit code"],
     },
-    { name: "merge", chart: merge.chart, texts: ["Separate adapter vs merged", "perplexity", "greedy tokens agreeing", "merged-4bit", "survives requantization"] },
-    { name: "paging", chart: pagingChart(paging), texts: ["Optimizer paging per step", "training step", "step time (ms)", "bytes moved (MiB)"] },
+    { name: "merge", chart: merge.chart, texts: ["Separate adapter vs merged", "perplexity", "axis does not start at 0", "greedy tokens agreeing", "merged-4bit", "base, no adapter", "survives requantization", "noise requantizing adds", "1 q_proj", "min-max of repeats"] },
+    { name: "paging-step-times", chart: pagingChart(paging.map((r) => ({ ...r, pagingMs: 2 })), { stepTimes: paging.map((r) => ({ step: r.step, ms: 3 * r.stepMs })) }), texts: ["whole training step", "paging in it", "forward + backward + optimizer"] },
+    { name: "memory-host", chart: memoryChart([{ label: "paged", bytesByCategory: { optimizer_resident: 216 * 1024, optimizer_paged_out: 648 * 1024 } }], { budgetBytes: 216 * 1024 }), texts: ["216 KiB on device", "+ 648 KiB on host", "device budget", "pale: on the host"] },
+    { name: "paging", chart: pagingChart(paging), texts: ["Optimizer paging per step", "training step", "ms per step", "optimizer update", "bytes moved (MiB)"] },
     { name: "panel", chart: panel([loss, memory], { direction: "horizontal", title: "Run overview" }), texts: ["Run overview", "Training loss", "Where the memory goes"] },
   ];
 }
