@@ -2,10 +2,13 @@
 // progress line while it runs, then the table: measured rows per size and method, and the planner's
 // 7B and 70B rows beside them.
 import { resolveBackend, formatBackendReport } from "../lib/backend.js";
-import { InvalidArgumentError, expected } from "../lib/errors.js";
+import { readFileSync } from "node:fs";
+import { FileFormatError, InvalidArgumentError, expected } from "../lib/errors.js";
 import { formatBytes } from "../lib/format.js";
 import { writeFileAtomic } from "../lib/io/atomic_write.js";
-import { DEFAULT_LADDER_SIZES, LADDER_METHODS, MEMORY_TIERS_GIB, runLadder, type LadderMethod, type LadderResult, type TierFit } from "../lib/ladder/ladder.js";
+import { DEFAULT_LADDER_SIZES, LADDER_METHODS, runLadder, type LadderMethod, type LadderResult } from "../lib/ladder/ladder.js";
+import { ladderRows } from "../lib/ladder/rows.js";
+import { ladderMemoryChart, ladderSpeedChart } from "../lib/ladder/charts.js";
 import { parseFlags } from "./flags.js";
 import { requireWritableFilePath } from "./output_path.js";
 
@@ -32,6 +35,9 @@ Options:
   --budget SIZE      refuse (before it starts) a rung whose planned peak is over SIZE, e.g. 8GiB
   --seed N           seed of the weights and rows (default 0)
   --json FILE        also write the full result as JSON ("-" prints it instead of the table)
+  --memory-chart FILE   draw memory against parameters (.png, .svg, or .json for the Vega-Lite spec)
+  --speed-chart FILE    draw training and generation tokens/s against parameters (same formats)
+  --from FILE        run nothing: print the table (and draw the charts) of a saved --json result
   -h, --help         this text`;
 
 const list = (raw: string | undefined) => raw?.split(",").map((s) => s.trim()).filter((s) => s !== "");
@@ -52,6 +58,9 @@ export async function ladder(argv: string[]): Promise<number> {
     budget: { type: "string" },
     seed: { type: "integer", min: 0 },
     json: { type: "string" },
+    "memory-chart": { type: "string" },
+    "speed-chart": { type: "string" },
+    from: { type: "string" },
     help: { type: "boolean", short: "h" },
   });
   if (values.help) {
@@ -61,6 +70,18 @@ export async function ladder(argv: string[]): Promise<number> {
   const methods = list(values.methods) as LadderMethod[] | undefined;
   for (const m of methods ?? []) if (!LADDER_METHODS.includes(m)) throw new InvalidArgumentError(where, expected(`--methods among ${LADDER_METHODS.join(", ")}`, JSON.stringify(m)));
   if (values.json !== undefined && values.json !== "-") requireWritableFilePath(where, "--json", values.json);
+  for (const flag of ["memory-chart", "speed-chart"] as const) {
+    const path = values[flag];
+    if (path === undefined) continue;
+    requireWritableFilePath(where, `--${flag}`, path);
+    if (!/\.(png|svg|json)$/i.test(path)) throw new InvalidArgumentError(where, expected(`--${flag} a path ending in .png, .svg or .json`, path));
+  }
+  if (values.from !== undefined) {
+    const result = readLadderJson(where, values.from);
+    drawCharts(result, values["memory-chart"], values["speed-chart"]);
+    console.log(formatLadder(result));
+    return 0;
+  }
   const backend = await resolveBackend();
   const live = process.stderr.isTTY;
   const result = await runLadder({
@@ -87,10 +108,37 @@ export async function ladder(argv: string[]): Promise<number> {
     return 0;
   }
   if (values.json !== undefined) writeFileAtomic(values.json, json);
+  drawCharts(result, values["memory-chart"], values["speed-chart"]);
   console.log(`TF.js ${formatBackendReport(backend)}`);
   console.log(formatLadder(result));
   return 0;
 }
+
+/** A saved `--json` result, or a one-line error saying what the file held instead. */
+function readLadderJson(where: string, path: string): LadderResult {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new InvalidArgumentError(where, expected("--from a ladder JSON file written by --json", `${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`));
+  }
+  let result: LadderResult;
+  try {
+    result = JSON.parse(text) as LadderResult;
+  } catch (error) {
+    throw new FileFormatError(path, expected("JSON written by qlora-lab ladder --json", `invalid JSON (${(error as Error).message})`));
+  }
+  if (!Array.isArray(result?.rungs) || !Array.isArray(result?.planned)) throw new FileFormatError(path, expected("a ladder result with rungs and planned", "JSON without them"));
+  return result;
+}
+
+/** Writes the charts that were asked for. */
+function drawCharts(result: LadderResult, memoryChart: string | undefined, speedChart: string | undefined): void {
+  if (memoryChart !== undefined) ladderMemoryChart(result).save(memoryChart);
+  if (speedChart !== undefined) ladderSpeedChart(result).save(speedChart);
+}
+
+const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
 
 /** One rung in a few words, for the progress line. */
 function summary(r: LadderResult["rungs"][number]): string {
@@ -98,34 +146,10 @@ function summary(r: LadderResult["rungs"][number]): string {
   return `peak ${formatBytes(r.peakBytes!)} (planned ${signed(r.plannedErrorPercent!)} %), RSS ${formatBytes(r.peakRssBytes!)}, step ${r.stepSeconds!.median.toFixed(2)} s`;
 }
 
-const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
-const tiers = (fits: readonly TierFit[]) => fits.filter((t) => t.fits).map((t) => t.tierGiB)[0];
-const METHOD_NAMES: Record<LadderMethod, string> = { lora16: "LoRA, bf16 base", qlora: "QLoRA, NF4+DQ", lora32: "LoRA, f32 base" };
-
 /** The ladder as a text table: measured rungs, then the planner's 7B and 70B rows. */
 export function formatLadder(result: LadderResult): string {
-  const rows: string[][] = [["model", "params", "method", "status", "ledger peak", "planned (err)", "peak RSS", "smallest tier", "step s (min-max)", "train tok/s", "gen tok/s sep / merged"]];
-  for (const r of result.rungs) {
-    const gen = r.generateTokensPerSecond;
-    const smallest = tiers(r.tiers);
-    rows.push([
-      r.model + (r.weights === "random" ? "*" : ""),
-      `${(r.parameters / 1e6).toFixed(r.parameters < 1e7 ? 2 : 0)} M`,
-      METHOD_NAMES[r.method],
-      r.status,
-      r.peakBytes === undefined ? "-" : formatBytes(r.peakBytes),
-      `${formatBytes(r.plannedPeakBytes)}${r.plannedErrorPercent === undefined ? "" : ` (${signed(r.plannedErrorPercent)} %)`}`,
-      r.peakRssBytes === undefined ? "-" : formatBytes(r.peakRssBytes),
-      smallest === undefined ? `> ${MEMORY_TIERS_GIB.at(-1)} GiB` : `${smallest} GiB (${r.tiers[0]!.basis})`,
-      r.stepSeconds ? `${r.stepSeconds.median.toFixed(2)} (${r.stepSeconds.min.toFixed(2)}-${r.stepSeconds.max.toFixed(2)})` : "-",
-      r.tokensPerSecond === undefined ? "-" : r.tokensPerSecond.toFixed(0),
-      gen ? `${gen.separate.toFixed(1)} / ${(gen.merged ?? gen.requantized)!.toFixed(1)}${gen.requantized !== undefined ? " (4-bit)" : ""}` : "-",
-    ]);
-  }
-  for (const p of result.planned) {
-    const smallest = tiers(p.tiers);
-    rows.push([p.model, `${(p.parameters / 1e9).toFixed(1)} B`, METHOD_NAMES[p.method], "planned", "-", formatBytes(p.tfjsPeakBytes), "-", smallest === undefined ? `> ${MEMORY_TIERS_GIB.at(-1)} GiB` : `${smallest} GiB (planned)`, "-", "-", `CUDA plan ${formatBytes(p.cudaPeakBytes)}`]);
-  }
+  const records = ladderRows(result);
+  const rows = [Object.keys(records[0]!), ...records.map((r) => Object.values(r))];
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
   const lines = rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));

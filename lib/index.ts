@@ -25,3 +25,4 @@ export * from "./train/index.js";
 export * from "./data/index.js";
 export * from "./viz/index.js";
 export * from "./recipe/index.js";
+export * from "./ladder/index.js";
