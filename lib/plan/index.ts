@@ -26,3 +26,4 @@ export { tfjsTapeElements, type TfjsTapeSetup, type TfjsTapeElements, type TfjsB
 export { LLAMA_PRESETS, llamaPreset, shapeFromHfConfig, blockLinears, type LlamaShape, type LinearShape } from "./llama_presets.js";
 export { planGeneration, type GenerationPlan, type GenerationSetup, type GenerationStorage } from "./generation_plan.js";
 export { checkTrainingBudget, checkGenerationBudget, enforceBudget, trainingChanges, generationChanges, backendBytes, OverBudgetError, type BudgetCheck, type BudgetChange, type BudgetedPlan, type FittingChange } from "./budget.js";
+export { DEVICE_TIERS_GIB, deviceFit, describeDeviceFit, type DeviceFit } from "./device_fit.js";

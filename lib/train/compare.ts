@@ -1,5 +1,5 @@
-// LoRA vs QLoRA, measured side by side: the same base, task, seed and recipe, once with a float32
-// base (LoRA) and once with an NF4 + double-quantized base (QLoRA, Dettmers et al. 2023 section 3);
+// LoRA vs QLoRA, measured side by side: the same base, task, seed and recipe, once with a 16-bit
+// base (LoRA; float32 on request) and once with an NF4 + double-quantized base (QLoRA, Dettmers et al. 2023 section 3);
 // reports memory by category, bits per base parameter, eval loss and task metric before and after,
 // training and inference throughput (adapter separate and merged).
 import { InvalidArgumentError, expected } from "../errors.js";
@@ -8,7 +8,8 @@ import { expectedWeightShapes, findTokenizerFor, loadModel, loadTokenizer, readM
 import { checkTrainingBudget } from "../plan/budget.js";
 import type { PlanSetup } from "../plan/planner.js";
 import { shapeOfConfig, tfjsBackendKind } from "./run_plan.js";
-import { toLora16Model, toLoraModel, toQloraModel, mergeAndUnload, saveAdapter, type LoraModel, type LoraConfig } from "../lora/index.js";
+import { toLora16Model, toLoraModel, toQloraModel, mergeAndUnload, saveAdapter, type LoraModel, type LoraConfig, type QloraQuantOptions } from "../lora/index.js";
+import type { TrainOptions } from "./train.js";
 import { MemoryLedger } from "../memory/ledger.js";
 import type { MemoryCategory } from "../memory/types.js";
 import { evaluateLoss, exactMatchAccuracy } from "./evaluate.js";
@@ -66,6 +67,10 @@ export interface CompareOptions {
    * torch_dtype=bfloat16), "f16", or "f32" (float32, labelled as such). Computed in float32 either way.
    */
   loraBase?: LoraBaseDtype;
+  /** The QLoRA run's quantization (default NF4, double quantization, blocksize 64: the paper's). */
+  qloraQuant?: Pick<QloraQuantOptions, "quantType" | "doubleQuant" | "blocksize">;
+  /** AdamW's state in both runs (default resident 32-bit; "paged" with a budget keeps part of it off the backend). */
+  optimizerState?: TrainOptions["optimizerState"];
   /** Gradient checkpointing in both runs: each decoder block recomputed in the backward (default false). */
   gradientCheckpointing?: boolean;
   /** Save each run's adapter to `${adapterDir}/<lora|qlora>`. */
@@ -196,9 +201,10 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
   const base: LlamaModel = await loadModel(modelPath);
   const loraConfig: Partial<LoraConfig> = { ...COMPARE_LORA, ...options.lora };
   const loraBase = options.loraBase ?? "bf16";
+  const quant = { quantType: "nf4" as const, doubleQuant: true, blocksize: 64, ...options.qloraQuant };
   const model: LoraModel<LlamaModel> =
     mode === "qlora"
-      ? toQloraModel(base, loraConfig, { quantType: "nf4", doubleQuant: true, blocksize: 64 }, { seed })
+      ? toQloraModel(base, loraConfig, quant, { seed })
       : loraBase === "f32"
         ? toLoraModel(base, loraConfig, { seed })
         : toLora16Model(base, loraConfig, loraBase, { seed });
@@ -228,6 +234,7 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
       warmupRatio: options.warmupRatio ?? 0.1,
       maxGradNorm: 0.3,
       gradientCheckpointing: options.gradientCheckpointing ?? false,
+      optimizerState: options.optimizerState,
       signal: options.signal,
       ledger: new MemoryLedger(),
       eval: { examples: evalSet, metric: metric as never, every: options.evalEvery ?? Math.max(1, Math.round(steps / 5)), atStart: true },
@@ -255,7 +262,7 @@ async function runOne(mode: BaseMode, modelPath: string, tokenizer: Tokenizer, t
     const run: CompareRun = {
       name,
       mode,
-      basePrecision: mode === "lora" ? PRECISION_NAMES[loraBase] : "NF4 + double quant (blocksize 64)",
+      basePrecision: mode === "lora" ? PRECISION_NAMES[loraBase] : `${quant.quantType.toUpperCase()}${quant.doubleQuant ? " + double quant" : ""} (blocksize ${quant.blocksize})`,
       baseBytes,
       baseParameters,
       bitsPerBaseParameter: (8 * baseBytes) / baseParameters,

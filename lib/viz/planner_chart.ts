@@ -1,6 +1,7 @@
 // The planner's "where it works" picture: estimated memory of each model size x method (stacked by
-// category, the planner's runtime share on top) next to a grid of which GPUs (12/16/24/48/80 GB)
-// hold it, as in the QLoRA paper's comparison.
+// category, the planner's runtime share on top) next to a grid of which memory tiers (4 to 80 GiB:
+// laptops' RAM, then GPUs) hold it, and how many of the largest a run past it spans, as in the QLoRA
+// paper's comparison. Every figure is in GiB (an "80 GB" GPU holds 80 GiB).
 import { InvalidArgumentError, expected } from "../errors.js";
 import { Chart, topLevelSpec } from "./chart.js";
 import { formatBytes } from "../format.js";
@@ -9,10 +10,14 @@ import { memoryColorScale } from "./palette.js";
 import type { GpuSpec, PlannerRow } from "./records.js";
 import { requireArray, requireString } from "../validate.js";
 import type { PlanCategory } from "../plan/planner.js";
+import { DEVICE_TIERS_GIB, deviceFit, describeDeviceFit } from "../plan/device_fit.js";
 import { MEMORY_CATEGORIES, type MemoryCategory } from "../memory/types.js";
 
-/** The GPU sizes of the course's table: 12, 16, 24, 48 and 80 GB. */
-export const DEFAULT_GPUS: readonly GpuSpec[] = [12, 16, 24, 48, 80].map((gb) => ({ name: `${gb} GB`, bytes: gb * 2 ** 30 }));
+/** The memory tiers of lib/plan's deviceFit, 4 to 80 GiB, named in GiB. */
+export const DEFAULT_GPUS: readonly GpuSpec[] = DEVICE_TIERS_GIB.map((gib) => ({ name: `${gib} GiB`, bytes: gib * 2 ** 30 }));
+
+/** The fit grid's three states: one device of the tier holds it, several of the largest do, or neither. */
+export const FIT_STATES = ["fits", "fits across several", "too big"] as const;
 
 /**
  * A row as lib/memory's planByCategory gives it: memory categories plus "runtime", the CUDA context
@@ -69,17 +74,24 @@ export function plannerChart(rows: readonly PlannerChartRow[], options: PlannerC
     colors.domain.push(RUNTIME_LABEL);
     colors.range.push(RUNTIME_COLOR);
   }
+  // The largest tier's cell says how many such devices a run past it spans ("2 x"), as the tables do.
+  const tiersGiB = gpus.map((g) => g.bytes / GiB);
+  const fitsByRow = totals.map((t) => deviceFit(t, tiersGiB));
   const grid: Record<string, unknown>[] = [];
   rows.forEach((_, i) => {
-    for (const gpu of gpus) {
+    gpus.forEach((gpu, j) => {
       const fits = totals[i] <= gpu.bytes;
-      grid.push({ row: names[i], gpu: gpu.name, fits: fits ? "fits" : "too big", mark: fits ? "✓" : "✗", need: formatBytes(totals[i]) });
-    }
+      const several = !fits && j === gpus.length - 1;
+      const state = fits ? FIT_STATES[0] : several ? FIT_STATES[1] : FIT_STATES[2];
+      grid.push({ row: names[i], gpu: gpu.name, fits: state, mark: fits ? "✓" : several ? `${fitsByRow[i]!.devicesOfLargest} ×` : "✗", need: formatBytes(totals[i]) });
+    });
   });
+  // The axis ends a little past the longest bar or the largest tier, so neither is clipped at the edge.
+  const axisEnd = 1.08 * Math.max(...totals.map((t) => t / GiB), ...gpus.map((g) => g.bytes / GiB));
   const y = { field: "row", type: "nominal", sort: names, title: null, axis: { labelFontSize: 12 } };
   const rowStep = 26;
   const spec = topLevelSpec({
-    title: { text: options.title ?? "Where fine-tuning fits", subtitle: "estimated device memory per model and method (dotted lines: GPU sizes); right: which GPUs hold it" },
+    title: { text: options.title ?? "Where fine-tuning fits", subtitle: "estimated device memory per model and method, in GiB (dotted lines: memory tiers); right: which tiers hold it, and how many of the largest a bigger run spans" },
     hconcat: [
       {
         width: 360,
@@ -90,7 +102,7 @@ export function plannerChart(rows: readonly PlannerChartRow[], options: PlannerC
             mark: { type: "bar" },
             encoding: {
               y,
-              x: { field: "x", type: "quantitative", title: "estimated memory (GiB, log scale)", scale: { type: "symlog", constant: 4 }, axis: { values: [0, 4, 8, 16, 32, 64, 128, 256, 512, 1024] } },
+              x: { field: "x", type: "quantitative", title: "estimated memory (GiB; symlog axis: linear below 4, logarithmic above)", scale: { type: "symlog", constant: 4, domain: [0, axisEnd], nice: false }, axis: { values: [0, 4, 8, 16, 32, 64, 128, 256, 512, 1024].filter((v) => v <= axisEnd) } },
               x2: { field: "x2" },
               color: { field: "category", type: "nominal", title: "what the bytes are", scale: colors, legend: { orient: "bottom", columns: 3 } },
               order: { field: "order", type: "quantitative" },
@@ -110,30 +122,25 @@ export function plannerChart(rows: readonly PlannerChartRow[], options: PlannerC
         ],
       },
       {
-        width: { step: 52 },
+        width: { step: 46 },
         height: { step: rowStep },
         data: { values: grid },
-        encoding: { y: { ...y, axis: null }, x: { field: "gpu", type: "ordinal", sort: gpus.map((g) => g.name), title: "GPU memory", axis: { orient: "top", labelAngle: 0 } } },
+        encoding: { y: { ...y, axis: null }, x: { field: "gpu", type: "ordinal", sort: gpus.map((g) => g.name), title: "memory tier", axis: { orient: "top", labelAngle: 0 } } },
         layer: [
           {
             mark: { type: "rect", stroke: "white", strokeWidth: 2 },
             encoding: {
-              color: { field: "fits", type: "nominal", title: "fits?", scale: { domain: ["fits", "too big"], range: ["#8fd18a", "#eeeeee"] }, legend: { orient: "bottom" } },
+              color: { field: "fits", type: "nominal", title: "fits?", scale: { domain: [...FIT_STATES], range: ["#8fd18a", "#f2cf7e", "#eeeeee"] }, legend: { orient: "bottom" } },
               tooltip: [{ field: "row", title: "setup" }, { field: "gpu" }, { field: "need", title: "needs" }, { field: "fits" }],
             },
           },
-          { mark: { type: "text", fontSize: 13 }, encoding: { text: { field: "mark" }, color: { condition: { test: "datum.fits === 'fits'", value: "#1b5e20" }, value: "#999999" } } },
+          { mark: { type: "text", fontSize: 13 }, encoding: { text: { field: "mark" }, color: { condition: { test: "datum.fits !== 'too big'", value: "#1b3a1b" }, value: "#999999" } } },
         ],
       },
     ],
     resolve: { scale: { color: "independent" }, legend: { color: "independent" } },
   });
-  const summary = rows
-    .map((_, i) => {
-      const fitting = gpus.filter((g) => totals[i] <= g.bytes).map((g) => g.name);
-      return `${names[i]} ${formatBytes(totals[i])} -> ${fitting.length > 0 ? `fits ${fitting[0]}+` : "fits none"}`;
-    })
-    .join("; ");
+  const summary = rows.map((_, i) => `${names[i]} ${formatBytes(totals[i])} -> ${describeDeviceFit(fitsByRow[i]!)}`).join("; ");
   return new Chart(spec, `Planner: ${summary}`);
 }
 

@@ -81,7 +81,7 @@ describe(`${MAIN_LESSON} runs under qlora-lab run (the demo command)`, () => {
       const nb = JSON.parse(readFileSync(out, "utf8")) as Notebook;
       assert.deepEqual(findNotebookProblems(nb, { machinePaths: false }), []);
       const mimes = mimeCounts(nb);
-      assert.ok((mimes.get("image/png") ?? 0) >= 4, `expected the two loss charts, the memory map and the planner chart as PNGs, got ${JSON.stringify([...mimes])}`);
+      assert.ok((mimes.get("image/png") ?? 0) >= 4, `expected the loss chart, the memory map, the ladder charts and the planner chart as PNGs, got ${JSON.stringify([...mimes])}`);
       const tables = htmlOutputs(nb);
       assert.match(tables, /<table[\s\S]*QLoRA[\s\S]*<\/table>/, "expected an HTML comparison table naming QLoRA");
       const report = readFileSync(html, "utf8");

@@ -1,9 +1,11 @@
 // The planner chart on the planner's own output, passed as planByCategory gives it: the CUDA runtime
-// share is a labelled segment on top of each bar, counts toward the GPU fit exactly as lib/memory's
-// fitsGpus counts it, and renders; bad runtime values are refused like bad category bytes.
+// share is a labelled segment on top of each bar, counts toward the fit exactly as lib/plan's
+// deviceFit counts it (the tables' words), and renders; bad runtime values are refused like bad
+// category bytes. Its units and labels say what is drawn: GiB tiers from 4 to 80, a symlog axis, a
+// 16-bit base named 16-bit, and a run past the largest tier marked with how many it spans.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fitsGpus, planByCategory, planMemory, type MemoryPlan } from "../../../lib/plan/index.js";
+import { DEVICE_TIERS_GIB, deviceFit, describeDeviceFit, planByCategory, planMemory, type MemoryPlan } from "../../../lib/plan/index.js";
 import { DEFAULT_GPUS, plannerChart } from "../../../lib/viz/index.js";
 import { RUNTIME_COLOR, RUNTIME_LABEL } from "../../../lib/viz/planner_chart.js";
 
@@ -42,14 +44,16 @@ test("plannerChart takes planByCategory's output as it is: runtime on top of eac
   assert.ok(chart.toSVG().includes(RUNTIME_LABEL), "the legend names the runtime share");
 });
 
-test("plannerChart's fit grid agrees with the planner's fitsGpus, runtime share included", () => {
+test("plannerChart's fit grid agrees with deviceFit, runtime share included", () => {
   const chart = plannerChart(setups.map(([model, method, plan]) => ({ model, method, bytesByCategory: planByCategory(plan) })));
   const { grid } = parts(chart);
   assert.equal(grid.length, setups.length * DEFAULT_GPUS.length);
   for (const [model, method, plan] of setups) {
-    for (const g of fitsGpus(plan).gpus) {
-      const cell = grid.find((c) => c.row === `${model} ${method}` && c.gpu === `${g.gb} GB`)!;
-      assert.equal(cell.fits, g.fits ? "fits" : "too big", `${model} ${method} on ${g.gb} GB`);
+    const fit = deviceFit(plan.requiredBytes);
+    for (const [j, g] of fit.tiers.entries()) {
+      const cell = grid.find((c) => c.row === `${model} ${method}` && c.gpu === `${g.gib} GiB`)!;
+      const several = !g.fits && j === fit.tiers.length - 1;
+      assert.equal(cell.fits, g.fits ? "fits" : several ? "fits across several" : "too big", `${model} ${method} on ${g.gib} GiB`);
     }
   }
   // The runtime share decides a fit: 7B LoRA's tensors (13.5 GiB) fit a 14 GiB device, tensors plus CUDA context (15.0 GiB) do not.
@@ -58,7 +62,7 @@ test("plannerChart's fit grid agrees with the planner's fitsGpus, runtime share 
   const device = { name: "14 GiB", bytes: 14 * GiB };
   assert.ok(tensorsOnly < device.bytes && lora7.requiredBytes > device.bytes);
   const small = parts(plannerChart([{ model: "7B", method: "LoRA", bytesByCategory: planByCategory(lora7) }], { gpus: [device] })).grid;
-  assert.equal(small[0]!.fits, "too big");
+  assert.equal(small[0]!.fits, "fits across several", "one 14 GiB device does not hold it; two do");
 });
 
 test("plannerChart: a TF.js plan has no runtime segment; bad runtime bytes and unknown categories are refused", () => {
@@ -69,4 +73,34 @@ test("plannerChart: a TF.js plan has no runtime segment; bad runtime bytes and u
   assert.throws(() => plannerChart([{ model: "7B", method: "QLoRA", bytesByCategory: { base_packed: GiB, runtime: -1 } }]), /plannerChart: expected bytes of runtime to be a finite number >= 0, got -1/);
   assert.throws(() => plannerChart([{ model: "7B", method: "QLoRA", bytesByCategory: { runtime: Number.NaN } }]), /bytes of runtime to be a finite number >= 0, got NaN/);
   assert.throws(() => plannerChart([{ model: "7B", method: "QLoRA", bytesByCategory: { weights: GiB } as never }]), /plannerChart: expected a memory category/);
+});
+
+test("plannerChart labels what it draws: GiB tiers 4 to 80, a symlog axis, 16-bit bases, and 70B LoRA across two 80 GiB GPUs as the tables say", () => {
+  const chart = plannerChart(setups.map(([model, method, plan]) => ({ model, method, bytesByCategory: planByCategory(plan) })));
+  const { bars, grid } = parts(chart);
+  assert.deepEqual(DEFAULT_GPUS.map((g) => g.name), DEVICE_TIERS_GIB.map((t) => `${t} GiB`));
+  assert.deepEqual(DEFAULT_GPUS.map((g) => g.bytes), DEVICE_TIERS_GIB.map((t) => t * GiB));
+  const left = (chart.spec.hconcat as Array<{ layer?: Array<{ encoding: { x: { title?: string; scale?: { type: string } } } }> }>)[0]!.layer![0]!.encoding.x;
+  assert.equal(left.scale?.type, "symlog");
+  assert.ok(!/log scale/.test(left.title!) && /symlog/.test(left.title!) && /GiB/.test(left.title!), left.title);
+  const svg = chart.toSVG();
+  assert.ok(!/\bGB\b/.test(svg.replace(/"80 GB"/g, "")), "no figure is labelled GB");
+  // LoRA's bf16 base is drawn as 16-bit, never as float32.
+  assert.ok(bars.filter((b) => b.row.endsWith("LoRA") && !b.row.endsWith("QLoRA")).some((b) => b.category === "base weights, 16-bit"));
+  assert.ok(!bars.some((b) => b.category === "base weights, float32"));
+  const lora70 = setups[3]![2];
+  const fit = deviceFit(lora70.requiredBytes);
+  assert.equal(fit.smallestGiB, undefined);
+  assert.equal(fit.devicesOfLargest, 2);
+  assert.equal(describeDeviceFit(fit), "needs 2 x 80 GiB");
+  const cell = grid.find((c) => c.row === "70B LoRA" && c.gpu === "80 GiB") as Cell & { mark: string };
+  assert.equal(cell.fits, "fits across several");
+  assert.equal(cell.mark, "2 ×");
+  assert.ok(chart.toString().includes("70B LoRA 140 GiB -> needs 2 x 80 GiB"), chart.toString());
+});
+
+test("deviceFit refuses what is not bytes or not ascending tiers", () => {
+  assert.throws(() => deviceFit(-1), /deviceFit: expected bytes to be a finite number >= 0, got -1/);
+  assert.throws(() => deviceFit(1, [8, 4]), /deviceFit: expected tiers in GiB, positive and ascending, got \[8,4\]/);
+  assert.equal(describeDeviceFit(deviceFit(5 * GiB)), "fits 6 GiB");
 });

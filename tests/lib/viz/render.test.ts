@@ -76,9 +76,10 @@ test("memory and planner charts: budgets decide fits, bad categories are refused
   const planner = plannerChart(samplePlanner());
   const grid = ((planner.spec.hconcat as { data?: { values: { row: string; gpu: string; fits: string }[] } }[])[1].data!.values);
   const cell = (row: string, gpu: string) => grid.find((c) => c.row === row && c.gpu === gpu)!.fits;
-  assert.equal(cell("7B QLoRA", "12 GB"), "fits");
-  assert.equal(cell("7B LoRA", "16 GB"), "too big");
-  assert.equal(cell("70B QLoRA", "48 GB"), "fits");
-  assert.equal(cell("70B LoRA", "80 GB"), "too big");
+  assert.equal(cell("7B QLoRA", "12 GiB"), "fits");
+  assert.equal(cell("7B LoRA", "16 GiB"), "too big");
+  assert.equal(cell("70B QLoRA", "48 GiB"), "fits");
+  assert.equal(cell("70B LoRA", "48 GiB"), "too big");
+  assert.equal(cell("70B LoRA", "80 GiB"), "fits across several");
   assert.equal(grid.length, samplePlanner().length * DEFAULT_GPUS.length);
 });

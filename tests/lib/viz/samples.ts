@@ -103,7 +103,7 @@ export function sampleCharts(): { name: string; chart: Chart; texts: string[] }[
     { name: "memory", chart: memory, texts: ["Where the memory goes", "bytes (GiB)", "solid: on the device, pale: on the host", "16 GB GPU", "LoRA A and B", "on host"] },
     { name: "timeline", chart: memoryTimelineChart(timeline, { budgetBytes: 6 * GiB }), texts: ["Memory during one training step", "time in the step (ms)", "backward", "activations", "device budget", "6 GiB"] },
     { name: "layers", chart: layerMemoryChart(layers), texts: ["Memory per layer and component", "component", "layer", "gate_proj"] },
-    { name: "planner", chart: plannerChart(samplePlanner()), texts: ["Where fine-tuning fits", "GPU memory", "80 GB", "70B QLoRA", "estimated memory (GiB, log scale)"] },
+    { name: "planner", chart: plannerChart(samplePlanner()), texts: ["Where fine-tuning fits", "memory tier", "80 GiB", "70B QLoRA", "estimated memory (GiB; symlog axis"] },
     { name: "histogram", chart: quantHistogramChart(weights, [{ name: "nf4", levels: NF4 }, { name: "int4", levels: INT4 }]), texts: ["Weights and the 4-bit code book", "NF4: 16 levels", "weights", "absmax of its block of 64"] },
     {
       name: "block-error",
