@@ -35,6 +35,12 @@ function shapesOf(results: readonly LadderResult[]): string {
   return shapes.length > 0 ? `Steps of ${shapes.join(", ")} tokens; ` : "";
 }
 
+/** "measured on AMD EPYC, 2 cores" for each distinct machine of the results ("measured" when none is named). */
+function machinesOf(results: readonly LadderResult[]): string {
+  const machines = [...new Set(results.filter((r) => r.machine).map((r) => `${r.machine.cpu}, ${r.machine.cores} cores`))];
+  return machines.length > 0 ? `measured on ${machines.join("; ")}` : "measured";
+}
+
 /** Options of {@link ladderMemoryChart}. */
 export interface LadderMemoryChartOptions {
   title?: string;
@@ -78,7 +84,7 @@ export function ladderMemoryChart(results: LadderResult | readonly LadderResult[
   const spec = topLevelSpec({
     title: {
       text: options.title ?? "Memory against model size",
-      subtitle: `points: measured on this machine; dashed: the planner (to 7B and 70B); rules: memory tiers. ${shapesOf(list)}published shapes with random weights`,
+      subtitle: `points: ${machinesOf(list)}; dashed: the planner (to 7B and 70B); rules: memory tiers. ${shapesOf(list)}published shapes with random weights`,
     },
     width: 520,
     height: 400,
@@ -164,7 +170,7 @@ export function ladderSpeedChart(results: LadderResult | readonly LadderResult[]
     ],
   });
   const spec = topLevelSpec({
-    title: { text: options.title ?? "Speed against model size", subtitle: "median tokens/s on this machine; bars: slowest to fastest step or repeat. Published shapes with random weights" },
+    title: { text: options.title ?? "Speed against model size", subtitle: `median tokens/s, ${machinesOf(list)}; bars: slowest to fastest step or repeat. Published shapes with random weights` },
     hconcat: [panel(training, "training tokens/s (log scale)", false), panel(generation, "generation tokens/s (log scale)", true)],
     resolve: { scale: { y: "independent" } },
   });
