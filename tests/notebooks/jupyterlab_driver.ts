@@ -14,6 +14,7 @@ interface LabElement {
   textContent: string | null;
   tagName: string;
   scrollHeight: number;
+  scrollTop: number;
   getAttribute(name: string): string | null;
   querySelector(selector: string): LabElement | null;
   querySelectorAll(selector: string): Iterable<LabElement>;
@@ -208,6 +209,11 @@ export async function runNotebookInJupyterLab(options: LabRunOptions): Promise<L
     const screenshots: string[] = [];
     const notebookHeight = await page.evaluate(() => document.querySelector(".jp-NotebookPanel .jp-WindowedPanel-outer")?.scrollHeight ?? 0);
     await page.setViewportSize({ width: 1280, height: Math.min(Math.ceil(notebookHeight) + 300, 16_000) });
+    // Run All leaves the panel scrolled to the last cell; start the picture at the first.
+    await page.evaluate(() => {
+      const scroller = document.querySelector(".jp-NotebookPanel .jp-WindowedPanel-outer");
+      if (scroller) scroller.scrollTop = 0;
+    });
     await page.waitForTimeout(1000);
     const whole = join(options.screenshots, `${options.name}-jupyterlab.png`);
     await page.screenshot({ path: whole, fullPage: true });
