@@ -26,7 +26,8 @@ declare const document: { querySelector(selector: string): PageElement | null; q
 export const JUPYTER_NOTEBOOK = process.env.QLORA_LAB_JUPYTER_NOTEBOOK ?? "/usr/bin/jupyter-notebook";
 export const CHROMIUM = process.env.QLORA_LAB_CHROMIUM ?? "/usr/bin/chromium";
 
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+/** Headless, offline, no first-run chrome: the flags both browser drivers launch Chromium with. */
+export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 /** What to open and how long to wait. */
 export interface BrowserRunOptions {
@@ -60,7 +61,8 @@ export interface BrowserRunResult {
   screenshot: string;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
@@ -71,10 +73,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForServer(url: string, server: ChildProcess, log: () => string, limitMs: number): Promise<void> {
+/** Polls `url` until it answers 200, failing early with the server's log if `server` (named `label`) exits. */
+export async function waitForServer(label: string, url: string, server: ChildProcess, log: () => string, limitMs: number): Promise<void> {
   const deadline = Date.now() + limitMs;
   while (Date.now() < deadline) {
-    if (server.exitCode !== null) throw new Error(`jupyter-notebook exited with ${server.exitCode}:\n${log()}`);
+    if (server.exitCode !== null) throw new Error(`${label} exited with ${server.exitCode}:\n${log()}`);
     try {
       const response = await fetch(url);
       if (response.ok) return;
@@ -83,7 +86,7 @@ async function waitForServer(url: string, server: ChildProcess, log: () => strin
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`jupyter-notebook did not answer ${url.replace(/token=\w+/, "token=...")} within ${limitMs} ms:\n${log()}`);
+  throw new Error(`${label} did not answer ${url.replace(/token=\w+/, "token=...")} within ${limitMs} ms:\n${log()}`);
 }
 
 /** Clicks a menu item of the classic notebook's menu bar (e.g. "#celllink" then "#run_all_cells"). */
@@ -114,7 +117,7 @@ export async function runNotebookInBrowser(options: BrowserRunOptions): Promise<
   const base = `http://127.0.0.1:${port}`;
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
-    await waitForServer(`${base}/api/status?token=${token}`, server, () => serverLog, 60_000);
+    await waitForServer("jupyter-notebook", `${base}/api/status?token=${token}`, server, () => serverLog, 60_000);
     log(`jupyter-notebook is serving on ${base}`);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const consoleErrors: string[] = [];
