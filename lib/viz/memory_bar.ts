@@ -5,6 +5,7 @@ import { Chart, topLevelSpec } from "./chart.js";
 import { chooseByteUnit, formatBytes } from "../format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
+import { wrappedLabelAxis } from "./axis_labels.js";
 import type { MemorySnapshot } from "./records.js";
 import { requireArray, requireString } from "../validate.js";
 
@@ -43,7 +44,10 @@ export function memoryChart(snapshots: readonly MemorySnapshot[], options: Memor
     value: device[i] / unit.bytes,
     text: `${formatBytes(device[i])}${host[i] > 0 ? ` (+${formatBytes(host[i])} on host)` : ""}`,
   }));
-  const x = { field: "label", type: "nominal", title: null, sort: labels, axis: { labelAngle: 0, labelFontSize: 12 } };
+  const width = options.width ?? Math.max(240, 130 * snapshots.length);
+  // Long setup names wrap within their band, so neighbouring labels never overprint.
+  const labelAxis = wrappedLabelAxis(labels, (0.9 * width) / snapshots.length - 6, 12);
+  const x = { field: "label", type: "nominal", title: null, sort: labels, axis: { labelAngle: 0, labelFontSize: 12, ...labelAxis } };
   const yTitle = `resident on the device (${unit.name})`;
   const layers: Record<string, unknown>[] = [
     {
@@ -68,7 +72,7 @@ export function memoryChart(snapshots: readonly MemorySnapshot[], options: Memor
   }
   const spec = topLevelSpec({
     title: { text: options.title ?? "Where the memory goes", subtitle: "resident bytes by category" + (budget !== undefined ? ", dashed line: device memory" : "") },
-    width: options.width ?? Math.max(240, 130 * snapshots.length),
+    width,
     height: options.height ?? 320,
     layer: layers,
   });

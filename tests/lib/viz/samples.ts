@@ -101,6 +101,12 @@ export function sampleCharts(): { name: string; chart: Chart; texts: string[] }[
     { name: "loss", chart: loss, texts: ["Training loss", "training step", "loss", "LoRA", "QLoRA"] },
     { name: "loss-log-time", chart: lossChart(steps, evals, { yScale: "log", x: "time", smoothing: 0.6 }), texts: ["wall time (s)", "loss (log scale)"] },
     { name: "memory", chart: memory, texts: ["Where the memory goes", "resident on the device (GiB)", "16 GB GPU", "LoRA A and B", "on host"] },
+    {
+      name: "memory-long-labels",
+      // Setup names wider than their band wrap onto two lines instead of overprinting each other.
+      chart: memoryChart([{ ...lora, label: "LoRA, float32 base, tables per tensor" }, { ...qlora, label: "QLoRA, NF4 base, tables shared" }]),
+      texts: ["LoRA, float32", "base, tables per", "QLoRA, NF4 base,"],
+    },
     { name: "timeline", chart: memoryTimelineChart(timeline, { budgetBytes: 6 * GiB }), texts: ["Memory during one training step", "time in the step (ms)", "backward", "activations"] },
     { name: "layers", chart: layerMemoryChart(layers), texts: ["Memory per layer and component", "component", "layer", "gate_proj"] },
     { name: "planner", chart: plannerChart(samplePlanner()), texts: ["Where fine-tuning fits", "GPU memory", "80 GB", "70B QLoRA", "estimated memory (GiB, log scale)"] },
