@@ -8,7 +8,9 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   NOTEBOOKS_DIR,
+  SOURCES_DIR,
   diffLessonAndNotebook,
+  findHandTypedFigures,
   findNotebookProblems,
   lessonToNotebook,
   listLessons,
@@ -30,6 +32,10 @@ Options:
   --no-execute        write the notebooks without running them (outputs empty)
   --engine ENGINE     run (default: qlora-lab run) or nbconvert (Jupyter's own client)
   --check             only check that each committed notebook matches its source and is executed
+  --sources DIR       read the lessons' Markdown from DIR (default notebooks/src)
+
+Every lesson must also pass the markdown rule (notebooks/markdown_figures.ts): a figure measured on the
+learner's machine is printed by a code cell, not typed into the prose; a lesson that breaks it is refused.
   -h, --help          show this help`;
 
 /** Executes `input` (inside notebooks/, so relative paths resolve) and returns the executed notebook. */
@@ -62,6 +68,7 @@ function main(argv: string[]): number {
       "no-execute": { type: "boolean", default: false },
       engine: { type: "string", default: "run" },
       check: { type: "boolean", default: false },
+      sources: { type: "string", default: SOURCES_DIR },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -69,7 +76,7 @@ function main(argv: string[]): number {
     console.log(USAGE);
     return 0;
   }
-  const all = listLessons();
+  const all = listLessons(values.sources);
   // A lesson by its name, its file, or the start of its name ("04").
   const lessonNamed = (arg: string): string => {
     const given = arg.replace(/^.*\//, "").replace(/\.(md|ipynb)$/, "");
@@ -81,19 +88,28 @@ function main(argv: string[]): number {
 
   let failures = 0;
   for (const name of names) {
-    const lesson = readLesson(name);
+    const lesson = readLesson(name, values.sources);
     const target = join(NOTEBOOKS_DIR, `${name}.ipynb`);
+    // The markdown rule: a lesson whose prose types in a measured figure is neither built nor passed.
+    const figures = findHandTypedFigures(lesson).map((f) => f.message);
+    if (figures.length > 0) figures.push(`${name}: refused, ${figures.length} hand-typed figure${figures.length === 1 ? "" : "s"} in its markdown (the markdown rule: notebooks/markdown_figures.ts)`);
     if (values.check) {
       if (!existsSync(target)) {
+        for (const p of figures) console.error(p);
         console.error(`${name}: missing ${name}.ipynb`);
         failures++;
         continue;
       }
       const nb = JSON.parse(readFileSync(target, "utf8")) as Notebook;
-      const problems = [...diffLessonAndNotebook(lesson, nb), ...findNotebookProblems(nb)];
-      for (const p of problems) console.error(`${name}: ${p}`);
-      if (problems.length > 0) failures++;
+      const problems = [...diffLessonAndNotebook(lesson, nb), ...findNotebookProblems(nb)].map((p) => `${name}: ${p}`);
+      for (const p of [...figures, ...problems]) console.error(p);
+      if (figures.length + problems.length > 0) failures++;
       else console.log(`${name}: ok`);
+      continue;
+    }
+    if (figures.length > 0) {
+      for (const p of figures) console.error(p);
+      failures++;
       continue;
     }
     const fresh = lessonToNotebook(lesson);

@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { joinLines, type Notebook } from "../client/nbformat.js";
 
 export { serializeNotebook, type Notebook, type NotebookCell, type NotebookOutput } from "../client/nbformat.js";
+// The markdown rule every lesson follows (numbers measured here are printed by code, not typed).
+export { findHandTypedFigures, findFiguresInMarkdown, HAND_TYPED_FIGURE_ADVICE, type HandTypedFigure } from "./markdown_figures.js";
 
 /** The folder holding the lessons' .ipynb files. */
 export const NOTEBOOKS_DIR = fileURLToPath(new URL(".", import.meta.url));

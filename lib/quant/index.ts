@@ -11,7 +11,7 @@ export { NESTED_BLOCKSIZE, doubleQuantize, dequantizeAbsmax } from "./double_qua
 export type { NestedAbsmax } from "./double_quant.js";
 
 // The quantized tensor.
-export { QuantizedTensor, quantize4bit, defaultQuantize4bitOptions, defaultZeroBlockByte } from "./quantized_tensor.js";
+export { QuantizedTensor, quantize4bit, quantized4bitBytes, defaultQuantize4bitOptions, defaultZeroBlockByte } from "./quantized_tensor.js";
 export type { Quantize4bitOptions, QuantState4bit } from "./quantized_tensor.js";
 
 // Dynamic 8-bit maps and blockwise 8-bit quantization (double quantization, 8-bit optimizer state).

@@ -33,7 +33,7 @@ export { memoryChart, type MemoryChartOptions } from "./memory_bar.js";
 export { memoryTimelineChart, type MemoryTimelineOptions } from "./memory_timeline.js";
 export { layerMemoryChart, type LayerMemoryOptions } from "./layer_map.js";
 export { plannerChart, DEFAULT_GPUS, type PlannerChartOptions } from "./planner_chart.js";
-export { quantHistogramChart, blockErrorChart, codeUsageChart, histogramBins, type QuantHistogramOptions, type QuantChartOptions } from "./quant_charts.js";
+export { quantHistogramChart, blockErrorChart, codeUsageChart, histogramBins, levelLayout, type LevelLayout, type QuantHistogramOptions, type QuantChartOptions } from "./quant_charts.js";
 export { mergeComparison, shortLayerName, MergeComparison, type MergeComparisonOptions } from "./merge_comparison.js";
 export { pagingChart, type PagingChartOptions } from "./paging_chart.js";
 export { trainingReportHtml, type TrainingReportInput } from "./training_report.js";

@@ -7,6 +7,7 @@ import { Chart, topLevelSpec } from "./chart.js";
 import { chooseByteUnit, formatBytes } from "../format.js";
 import { HOST_CATEGORIES, categoryRows, totalBytes } from "./memory_rows.js";
 import { memoryColorScale } from "./palette.js";
+import { wrappedLabelAxis } from "./axis_labels.js";
 import type { MemorySnapshot } from "./records.js";
 import { requireArray, requireString } from "../validate.js";
 
@@ -49,7 +50,10 @@ export function memoryChart(snapshots: readonly MemorySnapshot[], options: Memor
     return lines.map((text, k) => ({ label: labels[i], value: (device[i]! + host[i]!) / unit.bytes, text, line: lines.length - 1 - k }));
   });
   const lineCount = Math.max(...totals.map((t) => t.line)) + 1;
-  const x = { field: "label", type: "nominal", title: null, sort: labels, axis: { labelAngle: 0, labelFontSize: 12 } };
+  const width = options.width ?? Math.max(240, 150 * snapshots.length);
+  // Long setup names wrap within their band, so neighbouring labels never overprint.
+  const labelAxis = wrappedLabelAxis(labels, (0.9 * width) / snapshots.length - 6, 12);
+  const x = { field: "label", type: "nominal", title: null, sort: labels, axis: { labelAngle: 0, labelFontSize: 12, ...labelAxis } };
   const yTitle = anyHost ? [`bytes (${unit.name})`, "solid: on the device, pale: on the host"] : `resident on the device (${unit.name})`;
   const layers: Record<string, unknown>[] = [
     {
@@ -85,7 +89,7 @@ export function memoryChart(snapshots: readonly MemorySnapshot[], options: Memor
       text: options.title ?? "Where the memory goes",
       subtitle: (anyHost ? "bytes by category, paged-out bytes above the device part" : "resident bytes by category") + (budget !== undefined ? "; dashed line: device budget" : ""),
     },
-    width: options.width ?? Math.max(240, 150 * snapshots.length),
+    width,
     height: options.height ?? 320,
     layer: layers,
   });

@@ -45,6 +45,46 @@ export function histogramBins(values: ArrayLike<number>, options: { normalize?: 
   return counts.map((count, i) => ({ x0: lo + i * width, x1: lo + (i + 1) * width, count }));
 }
 
+/** Levels nearer than this many pixels draw as one line, so the chart labels them as a group. */
+const MERGED_LEVEL_PX = 4;
+
+/** A code book's levels as drawn: its distinct values, values coded more than once, and runs too close to tell apart. */
+export interface LevelLayout {
+  distinct: number[];
+  /** Values that more than one code stands for (FP4's +0 and -0, INT4's padding 0), with how many codes. */
+  repeated: { value: number; codes: number }[];
+  /** Neighbouring distinct levels closer than `minGap` to each other, drawn as one line (at least two levels each). */
+  merged: number[][];
+}
+
+/** How `levels` look on an axis where levels nearer than `minGap` overlap. */
+export function levelLayout(levels: readonly number[], minGap: number): LevelLayout {
+  const counts = new Map<number, number>();
+  for (const level of levels) counts.set(level === 0 ? 0 : level, (counts.get(level === 0 ? 0 : level) ?? 0) + 1); // -0 and +0 are one value
+  const distinct = [...counts.keys()].sort((a, b) => a - b);
+  const repeated = distinct.filter((v) => counts.get(v)! > 1).map((value) => ({ value, codes: counts.get(value)! }));
+  const merged: number[][] = [];
+  let run: number[] = [];
+  for (const level of distinct) {
+    if (run.length > 0 && level - run[run.length - 1]! >= minGap) {
+      if (run.length > 1) merged.push(run);
+      run = [];
+    }
+    run.push(level);
+  }
+  if (run.length > 1) merged.push(run);
+  return { distinct, repeated, merged };
+}
+
+/** "NF4: 16 levels", or "FP4: 16 codes, 15 distinct levels (0 coded twice)" when codes share a value. */
+function panelTitle(name: string, levels: readonly number[], layout: LevelLayout): string {
+  if (!name) return "";
+  if (layout.repeated.length === 0) return `${name.toUpperCase()}: ${levels.length} levels`;
+  const times = (n: number) => (n === 2 ? "twice" : `${n} times`);
+  const shared = layout.repeated.map((r) => `${formatNumber(r.value)} coded ${times(r.codes)}`).join(", ");
+  return `${name.toUpperCase()}: ${levels.length} codes, ${layout.distinct.length} distinct levels (${shared})`;
+}
+
 /** A weight histogram with each code book's levels drawn as vertical lines (one panel per code book). */
 export function quantHistogramChart(values: ArrayLike<number>, codebooks: readonly CodebookLevels[], options: QuantHistogramOptions = {}): Chart {
   const where = "quantHistogramChart";
@@ -56,18 +96,29 @@ export function quantHistogramChart(values: ArrayLike<number>, codebooks: readon
   const books = codebooks.length > 0 ? codebooks : [{ name: "", levels: [] }];
   const colors = colorScale(books.map((b) => b.name), QUANT_TYPE_COLORS);
   const xTitle = normalize ? `weight ÷ absmax of its block of ${options.blocksize ?? 64}` : "weight";
-  const panels = books.map((book) => {
-    const name = book.name;
+  const width = options.width ?? 520;
+  const domain = [bins[0].x0, bins[bins.length - 1].x1];
+  const minGap = (MERGED_LEVEL_PX * (domain[1] - domain[0])) / width;
+  const layouts = books.map((book) => {
     requireArray(where, "codebook.levels", book.levels);
     for (const level of book.levels) if (!Number.isFinite(level)) throw new InvalidArgumentError(where, expected("finite code book levels", book.levels));
+    return levelLayout(book.levels, minGap);
+  });
+  // Labels of merged levels sit above the tallest bar: every panel gets the same headroom, so bars compare.
+  const maxCount = Math.max(1, ...bins.map((b) => b.count));
+  const labelled = layouts.some((l) => l.merged.length > 0);
+  const yScale = labelled ? { domainMax: maxCount * 1.2 } : {};
+  const panels = books.map((book, index) => {
+    const name = book.name;
+    const layout = layouts[index]!;
     const layer: Record<string, unknown>[] = [
       {
         data: { values: bins.map((b) => ({ ...b, zero: 0 })) },
         mark: { type: "rect", color: "#9aa5b1" },
         encoding: {
-          x: { field: "x0", type: "quantitative", title: xTitle, scale: { domain: [bins[0].x0, bins[bins.length - 1].x1] } },
+          x: { field: "x0", type: "quantitative", title: xTitle, scale: { domain } },
           x2: { field: "x1" },
-          y: { field: "count", type: "quantitative", title: "weights" },
+          y: { field: "count", type: "quantitative", title: "weights", scale: yScale },
           y2: { field: "zero" },
           tooltip: [{ field: "x0", format: ".3f", title: "from" }, { field: "x1", format: ".3f", title: "to" }, { field: "count" }],
         },
@@ -79,18 +130,33 @@ export function quantHistogramChart(values: ArrayLike<number>, codebooks: readon
         mark: { type: "rule", strokeWidth: 1.5 },
         encoding: {
           x: { field: "level", type: "quantitative" },
+          // With labels, lines stop at the tallest bar and the labels sit in the free band above.
+          ...(labelled ? { y: { datum: 0, type: "quantitative" }, y2: { datum: maxCount } } : {}),
           color: { field: "book", type: "nominal", title: "code book levels", scale: colors, legend: { symbolType: "stroke" } },
           tooltip: [{ field: "book" }, { field: "code", title: "code" }, { field: "level", format: ".4f" }],
         },
       });
-    return { title: { text: name ? `${name.toUpperCase()}: ${book.levels.length} levels` : "", fontSize: 12, fontWeight: "normal" }, width: options.width ?? 520, height: options.height ?? (books.length > 1 ? 130 : 220), layer };
+    if (layout.merged.length > 0)
+      layer.push({
+        data: {
+          values: layout.merged.map((run) => ({
+            at: run[run.length - 1],
+            height: maxCount * 1.1,
+            text: `${run.length} levels drawn as one line: ${run.map((v) => formatNumber(v, 2)).join(", ")}`,
+          })),
+        },
+        mark: { type: "text", align: "left", baseline: "middle", dx: 5, fontSize: 11, color: "#333333" },
+        encoding: { x: { field: "at", type: "quantitative" }, y: { field: "height", type: "quantitative" }, text: { field: "text" } },
+      });
+    return { title: { text: panelTitle(name, book.levels, layout), fontSize: 12, fontWeight: "normal" }, width, height: options.height ?? (books.length > 1 ? 130 : 220), layer };
   });
   const spec = topLevelSpec({
     title: { text: options.title ?? "Weights and the 4-bit code book", subtitle: "each weight is stored as the nearest level; dense regions deserve more levels" },
     vconcat: panels,
     resolve: { scale: { color: "shared" } },
   });
-  return new Chart(spec, `Weight histogram: ${values.length} values${normalize ? " (block-normalised)" : ""}; code books: ${codebooks.map((b) => `${b.name} (${b.levels.length} levels)`).join(", ") || "none"}`);
+  const described = codebooks.map((b, i) => `${b.name} (${layouts[i]!.distinct.length === b.levels.length ? `${b.levels.length} levels` : `${b.levels.length} codes, ${layouts[i]!.distinct.length} distinct levels`})`);
+  return new Chart(spec, `Weight histogram: ${values.length} values${normalize ? " (block-normalised)" : ""}; code books: ${described.join(", ") || "none"}`);
 }
 
 /** Options of {@link blockErrorChart} and {@link codeUsageChart}. */

@@ -15,6 +15,7 @@ import {
   plannerChart,
   quantHistogramChart,
 } from "../../../lib/viz/index.js";
+import { CODEBOOKS } from "../../../lib/quant/codebooks.js";
 import type { LayerMemoryRow, MemoryTimelinePoint, PlannerRow } from "../../../lib/viz/index.js";
 
 const GiB = 2 ** 30;
@@ -101,10 +102,21 @@ export function sampleCharts(): { name: string; chart: Chart; texts: string[] }[
     { name: "loss", chart: loss, texts: ["Training loss", "training step", "loss", "LoRA", "QLoRA"] },
     { name: "loss-log-time", chart: lossChart(steps, evals, { yScale: "log", x: "time", smoothing: 0.6 }), texts: ["wall time (s)", "loss (log scale)"] },
     { name: "memory", chart: memory, texts: ["Where the memory goes", "bytes (GiB)", "solid: on the device, pale: on the host", "16 GB GPU", "LoRA A and B", "on host"] },
+    {
+      name: "memory-long-labels",
+      // Setup names wider than their band wrap onto two lines instead of overprinting each other.
+      chart: memoryChart([{ ...lora, label: "LoRA, float32 base, tables per tensor" }, { ...qlora, label: "QLoRA, NF4 base, tables shared" }]),
+      texts: ["LoRA, float32 base,", "tables per tensor", "QLoRA, NF4 base,", "tables shared"],
+    },
     { name: "timeline", chart: memoryTimelineChart(timeline, { budgetBytes: 6 * GiB }), texts: ["Memory during one training step", "time in the step (ms)", "backward", "activations", "device budget", "6 GiB"] },
     { name: "layers", chart: layerMemoryChart(layers), texts: ["Memory per layer and component", "component", "layer", "gate_proj"] },
     { name: "planner", chart: plannerChart(samplePlanner()), texts: ["Where fine-tuning fits", "memory tier", "80 GiB", "70B QLoRA", "estimated memory (GiB; symlog axis"] },
-    { name: "histogram", chart: quantHistogramChart(weights, [{ name: "nf4", levels: NF4 }, { name: "int4", levels: INT4 }]), texts: ["Weights and the 4-bit code book", "NF4: 16 levels", "weights", "absmax of its block of 64"] },
+    {
+      name: "histogram",
+      chart: quantHistogramChart(weights, [{ name: "nf4", levels: NF4 }, { name: "fp4", levels: CODEBOOKS.fp4 }, { name: "int4", levels: INT4 }]),
+      // FP4's +0 and -0 are one level, and its three levels around 0 are closer than a pixel apart: both are said.
+      texts: ["Weights and the 4-bit code book", "NF4: 16 levels", "FP4: 16 codes, 15 distinct levels (0 coded twice)", "3 levels drawn as one line", "INT4: 15 levels", "weights", "absmax of its block of 64"],
+    },
     {
       name: "block-error",
       chart: blockErrorChart([{ name: "nf4", errors: Array.from({ length: 600 }, () => 0.0012 * (0.8 + 0.4 * rnd())) }, { name: "int4", errors: Array.from({ length: 600 }, () => 0.0018 * (0.8 + 0.4 * rnd())) }]),
