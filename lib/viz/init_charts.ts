@@ -88,7 +88,8 @@ export function seedSpreadChart(rows: readonly SeedSpreadRow[], options: SeedSpr
   if (rows.length === 0) throw new InvalidArgumentError(where, expected("at least one row", "[]"));
   const inits = [...new Set(rows.map((r) => r.init))];
   const log = options.yScale === "log";
-  const color = { field: "init", type: "nominal", title: "init", sort: inits, scale: colorScale(inits) };
+  // One legend for both layers (the band's faint fill would otherwise set its symbols' opacity).
+  const color = { field: "init", type: "nominal", title: "init", sort: inits, scale: colorScale(inits), legend: { symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 3 } };
   const x = { field: "step", type: "quantitative", title: "training step", axis: { tickMinStep: 1 } };
   const yScale = log ? { type: "log" } : { zero: false };
   const seeds = options.seeds ? `${options.seeds} seeds` : "seeds";
@@ -98,13 +99,13 @@ export function seedSpreadChart(rows: readonly SeedSpreadRow[], options: SeedSpr
     height: options.height ?? 300,
     data: { values: rows.map((r) => ({ ...r })) },
     layer: [
-      { mark: { type: "area", opacity: 0.2 }, encoding: { x, y: { field: "min", type: "quantitative", title: "eval loss", scale: yScale }, y2: { field: "max" }, color: { ...color, legend: null } } },
+      { mark: { type: "area", opacity: 0.2 }, encoding: { x, y: { field: "min", type: "quantitative", title: "eval loss", scale: yScale }, y2: { field: "max" }, color } },
       {
         mark: { type: "line", strokeWidth: 2.5, point: { filled: true, size: 30 } },
         encoding: {
           x,
           y: { field: "mean", type: "quantitative", title: "eval loss", scale: yScale },
-          color: { ...color, legend: { symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 3 } },
+          color,
           tooltip: [{ field: "init" }, { field: "step", type: "quantitative" }, { field: "mean", type: "quantitative", format: ".4f" }, { field: "min", type: "quantitative", format: ".4f" }, { field: "max", type: "quantitative", format: ".4f" }],
         },
       },
