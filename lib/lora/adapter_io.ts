@@ -6,7 +6,7 @@ import { FileFormatError, InvalidArgumentError, TensorError, describeValue, expe
 import { recoverFolder, writeFolderAtomic, type FileContents } from "../io/atomic_folder.js";
 import { SafetensorsFile, encodeSafetensors, float32Bytes, type SafetensorsEntry, type SafetensorsTensor } from "../io/safetensors.js";
 import { FLOAT32_MAX, requireFiniteValues } from "../validate.js";
-import { loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
+import { loraScaling, pissaPowerIterations, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
 import { LoraModel, PEFT_PREFIX, freezeBase, type AdaptableModel } from "./lora_model.js";
 import { resolvedTargetModules, selectTargetModules } from "./target_modules.js";
 
@@ -21,6 +21,13 @@ export interface SaveAdapterOptions {
   adapterName?: string;
   /** Written as base_model_name_or_path (default: the config's value). */
   baseModelNameOrPath?: string;
+  /**
+   * PEFT's path_initial_model_for_weight_conversion: the folder of the PiSSA adapter as it was
+   * before training (saved then with saveAdapter). The adapter is written as a plain LoRA adapter on
+   * the original base: lora_A = [A; A0], lora_B = [B, -B0], r and lora_alpha doubled (alpha times
+   * sqrt 2 with rsLoRA), init_lora_weights true; so scaling * (B A - B0 A0) = the change training made.
+   */
+  pathInitialModelForWeightConversion?: string;
 }
 
 /** Options of {@link loadAdapter}. */
@@ -63,7 +70,7 @@ export function peftConfigJson(config: LoraConfig, adaptedModules: readonly stri
     layer_replication: null,
     layers_pattern: config.layers_pattern,
     layers_to_transform: config.layers_to_transform,
-    loftq_config: {},
+    loftq_config: { ...config.loftq_config },
     lora_alpha: config.lora_alpha,
     lora_bias: false,
     lora_dropout: config.lora_dropout,
@@ -98,18 +105,74 @@ export function saveAdapter(lora: LoraModel, dir: string, options: SaveAdapterOp
     tensors.set(`${PEFT_PREFIX}${path}.lora_A.weight`, { dtype: "F32", shape: [...adapter.loraA.shape], data: float32Bytes(adapter.loraA.dataSync() as Float32Array) });
     tensors.set(`${PEFT_PREFIX}${path}.lora_B.weight`, { dtype: "F32", shape: [...adapter.loraB.shape], data: float32Bytes(adapter.loraB.dataSync() as Float32Array) });
   }
+  const initial = options.pathInitialModelForWeightConversion;
+  const written = initial === undefined ? config : convertPissaToLora(config, tensors, initial, where);
   // Both files as one unit: new weights beside the old config would not load (rank mismatch).
   writeFolderAtomic(
     dir,
     new Map<string, FileContents>([
       [ADAPTER_WEIGHTS_FILE, encodeSafetensors(tensors, { format: "pt" })],
-      [ADAPTER_CONFIG_FILE, `${JSON.stringify(peftConfigJson(config, modules, options.baseModelNameOrPath), null, 2)}\n`],
+      [ADAPTER_CONFIG_FILE, `${JSON.stringify(peftConfigJson(written, modules, options.baseModelNameOrPath), null, 2)}\n`],
     ]),
     where,
   );
   let bytes = 0;
   for (const t of tensors.values()) bytes += t.data.byteLength;
   return { dir, adapterName: name, modules, tensorCount: tensors.size, bytes };
+}
+
+/**
+ * PEFT's save_mutated_as_lora: turns a trained PiSSA adapter (in `tensors`, changed in place) into a
+ * plain LoRA adapter for the original base, from the initial adapter in `initialFolder`. Returns the config to write.
+ */
+function convertPissaToLora(config: LoraConfig, tensors: Map<string, SafetensorsTensor>, initialFolder: string, where: string): LoraConfig {
+  const init = config.init_lora_weights;
+  if (!(init === true || pissaPowerIterations(init) !== undefined)) {
+    throw new InvalidArgumentError(where, expected("a PiSSA adapter (init_lora_weights \"pissa\" or \"pissa_niter_N\") to convert to LoRA", JSON.stringify(init), init === "loftq" ? "LoftQ's base is the quantized backbone, not W minus the initial adapter, so the conversion would be wrong." : undefined));
+  }
+  if (config.use_rslora && (Object.keys(config.rank_pattern).length || Object.keys(config.alpha_pattern).length)) {
+    throw new InvalidArgumentError(where, expected("no rank_pattern / alpha_pattern with use_rslora for the PiSSA conversion", "both", "PEFT refuses this combination too."));
+  }
+  requireFolderPath(initialFolder);
+  const dir = recoverFolder(initialFolder);
+  requireFolder(dir);
+  const weightsPath = join(dir, ADAPTER_WEIGHTS_FILE);
+  if (!existsSync(weightsPath)) throw new FileFormatError(weightsPath, expected(`the initial adapter's ${ADAPTER_WEIGHTS_FILE}`, "no such file", "Save the adapter right after PiSSA's initialisation, before training."));
+  const file = SafetensorsFile.open(weightsPath);
+  for (const [name, trained] of tensors) {
+    if (!file.names().includes(name)) throw new FileFormatError(weightsPath, expected(`tensor "${name}" in the initial adapter`, "none", "The initial adapter must target the same modules."));
+    const entry = file.entry(name);
+    if (entry.shape.join(",") !== trained.shape.join(",")) throw new FileFormatError(weightsPath, expected(`"${name}" of shape [${trained.shape.join(", ")}]`, `[${entry.shape.join(", ")}]`, "The initial adapter must have the same ranks."));
+    const now = new Float32Array(trained.data.buffer.slice(trained.data.byteOffset, trained.data.byteOffset + trained.data.byteLength));
+    const start = file.readFloat32(name);
+    const [rows, cols] = trained.shape as [number, number];
+    if (name.endsWith(".lora_A.weight")) {
+      // [A; A0]: [2r, in]
+      const out = new Float32Array(2 * rows * cols);
+      out.set(now, 0);
+      out.set(start, rows * cols);
+      tensors.set(name, { dtype: "F32", shape: [2 * rows, cols], data: float32Bytes(out) });
+    } else {
+      // [B, -B0]: [out, 2r]
+      const out = new Float32Array(rows * 2 * cols);
+      for (let i = 0; i < rows; i++) {
+        for (let k = 0; k < cols; k++) {
+          out[i * 2 * cols + k] = now[i * cols + k]!;
+          out[i * 2 * cols + cols + k] = -start[i * cols + k]!;
+        }
+      }
+      tensors.set(name, { dtype: "F32", shape: [rows, 2 * cols], data: float32Bytes(out) });
+    }
+  }
+  const double = (pattern: Record<string, number>) => Object.fromEntries(Object.entries(pattern).map(([k, v]) => [k, 2 * v]));
+  return {
+    ...config,
+    init_lora_weights: true,
+    r: 2 * config.r,
+    lora_alpha: config.use_rslora ? config.lora_alpha * Math.SQRT2 : 2 * config.lora_alpha,
+    rank_pattern: double(config.rank_pattern),
+    alpha_pattern: double(config.alpha_pattern),
+  };
 }
 
 /** Reads and validates an adapter folder's adapter_config.json (unknown keys ignored, missing ones defaulted). */

@@ -4,8 +4,33 @@ import { InvalidArgumentError, describeValue, expected } from "../errors.js";
 import { FLOAT32_MAX, requirePositiveInteger } from "../validate.js";
 import { ModulePatternError, compileModulePattern, type ModulePattern } from "./module_pattern.js";
 
-/** How A and B start: `true` kaiming-uniform A and B = 0, `"gaussian"` A ~ N(0, 1/r^2) and B = 0, `false` both random (not a no-op; for tests). */
-export type LoraInit = boolean | "gaussian";
+/**
+ * How A and B start: `true` kaiming-uniform A and B = 0, `"gaussian"` A ~ N(0, 1/r^2) and B = 0,
+ * `false` both random (not a no-op; for tests); `"pissa"` / `"pissa_niter_N"` the top-r singular
+ * triplets of W (exact, or randomized with N power iterations), the base becoming the residual;
+ * `"loftq"` alternating 4-bit quantization and SVD (loftq_config), the base becoming the quantized backbone.
+ */
+export type LoraInit = boolean | "gaussian" | "pissa" | `pissa_niter_${number}` | "loftq";
+
+/** PEFT's LoftQConfig as adapter_config.json holds it: {} (LoftQ off) or both fields. */
+export interface LoftqConfig {
+  /** Bits of the backbone (PEFT: 2, 4 or 8; here 4, NF4). */
+  loftq_bits?: number;
+  /** Alternating quantize / SVD rounds (PEFT's default 1). */
+  loftq_iter?: number;
+}
+
+/** True for the initialisations computed from the base weight ("pissa", "pissa_niter_N", "loftq"), which also change the base. */
+export function isWeightBasedInit(init: unknown): init is "pissa" | `pissa_niter_${number}` | "loftq" {
+  return init === "loftq" || pissaPowerIterations(init) !== undefined;
+}
+
+/** null for "pissa" (exact SVD), N for "pissa_niter_N" (randomized SVD), undefined for anything else. */
+export function pissaPowerIterations(init: unknown): number | null | undefined {
+  if (init === "pissa") return null;
+  const m = typeof init === "string" ? /^pissa_niter_(\d+)$/.exec(init) : null;
+  return m ? Number(m[1]) : undefined;
+}
 
 /** A LoRA configuration; field names and meanings are PEFT's so configs move between the two unchanged. */
 export interface LoraConfig {
@@ -31,6 +56,8 @@ export interface LoraConfig {
   use_rslora: boolean;
   /** Initialisation of A and B. */
   init_lora_weights: LoraInit;
+  /** LoftQ's settings, used with init_lora_weights "loftq" ({} otherwise, as PEFT writes it). */
+  loftq_config: LoftqConfig;
   /** Bias training; qlora-lab's linears carry no bias, so only "none" is accepted. */
   bias: "none";
   /** Per-module rank overrides: key = regex or suffix of the module path, value = rank. */
@@ -56,6 +83,7 @@ export const defaultLoraConfig: Readonly<LoraConfig> = Object.freeze({
   layers_pattern: null,
   use_rslora: false,
   init_lora_weights: true,
+  loftq_config: {},
   bias: "none",
   rank_pattern: {},
   alpha_pattern: {},
@@ -123,6 +151,7 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
     layers_pattern: pick("layers_pattern"),
     use_rslora: pick("use_rslora"),
     init_lora_weights: pick("init_lora_weights"),
+    loftq_config: pick("loftq_config") ?? {},
     bias: pick("bias"),
     rank_pattern: pick("rank_pattern") ?? {},
     alpha_pattern: pick("alpha_pattern") ?? {},
@@ -146,9 +175,13 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
   }
   if (typeof config.use_rslora !== "boolean") throw new InvalidArgumentError(where, expected("use_rslora to be true or false", describeValue(config.use_rslora)));
   const init = config.init_lora_weights;
-  if (!(init === true || init === false || init === "gaussian" || (options.forLoading && typeof init === "string"))) {
-    throw new InvalidArgumentError(where, expected('init_lora_weights to be true (kaiming-uniform A, B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0) or false (A and B random)', describeValue(init), "PiSSA, OLoRA, LoftQ, EVA and CorDA initialisations are not implemented."));
+  if (!(init === true || init === false || init === "gaussian" || isWeightBasedInit(init) || (options.forLoading && typeof init === "string"))) {
+    throw new InvalidArgumentError(
+      where,
+      expected('init_lora_weights to be true (kaiming-uniform A, B = 0), "gaussian" (A ~ N(0, 1/r^2), B = 0), false (A and B random), "pissa", "pissa_niter_N" (N power iterations) or "loftq"', describeValue(init), "OLoRA, EVA and CorDA initialisations are not implemented."),
+    );
   }
+  config.loftq_config = checkLoftqConfig(where, config.loftq_config, init, options.forLoading ?? false);
   if (config.bias !== "none") throw new InvalidArgumentError(where, expected('bias to be "none"', describeValue(config.bias), 'qlora-lab\'s linears have no bias, so "all" and "lora_only" are not implemented.'));
   for (const key of ["rank_pattern", "alpha_pattern"] as const) {
     const pattern = config[key];
@@ -166,6 +199,30 @@ export function validateLoraConfig(input: Partial<LoraConfig> | Record<string, u
   }
   config.task_type = "CAUSAL_LM";
   return config;
+}
+
+/**
+ * PEFT's LoftQConfig rules: an object, {} or {loftq_bits, loftq_iter} (missing ones defaulted to 4
+ * and 1, as LoftQConfig's dataclass writes both); init "loftq" needs it non-empty. Only 4-bit
+ * backbones exist here (NF4); PEFT's 2- and 8-bit ones use its own quantizer.
+ */
+function checkLoftqConfig(where: string, value: unknown, init: unknown, forLoading: boolean): LoftqConfig {
+  // A loaded adapter's weights replace the initialisation, so any LoftQ settings PEFT wrote are kept as they are.
+  if (forLoading && value !== null && typeof value === "object" && !Array.isArray(value)) return { ...(value as LoftqConfig) };
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new InvalidArgumentError(where, expected("loftq_config to be an object ({} or {loftq_bits: 4, loftq_iter: 1})", describeValue(value)));
+  const raw = value as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (key !== "loftq_bits" && key !== "loftq_iter") throw new InvalidArgumentError(where, expected("loftq_config keys loftq_bits and loftq_iter", JSON.stringify(key)));
+  }
+  if (Object.keys(raw).length === 0) {
+    if (init === "loftq") throw new InvalidArgumentError(where, expected('loftq_config (e.g. {"loftq_bits": 4, "loftq_iter": 1}) with init_lora_weights "loftq"', "{}", "PEFT requires it too."));
+    return {};
+  }
+  const bits = raw.loftq_bits ?? 4;
+  const iters = raw.loftq_iter ?? 1;
+  if (bits !== 4) throw new InvalidArgumentError(where, expected("loftq_config.loftq_bits to be 4 (an NF4 backbone)", describeValue(bits), "2- and 8-bit LoftQ backbones are not implemented."));
+  if (!(Number.isInteger(iters) && (iters as number) >= 1)) throw new InvalidArgumentError(where, expected("loftq_config.loftq_iter to be a positive integer", describeValue(iters)));
+  return { loftq_bits: 4, loftq_iter: iters as number };
 }
 
 /**

@@ -1,8 +1,8 @@
 // lib/lora's public surface (grouped, explicit exports).
 
 // Configuration (PEFT field names) and target-module rules.
-export { defaultLoraConfig, validateLoraConfig, loraScaling, rankAndAlphaFor, LLAMA_DEFAULT_TARGET_MODULES } from "./config.js";
-export type { LoraConfig, LoraInit, ValidateLoraConfigOptions } from "./config.js";
+export { defaultLoraConfig, validateLoraConfig, loraScaling, rankAndAlphaFor, isWeightBasedInit, pissaPowerIterations, LLAMA_DEFAULT_TARGET_MODULES } from "./config.js";
+export type { LoraConfig, LoraInit, LoftqConfig, ValidateLoraConfigOptions } from "./config.js";
 export { isTargetModule, selectTargetModules, layerIndexOf, matchesModuleName } from "./target_modules.js";
 export type { SelectTargetOptions } from "./target_modules.js";
 
@@ -12,6 +12,17 @@ export type { LoraFactors } from "./delta.js";
 export { LoraLinear, LoraAdapter } from "./lora_linear.js";
 export type { LoraAdapterSpec } from "./lora_linear.js";
 export { initLoraValues, moduleSeed } from "./init.js";
+
+// Initialisations from the weight itself (PiSSA, LoftQ) and the SVDs behind them.
+export { pissaFactors } from "./pissa.js";
+export type { PissaFactors } from "./pissa.js";
+export { loftqFactors } from "./loftq.js";
+export type { LoftqFactors } from "./loftq.js";
+export { initFromWeight, LOFTQ_PEFT_QUANTIZATION } from "./weight_init.js";
+export type { BaseQuantization, WeightInit } from "./weight_init.js";
+export { svd, randomizedSvd, truncateSvd, matrixFrom } from "./svd.js";
+export type { Matrix, Svd } from "./svd.js";
+export { saveBaseModel } from "./save_base.js";
 
 // Models with adapters.
 export { LoraModel, toLoraModel, freezeBase, PEFT_PREFIX } from "./lora_model.js";

@@ -7,10 +7,11 @@ import type { GenerateOptions, GenerateResult } from "../model/generate.js";
 import type { Linear } from "../model/linear.js";
 import type { LossOptions } from "../model/llama.js";
 import type { NamedVariable } from "../optim/optimizer.js";
-import { loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
+import { isWeightBasedInit, loraScaling, rankAndAlphaFor, validateLoraConfig, type LoraConfig } from "./config.js";
 import { initLoraValues, moduleSeed } from "./init.js";
 import { LoraAdapter, LoraLinear } from "./lora_linear.js";
-import { selectTargetModules } from "./target_modules.js";
+import { matchesModuleName, selectTargetModules } from "./target_modules.js";
+import { initFromWeight, type BaseQuantization } from "./weight_init.js";
 
 /** What LoRA needs from a model: its linears by module path and a way to swap one. LlamaModel fits. */
 export interface AdaptableModel extends MemoryReporter {
@@ -34,6 +35,11 @@ export interface AddAdapterOptions {
   values?: ReadonlyMap<string, { a: Float32Array; b: Float32Array }>;
   /** Whether the adapter's factors train when active (default true; loaded adapters default to false). */
   trainable?: boolean;
+  /**
+   * For PiSSA / LoftQ: store each new base (the residual, the backbone) in 4 bits with these settings,
+   * except modules matching `skipModules` (what toQloraModel passes). Without it the base keeps its storage.
+   */
+  baseQuantization?: BaseQuantization & { skipModules?: readonly string[] };
 }
 
 /** Options of {@link toLoraModel}. */
@@ -46,6 +52,8 @@ interface AdapterRecord {
   config: LoraConfig;
   modules: string[];
   trainable: boolean;
+  /** True when adding it replaced the base weights (PiSSA, LoftQ): the base must be saved with the adapter. */
+  changedBase: boolean;
 }
 
 /**
@@ -90,6 +98,11 @@ export class LoraModel<M extends AdaptableModel = AdaptableModel> implements Mem
     return this.isTraining;
   }
 
+  /** True when adding adapter `name` replaced the base weights (PiSSA's residual, LoftQ's backbone): save the base with it ({@link saveBaseModel}). */
+  changedBase(name: string | null = this.active): boolean {
+    return this.record(name, "LoraModel.changedBase").changedBase;
+  }
+
   /** Module paths an adapter was injected into. */
   adaptedModules(name: string | null = this.active): string[] {
     return [...this.record(name, "LoraModel.adaptedModules").modules];
@@ -120,29 +133,43 @@ export class LoraModel<M extends AdaptableModel = AdaptableModel> implements Mem
     }
     const seed = options.seed ?? 0;
     const trainable = options.trainable ?? true;
-    const created: { layer: LoraLinear; path: string; isNew: boolean; adapter: LoraAdapter }[] = [];
+    const created: { layer: LoraLinear; path: string; isNew: boolean; adapter?: LoraAdapter; oldBase?: Linear }[] = [];
+    // PiSSA and LoftQ compute A and B from W and replace the base (loaded values replace any init).
+    const fromWeight = isWeightBasedInit(resolved.init_lora_weights) && !options.values;
+    const quant = options.baseQuantization;
     try {
       for (const path of modules) {
         const linear = linears.get(path)!;
         const layer = linear instanceof LoraLinear ? linear : new LoraLinear(linear, path, moduleSeed(seed, "dropout", path));
+        const entry: (typeof created)[number] = { layer, path, isNew: !(linear instanceof LoraLinear) };
+        created.push(entry);
         const { r, alpha } = rankAndAlphaFor(resolved, path);
-        const values = options.values?.get(path) ?? initLoraValues(resolved.init_lora_weights, r, layer.inFeatures, layer.outFeatures, moduleSeed(seed, name, path));
-        const adapter = new LoraAdapter(name, { r, alpha, scaling: loraScaling(r, alpha, resolved.use_rslora), dropout: resolved.lora_dropout }, { ...values, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures });
-        created.push({ layer, path, isNew: !(linear instanceof LoraLinear), adapter });
-        layer.addAdapter(adapter);
+        const scaling = loraScaling(r, alpha, resolved.use_rslora);
+        let values = options.values?.get(path);
+        if (!values && fromWeight) {
+          const quantizeHere = quant && !(quant.skipModules ?? []).some((s) => matchesModuleName(path, s)) ? quant : undefined;
+          const init = initFromWeight(resolved, layer.base, path, r, scaling, moduleSeed(seed, name, path), quantizeHere);
+          entry.oldBase = layer.replaceBase(init.base);
+          values = init.values;
+        }
+        values ??= initLoraValues(resolved.init_lora_weights, r, layer.inFeatures, layer.outFeatures, moduleSeed(seed, name, path));
+        entry.adapter = new LoraAdapter(name, { r, alpha, scaling, dropout: resolved.lora_dropout }, { ...values, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures });
+        layer.addAdapter(entry.adapter);
       }
     } catch (error) {
-      for (const { layer, adapter } of created) {
-        if (layer.adapters.get(name) === adapter) layer.deleteAdapter(name);
-        else adapter.dispose();
+      for (const { layer, adapter, oldBase } of created) {
+        if (adapter && layer.adapters.get(name) === adapter) layer.deleteAdapter(name);
+        else adapter?.dispose();
+        if (oldBase) layer.replaceBase(oldBase).dispose(); // the original weights come back
       }
       throw error;
     }
-    for (const { layer, path, isNew } of created) {
+    for (const { layer, path, isNew, oldBase } of created) {
+      oldBase?.dispose();
       if (isNew) this.model.setLinear(path, layer);
       layer.setTraining(this.isTraining);
     }
-    this.records.set(name, { config: resolved, modules, trainable });
+    this.records.set(name, { config: resolved, modules, trainable, changedBase: fromWeight });
     if (this.active === null) this.active = name;
     this.applyState();
     return [...modules];

@@ -3,10 +3,10 @@
 import { InvalidArgumentError, expected } from "../errors.js";
 import { QuantizedLinear } from "../model/quantized_linear.js";
 import { quantize4bit, type QuantType } from "../quant/index.js";
-import type { LoraConfig } from "./config.js";
+import { isWeightBasedInit, validateLoraConfig, type LoraConfig } from "./config.js";
 import { LoraLinear } from "./lora_linear.js";
 import { LoraModel, toLoraModel, type AdaptableModel, type ToLoraModelOptions } from "./lora_model.js";
-import { matchesModuleName } from "./target_modules.js";
+import { matchesModuleName, selectTargetModules } from "./target_modules.js";
 
 /** How the base is quantized (bitsandbytes' BnbConfig in spirit). */
 export interface QloraQuantOptions {
@@ -39,9 +39,20 @@ export function toQloraModel<M extends AdaptableModel>(model: M, config: Partial
   if (settings.quantType !== "nf4" && settings.quantType !== "fp4" && settings.quantType !== "int4") {
     throw new InvalidArgumentError("toQloraModel", expected('quantType "nf4", "fp4" or "int4"', JSON.stringify(settings.quantType)));
   }
-  const quantized = quantizeBaseLinears(model, settings);
-  const lora = toLoraModel(model, config, options) as LoraModel<M> & { quantization: QloraQuantization };
-  lora.quantization = { ...settings, modules: quantized };
+  const resolved = validateLoraConfig(config, { where: "toQloraModel" });
+  if (!isWeightBasedInit(resolved.init_lora_weights)) {
+    const quantized = quantizeBaseLinears(model, settings);
+    const lora = toLoraModel(model, resolved, options) as LoraModel<M> & { quantization: QloraQuantization };
+    lora.quantization = { ...settings, modules: quantized };
+    return lora;
+  }
+  // PiSSA and LoftQ need W itself: the targets stay dense until their init quantizes the residual
+  // (QPiSSA) or builds the backbone (LoftQ); every other linear is quantized first, as usual.
+  const targets = selectTargetModules(model.linears().keys(), resolved, { where: "toQloraModel" });
+  const others = quantizeBaseLinears(model, { ...settings, skipModules: [...settings.skipModules, ...targets] });
+  const lora = toLoraModel(model, resolved, { ...options, baseQuantization: settings }) as LoraModel<M> & { quantization: QloraQuantization };
+  const fromInit = targets.filter((path) => !settings.skipModules.some((s) => matchesModuleName(path, s)));
+  lora.quantization = { ...settings, modules: [...model.linears().keys()].filter((path) => others.includes(path) || fromInit.includes(path)) };
   return lora;
 }
 

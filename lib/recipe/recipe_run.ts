@@ -8,7 +8,7 @@ import { FileFormatError, InvalidArgumentError, expected } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic_write.js";
 import { loadCsv, loadDataset, loadJsonl, loadText, loadTokenizedJsonl, looksTokenized, type Example, type LoadDatasetOptions } from "../data/index.js";
 import { readDataFile } from "../data/read_file.js";
-import { loadAdapter, readAdapterConfig, saveAdapter, toLoraModel, type LoraModel } from "../lora/index.js";
+import { isWeightBasedInit, loadAdapter, readAdapterConfig, saveAdapter, saveBaseModel, toLoraModel, toQloraModel, type LoraModel } from "../lora/index.js";
 import { findTokenizerFor, loadModel, loadTokenizer, presetConfig, randomModel, readModelConfig, type LlamaModel } from "../model/index.js";
 import { checkTrainingBudget } from "../plan/budget.js";
 import type { PlanSetup } from "../plan/planner.js";
@@ -51,6 +51,8 @@ export interface RecipeOutputs {
   checkpoints: string;
   log: string;
   report: string;
+  /** The base the adapter belongs to, written when its initialisation changed it (PiSSA, LoftQ). */
+  base: string;
 }
 
 /** What {@link trainFromRecipe} did. */
@@ -64,7 +66,7 @@ export interface RecipeRunResult {
 
 /** The output folder's layout for a recipe. */
 export function recipeOutputs(output: string): RecipeOutputs {
-  return { dir: output, adapter: join(output, "adapter"), checkpoints: join(output, "checkpoints"), log: join(output, "log.jsonl"), report: join(output, "report.html") };
+  return { dir: output, adapter: join(output, "adapter"), checkpoints: join(output, "checkpoints"), log: join(output, "log.jsonl"), report: join(output, "report.html"), base: join(output, "base") };
 }
 
 /** Reads (a path) or takes (an object) a recipe, applies overrides and checks it; throws with every problem. */
@@ -110,9 +112,16 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
     if (tokenized) checkTokenIds([trainData, evalData], model.config.vocabSize);
     // A resumed run rebuilds the adapter the stopped run trained (its saved config: --init-adapter's, or the recipe's);
     // the checkpoint then restores its weights.
-    const resumedShape = resumeFrom && !initAdapter && existsSync(join(outputs.adapter, "adapter_config.json")) ? outputs.adapter : undefined;
+    // PiSSA and LoftQ are deterministic and change the base: a resumed run makes them again rather than reading the adapter's shape.
+    const fromWeight = isWeightBasedInit(recipe.lora.init_lora_weights);
+    const resumedShape = resumeFrom && !initAdapter && !fromWeight && existsSync(join(outputs.adapter, "adapter_config.json")) ? outputs.adapter : undefined;
     const startFrom = initAdapter ?? resumedShape;
-    lora = startFrom ? loadAdapter(model, startFrom, { trainable: true, seed: recipe.training.seed }) : toLoraModel(model, recipe.lora, { seed: recipe.training.seed });
+    const { quantType, doubleQuant, blocksize } = recipe.quant;
+    lora = startFrom
+      ? loadAdapter(model, startFrom, { trainable: true, seed: recipe.training.seed })
+      : fromWeight && recipe.method === "qlora"
+        ? toQloraModel(model, recipe.lora, { quantType, doubleQuant, blocksize }, { seed: recipe.training.seed })
+        : toLoraModel(model, recipe.lora, { seed: recipe.training.seed });
     lora.setTraining(true);
     const resumedState = resumeFrom ? readTrainerState(resumeFrom) : undefined;
     const earlier = resumedState?.steps ?? [];
@@ -151,7 +160,10 @@ export async function trainFromRecipe(recipeOrPath: string | object | Recipe, op
       },
     });
     lora.setTraining(false);
-    saveAdapter(lora, outputs.adapter, { baseModelNameOrPath: recipe.model.path ?? recipe.model.preset });
+    // A PiSSA / LoftQ adapter only works on the base its initialisation left: save that base beside it (PEFT's examples do).
+    const changedBase = !startFrom && lora.changedBase();
+    if (changedBase) await saveBaseModel(lora, outputs.base);
+    saveAdapter(lora, outputs.adapter, { baseModelNameOrPath: changedBase ? outputs.base : recipe.model.path ?? recipe.model.preset });
     writeFileAtomic(join(outputs.dir, "recipe.json"), `${JSON.stringify(recipe, null, 2)}\n`);
     writeFileAtomic(outputs.report, trainingReportHtml({ title: recipe.runName, steps: result.steps, evals: result.evals, facts: reportFacts(recipe, result) }));
     if (!options.keepModel) lora.dispose();
@@ -236,6 +248,9 @@ function checkRecipeBudget(recipe: Recipe): void {
 
 async function buildBaseModel(recipe: Recipe): Promise<LlamaModel> {
   const { quantType, doubleQuant, blocksize } = recipe.quant;
+  // QLoRA with PiSSA or LoftQ starts from W itself: load float32, toQloraModel quantizes the result.
+  const fullPrecisionFirst = recipe.method === "qlora" && isWeightBasedInit(recipe.lora.init_lora_weights);
+  if (fullPrecisionFirst) return recipe.model.preset ? randomModel(recipe.model.preset, { storage: "f32", seed: recipe.training.seed }) : loadModel(recipe.model.path!);
   if (recipe.model.preset) {
     const storage = recipe.method === "qlora" ? quantType : recipe.baseDtype;
     return randomModel(recipe.model.preset, { storage, seed: recipe.training.seed, doubleQuant, blocksize });

@@ -50,7 +50,7 @@ export const RECIPE_KEYS = {
   "": ["model", "method", "base_dtype", "quant", "lora", "data", "training", "optimizer", "schedule", "eval", "save", "output", "run_name", "budget"],
   model: ["path", "preset", "tokenizer"],
   quant: ["quant_type", "double_quant", "blocksize"],
-  lora: ["r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights", "rank_pattern", "alpha_pattern", "exclude_modules", "layers_to_transform", "layers_pattern"],
+  lora: ["r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora", "init_lora_weights", "loftq_config", "rank_pattern", "alpha_pattern", "exclude_modules", "layers_to_transform", "layers_pattern"],
   data: ["train", "eval", "eval_fraction", "format", "prompt_field", "response_field", "text_field", "text_split", "seq_len", "packing", "shuffle"],
   training: ["steps", "batch_size", "gradient_accumulation_steps", "max_grad_norm", "gradient_checkpointing", "seed"],
   optimizer: ["name", "lr", "betas", "eps", "weight_decay", "state", "state_budget_bytes", "page_bytes"],
@@ -225,7 +225,10 @@ export function validateRecipe(raw: unknown, options: ValidateRecipeOptions = {}
   // PEFT's own rules for each field; its message names the field, so it is shown under lora.<field>.
   for (const key of Object.keys(lora)) {
     try {
-      validateLoraConfig({ [key]: (lora as Record<string, unknown>)[key] }, { where: "lora" });
+      // init_lora_weights "loftq" and loftq_config are checked together (LoftQ needs its settings).
+      const partner = key === "init_lora_weights" ? "loftq_config" : key === "loftq_config" ? "init_lora_weights" : undefined;
+      const pair = partner && (lora as Record<string, unknown>)[partner] !== undefined ? { [partner]: (lora as Record<string, unknown>)[partner] } : {};
+      validateLoraConfig({ ...pair, [key]: (lora as Record<string, unknown>)[key] }, { where: "lora" });
     } catch (error) {
       if (!(error instanceof InvalidArgumentError)) throw error;
       r.problems.push(`lora.${key}: ${error.message.slice("lora: ".length).replace(/\.$/, "")}`);

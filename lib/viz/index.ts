@@ -36,4 +36,5 @@ export { plannerChart, DEFAULT_GPUS, type PlannerChartOptions } from "./planner_
 export { quantHistogramChart, blockErrorChart, codeUsageChart, histogramBins, levelLayout, type LevelLayout, type QuantHistogramOptions, type QuantChartOptions } from "./quant_charts.js";
 export { mergeComparison, shortLayerName, MergeComparison, type MergeComparisonOptions } from "./merge_comparison.js";
 export { pagingChart, type PagingChartOptions } from "./paging_chart.js";
+export { initResidualChart, seedSpreadChart, type InitResidualRow, type InitResidualChartOptions, type SeedSpreadRow, type SeedSpreadChartOptions } from "./init_charts.js";
 export { trainingReportHtml, type TrainingReportInput } from "./training_report.js";

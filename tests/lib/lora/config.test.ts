@@ -29,7 +29,7 @@ test("validation errors name the field and the allowed values", () => {
     [{ r: 2.5 }, /expected r to be a positive integer, got 2.5/],
     [{ lora_dropout: 1 }, /expected lora_dropout in \[0, 1\), got 1/],
     [{ bias: "all" }, /expected bias to be "none", got "all"/],
-    [{ init_lora_weights: "pissa" }, /init_lora_weights to be true .* "gaussian" .* or false .*, got "pissa"/],
+    [{ init_lora_weights: "olora" }, /init_lora_weights to be true .* "gaussian" .* "pissa", "pissa_niter_N" .* or "loftq", got "olora"/],
     [{ target_modules: 5 }, /target_modules to be null, "all-linear", a list of module names or suffixes .*got 5/],
     [{ target_modules: "q_proj(" }, /target_modules to be a valid regular expression/],
     [{ rank: 8 }, /expected only LoraConfig fields \(r, lora_alpha, .*got "rank"/],
