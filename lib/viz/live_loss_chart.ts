@@ -112,14 +112,19 @@ export class LiveLossChart {
 
   #chart(maxPoints: number | undefined): Chart {
     const { display: _d, totalSteps: _t, intervalMs: _i, print: _p, now: _n, maxLivePoints: _m, ...chartOptions } = this.#options;
-    return lossChart(this.#steps, this.#evals, { ...chartOptions, maxPoints, subtitle: this.progressLine() });
+    return lossChart(this.#steps, this.#evals, { ...chartOptions, maxPoints, subtitle: this.#progressParts(true) });
   }
 
   /** While running: "QLoRA · step 40/100 (40%) · loss 2.31 (mean of last 10: 2.40) · 1,234 tok/s (last step) ·
    *  0:05 elapsed · ETA 0:07". After finish(): "done · QLoRA 100 steps, loss ... · 1,200 tok/s (mean) · 0:12". */
   progressLine(): string {
+    return this.#progressParts(false).join(" · ");
+  }
+
+  /** The progress line's parts; `byLine` groups them into the chart's subtitle lines (one per finished run). */
+  #progressParts(byLine: boolean): string[] {
     const last = this.#steps[this.#steps.length - 1];
-    if (!last) return this.#done ? "done · no steps recorded" : "waiting for the first step";
+    if (!last) return [this.#done ? "done · no steps recorded" : "waiting for the first step"];
     const runs = [...new Set(this.#steps.map((r) => r.run))];
     const lastOf = (run: string) => this.#steps.filter((r) => r.run === run).pop()!;
     // Several runs share one chart (lesson 01): progress counts every run's steps, time every run's time.
@@ -138,7 +143,11 @@ export class LiveLossChart {
       }
       if (this.#finalTokensPerSecond !== undefined) parts.push(`${formatNumber(this.#finalTokensPerSecond, 3)} tok/s (mean over training steps)`);
       parts.push(`${formatDuration(elapsedMs)} in all`);
-      return parts.join(" · ");
+      if (!byLine || runs.length === 1) return byLine ? [parts.join(" · ")] : parts;
+      // done · run 1 / run 2 / ... / tok/s · time, one run per subtitle line.
+      const [head, ...rest] = parts;
+      const tail = rest.slice(runs.length);
+      return [...rest.slice(0, runs.length).map((line, i) => (i === 0 ? `${head} · ${line}` : line)), tail.join(" · ")];
     }
     const total = this.#options.totalSteps;
     const progress = total ? (runs.length > 1 ? ` · ${done}/${total} steps in all (${Math.round((100 * done) / total)}%)` : `/${total} (${Math.round((100 * last.step) / total)}%)`) : "";
@@ -149,7 +158,7 @@ export class LiveLossChart {
     if (total && done > 0 && done < total) parts.push(`ETA ${formatDuration(((total - done) * elapsedMs) / done)}`);
     const lastEval = evalOf(last.run);
     if (lastEval) parts.push(`eval ${formatNumber(lastEval.loss)} @ ${lastEval.step}`);
-    return parts.join(" · ");
+    return byLine ? [parts.join(" · ")] : parts;
   }
 
   /** What has been sent so far. */

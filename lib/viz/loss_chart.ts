@@ -20,8 +20,8 @@ export interface LossChartOptions {
   /** "step" (default) or "time" (wall time since each run started). */
   x?: "step" | "time";
   title?: string;
-  /** Shown under the title (the live chart puts its progress line here). */
-  subtitle?: string;
+  /** Shown under the title, one line per string (the live chart puts its progress here). */
+  subtitle?: string | readonly string[];
   width?: number;
   height?: number;
   /** Most raw points drawn per run (evenly thinned beyond; the EMA uses every point). Default 1000. */
@@ -178,7 +178,7 @@ export function lossChartSpec(steps: readonly StepRecord[], evals: readonly Eval
   if (evalRows.length)
     legendParts.push(evalRuns.length > 1 ? `marks: eval loss (${evalRuns.map((r, i) => `${r} ${shapes[i]!.replace("-up", "")}`).join(", ")})` : "dots: eval loss");
   const legend = legendParts.join(", ");
-  const subtitle = options.subtitle ? [options.subtitle, legend] : legend;
+  const subtitle = options.subtitle ? [...[options.subtitle].flat(), legend] : legend;
   const layers: Record<string, unknown>[] = [
     { data: { values: train }, mark: { type: "line", opacity: smoother.active ? 0.3 : 1, strokeWidth: 1 }, encoding: { x, y: { ...y, field: "loss" }, color, detail: { field: "run" } } },
   ];
@@ -193,11 +193,13 @@ export function lossChartSpec(steps: readonly StepRecord[], evals: readonly Eval
         tooltip: [{ field: "run" }, { field: "step", type: "quantitative" }, { field: "loss", type: "quantitative", format: ".4f" }, { field: "smoothed", type: "quantitative", format: ".4f", title: "smoothed" }],
       },
     });
-  // One layer per run, each its own shape, earlier runs larger and drawn first, so a later run's marks never hide them.
+  // One layer per run, each its own shape: the first filled, later ones open and smaller on top, so no run hides another's.
   evalRuns.forEach((name, i) =>
     layers.push({
       data: { values: evalRows.filter((r) => r.run === name) },
-      mark: { type: "point", shape: shapes[i], size: Math.max(45, 130 - 45 * i), filled: true, stroke: "white", strokeWidth: 1, opacity: 0.9 },
+      mark: i === 0
+        ? { type: "point", shape: shapes[i], size: 110, filled: true, stroke: "white", strokeWidth: 1, opacity: 0.9 }
+        : { type: "point", shape: shapes[i], size: Math.max(50, 110 - 25 * i), filled: false, strokeWidth: 2, opacity: 1 },
       encoding: {
         x,
         y: { ...y, field: "loss" },

@@ -72,6 +72,9 @@ test("the progress line carries step/total, tokens/s and an ETA while running", 
   assert.match(lines[lines.length - 1], /^done · LoRA 40 steps, .* · 1,985 tok\/s \(mean over training steps\) · 0:04 in all$/, "finish(result) reports the result's mean throughput");
 });
 
+/** The chart's subtitle lines joined by "|". */
+const subtitleLines = (spec: string) => (JSON.parse(spec).title.subtitle as string[]).join("|");
+
 test("several runs overlay in one live chart; callbacks work detached", () => {
   const { display, shown } = recordingDisplay();
   let clock = 0;
@@ -79,7 +82,7 @@ test("several runs overlay in one live chart; callbacks work detached", () => {
   for (const run of ["LoRA", "QLoRA"]) for (let s = 1; s <= 5; s++) onStep(step(run, s, 10)), (clock += 1);
   finish();
   const spec = JSON.stringify(shown[shown.length - 1].data["application/vnd.vegalite.v5+json"]);
-  assert.match(spec, /done · LoRA 5 steps, [^·]+ · QLoRA 5 steps/, "the final line lists every run");
+  assert.match(subtitleLines(spec), /^done · LoRA 5 steps, [^·]+\|QLoRA 5 steps, [^|]+\|0:00 in all\|/, "the final subtitle: one line per run, then the time");
   assert.match(spec, /"run":"LoRA"/);
   assert.match(spec, /"run":"QLoRA"/);
 });

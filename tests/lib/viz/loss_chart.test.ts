@@ -62,13 +62,14 @@ test("legend names the smoothing that is drawn, and mentions eval marks only whe
   assert.match(subtitleOf(none), /^line: train loss$/);
 });
 
-test("two runs' eval marks differ in shape, the first drawn larger so the second cannot hide it", () => {
+test("two runs' eval marks differ in shape, the first filled and larger, the second open on top", () => {
   const { steps, evals } = sampleRuns(200);
   const spec = lossChartSpec(steps, evals) as unknown as Spec;
   const [lora, qlora] = [spec.layer[2], spec.layer[3]];
   assert.deepEqual([lora.mark.shape, qlora.mark.shape], ["circle", "square"]);
   assert.ok(lora.data.values.every((r) => r.run === "LoRA") && qlora.data.values.every((r) => r.run === "QLoRA"), "LoRA drawn first, under QLoRA");
   assert.ok(lora.mark.size! > qlora.mark.size!, `sizes ${lora.mark.size}, ${qlora.mark.size}`);
+  assert.equal((qlora.mark as { filled?: boolean }).filled, false, "the later run's marks are open, the first run's show through");
   assert.match(subtitleOf(spec), /marks: eval loss \(LoRA circle, QLoRA square\)/);
 });
 
