@@ -27,8 +27,8 @@ export type {
 } from "./records.js";
 
 // Charts
-export { lossChart, lossChartSpec, emaSmooth, type LossChartOptions } from "./loss_chart.js";
-export { liveLossChart, LiveLossChart, type LiveLossChartOptions, type LiveLossChartStats } from "./live_loss_chart.js";
+export { lossChart, lossChartSpec, emaSmooth, centredMovingAverage, defaultWindow, trailingMean, type LossChartOptions } from "./loss_chart.js";
+export { liveLossChart, LiveLossChart, type LiveLossChartOptions, type LiveLossChartStats, type FinishedRunSummary } from "./live_loss_chart.js";
 export { memoryChart, type MemoryChartOptions } from "./memory_bar.js";
 export { memoryTimelineChart, type MemoryTimelineOptions } from "./memory_timeline.js";
 export { layerMemoryChart, type LayerMemoryOptions } from "./layer_map.js";

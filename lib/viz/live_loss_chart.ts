@@ -7,7 +7,7 @@ import { requirePositiveInteger } from "../validate.js";
 import type { Chart } from "./chart.js";
 import type { DisplayFunction, DisplayHandle } from "./display.js";
 import { formatDuration, formatNumber } from "../format.js";
-import { emaSmooth, lossChart, type LossChartOptions } from "./loss_chart.js";
+import { lossChart, trailingMean, type LossChartOptions } from "./loss_chart.js";
 
 /** Options of {@link liveLossChart}. */
 export interface LiveLossChartOptions extends Omit<LossChartOptions, "subtitle"> {
@@ -35,6 +35,15 @@ export interface LiveLossChartStats {
   busyMs: number;
 }
 
+/** What `finish` may be told about the finished run(s): train()'s result carries it. */
+export interface FinishedRunSummary {
+  /** Mean training throughput: training tokens over training time, evaluations excluded. */
+  tokensPerSecond?: number;
+}
+
+/** Steps averaged for the loss shown in the progress line. */
+const PROGRESS_MEAN_STEPS = 10;
+
 /** A live loss chart; pass `onStep` / `onEval` as training callbacks and call `finish()` at the end. */
 export class LiveLossChart {
   readonly #options: LiveLossChartOptions;
@@ -46,6 +55,8 @@ export class LiveLossChart {
   #lastSent = Number.NEGATIVE_INFINITY;
   #dirty = false;
   #finished: Chart | undefined;
+  #done = false;
+  #finalTokensPerSecond: number | undefined;
   readonly #stats: LiveLossChartStats = { updates: 0, printed: 0, busyMs: 0 };
 
   constructor(options: LiveLossChartOptions = {}) {
@@ -74,17 +85,20 @@ export class LiveLossChart {
     this.#stats.busyMs += performance.now() - start;
   };
 
-  /** Sends the final state (with the PNG, so a saved notebook shows it) and returns the final chart. */
-  readonly finish = (): Chart => {
+  /** Sends the final state (with the PNG, so a saved notebook shows it) and returns the final chart.
+   *  Pass train()'s result so the chart's tokens/s is the run's mean, the figure the result reports. */
+  readonly finish = (result?: FinishedRunSummary): Chart => {
     if (this.#finished) return this.#finished;
     const start = performance.now();
+    this.#done = true;
+    if (result?.tokensPerSecond !== undefined && Number.isFinite(result.tokensPerSecond)) this.#finalTokensPerSecond = result.tokensPerSecond;
     const chart = this.chart();
     if (this.#options.display) {
       if (this.#handle) this.#handle.update(chart);
       else this.#handle = this.#options.display(chart);
       this.#stats.updates++;
     } else {
-      this.#print(`${this.progressLine()} · done`);
+      this.#print(this.progressLine());
     }
     this.#finished = chart;
     this.#stats.busyMs += performance.now() - start;
@@ -98,24 +112,53 @@ export class LiveLossChart {
 
   #chart(maxPoints: number | undefined): Chart {
     const { display: _d, totalSteps: _t, intervalMs: _i, print: _p, now: _n, maxLivePoints: _m, ...chartOptions } = this.#options;
-    return lossChart(this.#steps, this.#evals, { ...chartOptions, maxPoints, subtitle: this.progressLine() });
+    return lossChart(this.#steps, this.#evals, { ...chartOptions, maxPoints, subtitle: this.#progressParts(true) });
   }
 
-  /** "QLoRA · step 40/100 (40%) · loss 2.31 (EMA 2.40) · 1,234 tok/s · 0:05 elapsed · ETA 0:07". */
+  /** While running: "QLoRA · step 40/100 (40%) · loss 2.31 (mean of last 10: 2.40) · 1,234 tok/s (last step) ·
+   *  0:05 elapsed · ETA 0:07". After finish(): "done · QLoRA 100 steps, loss ... · 1,200 tok/s (mean) · 0:12". */
   progressLine(): string {
+    return this.#progressParts(false).join(" · ");
+  }
+
+  /** The progress line's parts; `byLine` groups them into the chart's subtitle lines (one per finished run). */
+  #progressParts(byLine: boolean): string[] {
     const last = this.#steps[this.#steps.length - 1];
-    if (!last) return "waiting for the first step";
+    if (!last) return [this.#done ? "done · no steps recorded" : "waiting for the first step"];
+    const runs = [...new Set(this.#steps.map((r) => r.run))];
+    const lastOf = (run: string) => this.#steps.filter((r) => r.run === run).pop()!;
+    // Several runs share one chart (lesson 01): progress counts every run's steps, time every run's time.
+    const done = runs.reduce((sum, run) => sum + lastOf(run).step, 0);
+    const elapsedMs = runs.reduce((sum, run) => sum + lastOf(run).elapsedMs, 0);
+    const lossOf = (run: string) => {
+      const losses = this.#steps.filter((r) => r.run === run).map((r) => r.loss);
+      return `loss ${formatNumber(losses[losses.length - 1]!)} (mean of last ${Math.min(PROGRESS_MEAN_STEPS, losses.length)}: ${formatNumber(trailingMean(losses, PROGRESS_MEAN_STEPS))})`;
+    };
+    const evalOf = (run: string) => this.#evals.filter((r) => r.run === run).pop();
+    if (this.#done) {
+      const parts = ["done"];
+      for (const run of runs) {
+        const lastEval = evalOf(run);
+        parts.push(`${run} ${lastOf(run).step} steps, ${lossOf(run)}${lastEval ? `, eval ${formatNumber(lastEval.loss)} @ ${lastEval.step}` : ""}`);
+      }
+      if (this.#finalTokensPerSecond !== undefined) parts.push(`${formatNumber(this.#finalTokensPerSecond, 3)} tok/s (mean over training steps)`);
+      parts.push(`${formatDuration(elapsedMs)} in all`);
+      if (!byLine || runs.length === 1) return byLine ? [parts.join(" · ")] : parts;
+      // done · run 1 / run 2 / ... / tok/s · time, one run per subtitle line.
+      const [head, ...rest] = parts;
+      const tail = rest.slice(runs.length);
+      return [...rest.slice(0, runs.length).map((line, i) => (i === 0 ? `${head} · ${line}` : line)), tail.join(" · ")];
+    }
     const total = this.#options.totalSteps;
-    const run = this.#steps.filter((r) => r.run === last.run);
-    const ema = emaSmooth(run.slice(-200).map((r) => r.loss), this.#options.smoothing ?? 0.9);
-    const parts = [`${last.run} · step ${last.step}${total ? `/${total} (${Math.round((100 * last.step) / total)}%)` : ""}`];
-    parts.push(`loss ${formatNumber(last.loss)} (EMA ${formatNumber(ema[ema.length - 1])})`);
-    if (Number.isFinite(last.tokensPerSecond)) parts.push(`${formatNumber(last.tokensPerSecond, 3)} tok/s`);
-    parts.push(`${formatDuration(last.elapsedMs)} elapsed`);
-    if (total && last.step > 0 && last.step < total) parts.push(`ETA ${formatDuration(((total - last.step) * last.elapsedMs) / last.step)}`);
-    const lastEval = this.#evals.filter((r) => r.run === last.run).pop();
+    const progress = total ? (runs.length > 1 ? ` · ${done}/${total} steps in all (${Math.round((100 * done) / total)}%)` : `/${total} (${Math.round((100 * last.step) / total)}%)`) : "";
+    const parts = [`${last.run} · step ${last.step}${progress}`];
+    parts.push(lossOf(last.run));
+    if (Number.isFinite(last.tokensPerSecond)) parts.push(`${formatNumber(last.tokensPerSecond, 3)} tok/s (last step)`);
+    parts.push(`${formatDuration(elapsedMs)} elapsed`);
+    if (total && done > 0 && done < total) parts.push(`ETA ${formatDuration(((total - done) * elapsedMs) / done)}`);
+    const lastEval = evalOf(last.run);
     if (lastEval) parts.push(`eval ${formatNumber(lastEval.loss)} @ ${lastEval.step}`);
-    return parts.join(" · ");
+    return byLine ? [parts.join(" · ")] : parts;
   }
 
   /** What has been sent so far. */

@@ -48,9 +48,11 @@ test("100 steps of 50 ms with a 400 ms throttle: 1 display + at most 14 updates,
   const last = shown[shown.length - 1];
   assert.deepEqual(Object.keys(last.data).sort(), ["application/vnd.vegalite.v5+json", "image/png", "text/plain"]);
   assert.match(last.data["text/plain"] as string, /QLoRA/);
-  assert.match(live.progressLine(), /step 100\/100 \(100%\)/);
-  assert.match(live.progressLine(), /2,048 tok\/s/);
-  assert.match(JSON.stringify(last.data["application/vnd.vegalite.v5+json"]), /step 100\/100/);
+  // Finished: the final state, no ETA and no running step counter.
+  assert.match(live.progressLine(), /^done · QLoRA 100 steps, loss [\d.]+ \(mean of last 10: [\d.]+\), eval 1\.5 @ 100 · 0:05 in all$/);
+  const finalSpec = JSON.stringify(last.data["application/vnd.vegalite.v5+json"]);
+  assert.match(finalSpec, /done · QLoRA 100 steps/);
+  assert.doesNotMatch(finalSpec, /ETA|\d+\/100/);
   assert.equal(live.finish(), final, "finish is idempotent");
   assert.equal(calls.length, live.stats().updates);
 });
@@ -63,12 +65,15 @@ test("the progress line carries step/total, tokens/s and an ETA while running", 
     clock = s * 100;
     live.onStep(step("LoRA", s, 100));
   }
-  assert.match(live.progressLine(), /^LoRA · step 40\/100 \(40%\) · loss [\d.]+ \(EMA [\d.]+\) · 2,048 tok\/s · 0:04 elapsed · ETA 0:06$/);
+  assert.match(live.progressLine(), /^LoRA · step 40\/100 \(40%\) · loss [\d.]+ \(mean of last 10: [\d.]+\) · 2,048 tok\/s \(last step\) · 0:04 elapsed · ETA 0:06$/);
   // Sends at t=100, 1100, 2100, 3100 -> 4 lines for 40 steps.
   assert.equal(lines.length, 4);
-  live.finish();
-  assert.match(lines[lines.length - 1], /done$/);
+  live.finish({ tokensPerSecond: 1985.4 });
+  assert.match(lines[lines.length - 1], /^done · LoRA 40 steps, .* · 1,985 tok\/s \(mean over training steps\) · 0:04 in all$/, "finish(result) reports the result's mean throughput");
 });
+
+/** The chart's subtitle lines joined by "|". */
+const subtitleLines = (spec: string) => (JSON.parse(spec).title.subtitle as string[]).join("|");
 
 test("several runs overlay in one live chart; callbacks work detached", () => {
   const { display, shown } = recordingDisplay();
@@ -77,10 +82,17 @@ test("several runs overlay in one live chart; callbacks work detached", () => {
   for (const run of ["LoRA", "QLoRA"]) for (let s = 1; s <= 5; s++) onStep(step(run, s, 10)), (clock += 1);
   finish();
   const spec = JSON.stringify(shown[shown.length - 1].data["application/vnd.vegalite.v5+json"]);
+  assert.match(subtitleLines(spec), /^done · LoRA 5 steps, [^·]+\|QLoRA 5 steps, [^|]+\|0:00 in all\|/, "the final subtitle: one line per run, then the time");
   assert.match(spec, /"run":"LoRA"/);
   assert.match(spec, /"run":"QLoRA"/);
 });
 
 test("liveLossChart rejects a bad totalSteps", () => {
   assert.throws(() => liveLossChart({ totalSteps: 0 }), /liveLossChart: expected totalSteps to be a positive integer/);
+});
+
+test("two runs in one chart: progress counts both runs' steps against the total", () => {
+  const two = liveLossChart({ totalSteps: 20, intervalMs: 1e9, print: () => {} });
+  for (const run of ["LoRA", "QLoRA"]) for (let s = 1; s <= 5; s++) two.onStep(step(run, s, 100));
+  assert.match(two.progressLine(), /^QLoRA · step 5 · 10\/20 steps in all \(50%\) · .* · 0:01 elapsed · ETA 0:01$/);
 });
