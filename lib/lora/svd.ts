@@ -1,8 +1,9 @@
 // Singular value decompositions for the SVD-based adapter initialisations (PiSSA, LoftQ), in float64
-// on the host: an exact thin SVD (one-sided Jacobi), as torch.linalg.svd(full_matrices=False) gives,
+// on the host: an exact thin SVD (ml-matrix's), as torch.linalg.svd(full_matrices=False) gives,
 // and a randomized truncated one with power iterations, as torch.svd_lowrank(A, q, niter) computes it
 // (Halko, Martinsson and Tropp 2011, algorithm 4.4 then 5.1).
 import { InvalidArgumentError, expected } from "../errors.js";
+import { Matrix as MlMatrix, QrDecomposition, SingularValueDecomposition } from "ml-matrix";
 import { seededNormal } from "../quant/random_normal.js";
 
 /** A row-major matrix of float64 values. */
@@ -35,98 +36,27 @@ export function transpose(m: Matrix): Matrix {
   return { rows: m.cols, cols: m.rows, data: out };
 }
 
+/** `m` as an ml-matrix Matrix, and back. */
+const toMl = (m: Matrix) => new MlMatrix(Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols))));
+const fromMl = (m: MlMatrix): Matrix => ({ rows: m.rows, cols: m.columns, data: Float64Array.from(m.to1DArray()) });
+
 /** a @ b. */
 export function matmul(a: Matrix, b: Matrix): Matrix {
   if (a.cols !== b.rows) throw new InvalidArgumentError("matmul", expected(`inner dimensions to agree`, `[${a.rows}, ${a.cols}] @ [${b.rows}, ${b.cols}]`));
-  const out = new Float64Array(a.rows * b.cols);
-  for (let i = 0; i < a.rows; i++) {
-    const row = i * b.cols;
-    for (let k = 0; k < a.cols; k++) {
-      const aik = a.data[i * a.cols + k]!;
-      if (aik === 0) continue;
-      const bRow = k * b.cols;
-      for (let j = 0; j < b.cols; j++) out[row + j]! += aik * b.data[bRow + j]!;
-    }
-  }
-  return { rows: a.rows, cols: b.cols, data: out };
+  return fromMl(toMl(a).mmul(toMl(b)));
 }
 
 /**
- * The exact thin SVD of `m` (k = min(rows, cols)) by one-sided Jacobi rotations in float64: the
- * columns of the taller orientation are rotated pairwise until orthogonal; their norms are the
- * singular values. Cost grows as rows * cols * min(rows, cols) per sweep: fine for the shapes of
- * small models; for large layers use {@link randomizedSvd} (PEFT's "pissa_niter_N").
+ * The exact thin SVD of `m` (k = min(rows, cols)), as torch.linalg.svd(m, full_matrices=False) gives
+ * it, by ml-matrix's Golub-Kahan SVD in float64. Cost grows as rows * cols * min(rows, cols): fine for
+ * the shapes of small models; for large layers use {@link randomizedSvd} (PEFT's "pissa_niter_N").
  */
 export function svd(m: Matrix): Svd {
-  if (m.rows < m.cols) {
-    const t = svd(transpose(m)); // M^T = U S Vh  =>  M = Vh^T S U^T
-    return { u: transpose(t.vh), s: t.s, vh: transpose(t.u) };
-  }
-  const rows = m.rows;
-  const n = m.cols;
-  // Work on columns: a[j] is column j of M (length rows); v accumulates the rotations (n x n).
-  const a = Array.from({ length: n }, (_, j) => {
-    const col = new Float64Array(rows);
-    for (let i = 0; i < rows; i++) col[i] = m.data[i * n + j]!;
-    return col;
-  });
-  const v = Array.from({ length: n }, (_, j) => {
-    const col = new Float64Array(n);
-    col[j] = 1;
-    return col;
-  });
-  const eps = 1e-15;
-  for (let sweep = 0; sweep < 60; sweep++) {
-    let rotated = false;
-    for (let p = 0; p < n - 1; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const ap = a[p]!;
-        const aq = a[q]!;
-        let alpha = 0;
-        let beta = 0;
-        let gamma = 0;
-        for (let i = 0; i < rows; i++) {
-          alpha += ap[i]! * ap[i]!;
-          beta += aq[i]! * aq[i]!;
-          gamma += ap[i]! * aq[i]!;
-        }
-        if (gamma === 0 || Math.abs(gamma) <= eps * Math.sqrt(alpha * beta)) continue;
-        rotated = true;
-        // The rotation that zeroes the (p, q) entry of the Gram matrix.
-        const zeta = (beta - alpha) / (2 * gamma);
-        const t = Math.sign(zeta || 1) / (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
-        const c = 1 / Math.sqrt(1 + t * t);
-        const s = c * t;
-        for (let i = 0; i < rows; i++) {
-          const x = ap[i]!;
-          const y = aq[i]!;
-          ap[i] = c * x - s * y;
-          aq[i] = s * x + c * y;
-        }
-        const vp = v[p]!;
-        const vq = v[q]!;
-        for (let i = 0; i < n; i++) {
-          const x = vp[i]!;
-          const y = vq[i]!;
-          vp[i] = c * x - s * y;
-          vq[i] = s * x + c * y;
-        }
-      }
-    }
-    if (!rotated) break;
-  }
-  const norms = a.map((col) => Math.sqrt(col.reduce((sum, x) => sum + x * x, 0)));
-  const order = norms.map((_, j) => j).sort((i, j) => norms[j]! - norms[i]!);
-  const u = new Float64Array(rows * n);
-  const s = new Float64Array(n);
-  const vh = new Float64Array(n * n);
-  order.forEach((j, k) => {
-    const sigma = norms[j]!;
-    s[k] = sigma;
-    for (let i = 0; i < rows; i++) u[i * n + k] = sigma > 0 ? a[j]![i]! / sigma : 0;
-    for (let i = 0; i < n; i++) vh[k * n + i] = v[j]![i]!;
-  });
-  return { u: { rows, cols: n, data: u }, s, vh: { rows: n, cols: n, data: vh } };
+  const k = Math.min(m.rows, m.cols);
+  const d = new SingularValueDecomposition(toMl(m), { computeLeftSingularVectors: true, computeRightSingularVectors: true, autoTranspose: true });
+  const u = fromMl(d.leftSingularVectors.subMatrix(0, m.rows - 1, 0, k - 1)); // [rows, k]
+  const vh = fromMl(d.rightSingularVectors.subMatrix(0, m.cols - 1, 0, k - 1).transpose()); // [k, cols]
+  return { u, s: Float64Array.from(d.diagonal.slice(0, k)), vh };
 }
 
 /** The first `k` singular triplets of an SVD. */
@@ -159,22 +89,7 @@ export function randomizedSvd(m: Matrix, q: number, niter: number, seed = 0): Sv
   return { u: matmul(basis, inner.u), s: inner.s, vh: inner.vh };
 }
 
-/** Orthonormal columns spanning those of `m` (modified Gram-Schmidt, applied twice for float64 accuracy). */
+/** Orthonormal columns spanning those of `m` [rows, cols], rows >= cols: the thin Q of its QR decomposition. */
 function orthonormalColumns(m: Matrix): Matrix {
-  const { rows, cols } = m;
-  const out = Float64Array.from(m.data);
-  for (let j = 0; j < cols; j++) {
-    for (let pass = 0; pass < 2; pass++) {
-      for (let k = 0; k < j; k++) {
-        let dot = 0;
-        for (let i = 0; i < rows; i++) dot += out[i * cols + k]! * out[i * cols + j]!;
-        for (let i = 0; i < rows; i++) out[i * cols + j]! -= dot * out[i * cols + k]!;
-      }
-    }
-    let norm = 0;
-    for (let i = 0; i < rows; i++) norm += out[i * cols + j]! ** 2;
-    norm = Math.sqrt(norm);
-    for (let i = 0; i < rows; i++) out[i * cols + j] = norm > 0 ? out[i * cols + j]! / norm : 0;
-  }
-  return { rows, cols, data: out };
+  return fromMl(new QrDecomposition(toMl(m)).orthogonalMatrix);
 }
