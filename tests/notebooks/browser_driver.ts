@@ -98,26 +98,52 @@ async function menu(page: Page, top: string, ...items: string[]): Promise<void> 
   }
 }
 
-/** Opens the notebook in a real browser, runs all cells through the UI, and reports what the page shows. */
-export async function runNotebookInBrowser(options: BrowserRunOptions): Promise<BrowserRunResult> {
-  const log = options.log ?? (() => {});
+/** A Jupyter server (classic notebook or JupyterLab) on a free port with a fresh token, in a process group of its own. */
+export interface JupyterServer {
+  /** http://127.0.0.1:PORT */
+  base: string;
+  token: string;
+  /** The server's last output, for error messages. */
+  log(): string;
+  /** Stops the server's process group and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `program` with `args(port, token)` (plus --allow-root as root) and waits until it answers. */
+export async function startJupyterServer(label: string, program: string, args: (port: number, token: string) => string[], env: NodeJS.ProcessEnv): Promise<JupyterServer> {
   const port = await freePort();
   const token = randomBytes(24).toString("hex");
   let serverLog = "";
-  const server = spawn(
-    JUPYTER_NOTEBOOK,
-    ["--no-browser", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--NotebookApp.token=${token}`, `--notebook-dir=${options.root}`, ...(process.getuid?.() === 0 ? ["--allow-root"] : [])],
-    { env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
+  const server = spawn(program, [...args(port, token), ...(process.getuid?.() === 0 ? ["--allow-root"] : [])], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   const keep = (chunk: Buffer) => {
     serverLog = (serverLog + chunk.toString("utf8")).slice(-20_000);
   };
   server.stdout!.on("data", keep);
   server.stderr!.on("data", keep);
+  const stop = async () => {
+    try {
+      process.kill(-server.pid!, "SIGTERM");
+    } catch {
+      server.kill("SIGTERM");
+    }
+    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once("exit", r)));
+  };
   const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitForServer(label, `${base}/api/status?token=${token}`, server, () => serverLog, 60_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { base, token, log: () => serverLog, stop };
+}
+
+/** Opens the notebook in a real browser, runs all cells through the UI, and reports what the page shows. */
+export async function runNotebookInBrowser(options: BrowserRunOptions): Promise<BrowserRunResult> {
+  const log = options.log ?? (() => {});
+  const { base, token, stop } = await startJupyterServer("jupyter-notebook", JUPYTER_NOTEBOOK, (port, token) => ["--no-browser", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--NotebookApp.token=${token}`, `--notebook-dir=${options.root}`], options.env);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
-    await waitForServer("jupyter-notebook", `${base}/api/status?token=${token}`, server, () => serverLog, 60_000);
     log(`jupyter-notebook is serving on ${base}`);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const consoleErrors: string[] = [];
@@ -189,11 +215,6 @@ export async function runNotebookInBrowser(options: BrowserRunOptions): Promise<
     return { kernelShown, codeCells, seconds, screenshot: options.screenshot, ...result };
   } finally {
     await browser.close();
-    try {
-      process.kill(-server.pid!, "SIGTERM");
-    } catch {
-      server.kill("SIGTERM");
-    }
-    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once("exit", r)));
+    await stop();
   }
 }

@@ -1,12 +1,10 @@
 // Drives JupyterLab 4 in headless Chromium (playwright-core): opens a notebook, checks the kernel, clears
 // the saved outputs, runs every cell from the Run menu, waits for the kernel to go idle, and reads back
 // what the page shows, above all whether each Vega-Lite output was drawn by JupyterLab's own renderer.
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Page } from "playwright-core";
-import { CHROMIUM, CHROMIUM_ARGS, freePort, waitForServer } from "./browser_driver.js";
+import { CHROMIUM, CHROMIUM_ARGS, startJupyterServer } from "./browser_driver.js";
 
 // The page functions below run in Chromium; the project compiles without the DOM library, so this
 // module declares the little of the DOM they touch (module scope: nothing leaks into other files).
@@ -106,23 +104,9 @@ export async function runNotebookInJupyterLab(options: LabRunOptions): Promise<L
   writeLabSettings(configDir);
   mkdirSync(options.screenshots, { recursive: true });
 
-  const port = await freePort();
-  const token = randomBytes(24).toString("hex");
-  let serverLog = "";
-  const server = spawn(
-    JUPYTER_LAB,
-    ["--no-browser", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${options.root}`, ...(process.getuid?.() === 0 ? ["--allow-root"] : [])],
-    { env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true },
-  );
-  const keep = (chunk: Buffer) => {
-    serverLog = (serverLog + chunk.toString("utf8")).slice(-20_000);
-  };
-  server.stdout!.on("data", keep);
-  server.stderr!.on("data", keep);
-  const base = `http://127.0.0.1:${port}`;
+  const { base, token, stop } = await startJupyterServer("jupyter-lab", JUPYTER_LAB, (port, token) => ["--no-browser", "--ip=127.0.0.1", `--port=${port}`, "--port-retries=0", `--IdentityProvider.token=${token}`, `--ServerApp.root_dir=${options.root}`], options.env);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
-    await waitForServer("jupyter-lab", `${base}/api/status?token=${token}`, server, () => serverLog, 60_000);
     log(`jupyter-lab is serving on ${base}`);
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const pageErrors: string[] = [];
@@ -227,11 +211,6 @@ export async function runNotebookInJupyterLab(options: LabRunOptions): Promise<L
     return { kernelShown, codeCells, seconds, pageErrors, screenshots, ...result };
   } finally {
     await browser.close();
-    try {
-      process.kill(-server.pid!, "SIGTERM");
-    } catch {
-      server.kill("SIGTERM");
-    }
-    await new Promise((r) => (server.exitCode !== null ? r(null) : server.once("exit", r)));
+    await stop();
   }
 }
