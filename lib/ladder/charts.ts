@@ -16,7 +16,8 @@ const GiB = 2 ** 30;
 /** Parameter counts as people say them: 0.5 M, 135 M, 1.1 B, 70 B. */
 const PARAMETERS_LABEL = "datum.value >= 1e9 ? format(datum.value / 1e9, '.3~g') + ' B' : format(datum.value / 1e6, '.3~g') + ' M'";
 
-function requireResults(where: string, results: LadderResult | readonly LadderResult[]): readonly LadderResult[] {
+/** One ladder result or a list of them, as a list; anything without rungs is refused. */
+export function requireResults(where: string, results: LadderResult | readonly LadderResult[]): readonly LadderResult[] {
   const list = Array.isArray(results) ? (results as readonly LadderResult[]) : [results as LadderResult];
   if (list.length === 0 || list.some((r) => !Array.isArray(r?.rungs))) {
     throw new InvalidArgumentError(where, expected("a ladder result ({ rungs, planned, ... }) or a list of them", list.length === 0 ? "[]" : "something without rungs"));

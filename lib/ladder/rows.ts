@@ -2,7 +2,7 @@
 // columns `qlora-lab ladder` prints and a notebook's table() shows.
 import { formatBytes } from "../format.js";
 import { MEMORY_TIERS_GIB, type LadderResult, type TierFit } from "./ladder.js";
-import { LADDER_METHOD_LABELS } from "./charts.js";
+import { LADDER_METHOD_LABELS, requireResults } from "./charts.js";
 
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(1)}`;
 const smallestTier = (fits: readonly TierFit[]) => {
@@ -12,7 +12,7 @@ const smallestTier = (fits: readonly TierFit[]) => {
 
 /** The rows of one ladder result (or several, in order), every cell a string. */
 export function ladderRows(results: LadderResult | readonly LadderResult[]): Record<string, string>[] {
-  const list = Array.isArray(results) ? (results as readonly LadderResult[]) : [results as LadderResult];
+  const list = requireResults("ladderRows", results);
   const rows: Record<string, string>[] = [];
   for (const result of list) {
     for (const r of result.rungs) {
