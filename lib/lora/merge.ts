@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { InvalidArgumentError, expected } from "../errors.js";
 import { DenseLinear } from "../model/linear.js";
+import { productNN } from "../ops/matmul.js";
 import { HalfLinear } from "../model/half_linear.js";
 import { QuantizedLinear } from "../model/quantized_linear.js";
 import { QuantizedTensor, quantize4bit, seededNormal } from "../quant/index.js";
@@ -116,9 +117,7 @@ export function mergeAndUnload<M extends AdaptableModel>(lora: LoraModel<M>, opt
       reports.push({ module: path, base, strategy });
       continue;
     }
-    const delta = tf.tidy(() => loraDelta(adapter));
-    const deltaValues = delta.dataSync() as Float32Array;
-    delta.dispose();
+    const deltaValues = readAndDispose(tf.tidy(() => loraDelta(adapter)));
     const probe = { probeRows: options.probeRows, probeSeed: options.probeSeed, name: path };
     if (layer.base instanceof HalfLinear) {
       const { merged, metrics } = round16Merge(layer.base, deltaValues, probe);
@@ -154,12 +153,19 @@ export function requantizeMerge(base: QuantizedTensor, delta: Float32Array, opti
 export function round16Merge(base: HalfLinear, delta: Float32Array, options: { probeRows?: number; probeSeed?: number; name?: string } = {}): { merged: HalfLinear; metrics: RequantizeMetrics } {
   const shape = [base.outFeatures, base.inFeatures] as const;
   if (delta.length !== shape[0] * shape[1]) throw new InvalidArgumentError("round16Merge", expected(`a delta of ${shape[0] * shape[1]} values for base [${shape.join(", ")}]`, delta.length));
-  const widen = (layer: HalfLinear) => tf.tidy(() => layer.denseWeight().dataSync() as Float32Array);
+  const widen = (layer: HalfLinear) => readAndDispose(tf.tidy(() => layer.denseWeight())); // read outside tidy: tidy walks a returned typed array element by element
   const wHat = widen(base); // [out, in], one layer's transient float32 copy
   const sum = new Float32Array(wHat.length);
   for (let i = 0; i < sum.length; i++) sum[i] = wHat[i]! + delta[i]!;
   const merged = HalfLinear.fromFloat32(sum, shape, base.dtype, { name: options.name ?? base.name });
   return { merged, metrics: mergeMetrics(wHat, delta, sum, widen(merged), shape, options) };
+}
+
+/** A tensor's values as a Float32Array (a copy), the tensor disposed. */
+function readAndDispose(t: tf.Tensor): Float32Array {
+  const values = t.dataSync() as Float32Array;
+  t.dispose();
+  return values;
 }
 
 /** What storing W_hat + dW as wNew kept of dW, in weights and on seeded N(0, 1) probe inputs. */
@@ -180,9 +186,9 @@ function mergeMetrics(wHat: Float32Array, delta: Float32Array, sum: Float32Array
     const exactW = tf.tensor2d(sum, [out, inF]);
     const newW = tf.tensor2d(wNew, [out, inF]);
     const dW = tf.tensor2d(delta, [out, inF]);
-    const yExact = tf.matMul(x, exactW, false, true); // [P, out]
-    const yDelta = tf.matMul(x, dW, false, true);
-    const err = tf.sub(tf.matMul(x, newW, false, true), yExact);
+    const yExact = productNN(x, exactW, false, true); // [P, out], on the native engine where it runs
+    const yDelta = productNN(x, dW, false, true);
+    const err = tf.sub(productNN(x, newW, false, true), yExact);
     const norm = (t: tf.Tensor) => Math.sqrt(tf.sum(tf.square(t)).dataSync()[0]!);
     const e = norm(err);
     return [e / norm(yExact), e / norm(yDelta)];

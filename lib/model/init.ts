@@ -16,8 +16,9 @@ export function initLlamaModel(config: LlamaConfig, options: LlamaModelOptions &
       continue;
     }
     const std = /o_proj|down_proj/.test(name) ? 0.02 / Math.sqrt(2 * config.numLayers) : 0.02;
-    const values = tf.tidy(() => Float32Array.from(tf.randomNormal(shape, 0, std, "float32", seed * 1000 + index).dataSync()));
-    weights.set(name, values);
+    const drawn = tf.randomNormal(shape, 0, std, "float32", seed * 1000 + index);
+    weights.set(name, Float32Array.from(drawn.dataSync())); // read outside tf.tidy, which would walk a returned typed array element by element
+    drawn.dispose();
   }
   return new LlamaModel(config, weights, options);
 }

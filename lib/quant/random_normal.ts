@@ -17,6 +17,30 @@ export function seededNormal(n: number, seed: number, options: { mean?: number; 
   return out;
 }
 
+/**
+ * n samples of N(0, std^2) from Marsaglia's polar method on 32-bit uniforms: a different stream from
+ * {@link seededNormal} for the same seed, about twice as fast (no sine or cosine, half the random
+ * words). For bulk draws where speed matters more than 53-bit uniforms: random models' weights.
+ */
+export function seededNormalPolar(n: number, seed: number, options: { std?: number; out?: Float32Array } = {}): Float32Array {
+  const std = options.std ?? 1;
+  const next = xoshiro128ss(seed);
+  const toSigned = 2 / 4294967296; // a uint32 to [-1, 1)
+  const out = options.out ? options.out.subarray(0, n) : new Float32Array(n);
+  for (let i = 0; i < n; ) {
+    let u: number, v: number, s: number;
+    do {
+      u = next() * toSigned - 1;
+      v = next() * toSigned - 1;
+      s = u * u + v * v;
+    } while (s >= 1 || s === 0); // a point inside the unit disc, about 79 % of draws
+    const f = std * Math.sqrt((-2 * Math.log(s)) / s);
+    out[i++] = u * f;
+    if (i < n) out[i++] = v * f;
+  }
+  return out;
+}
+
 /** A uint32 generator (xoshiro128**) seeded through splitmix32 so nearby seeds give unrelated streams. */
 export function xoshiro128ss(seed: number): () => number {
   let x = seed >>> 0;
