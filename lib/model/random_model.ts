@@ -4,7 +4,7 @@
 // Weights are N(0, 0.02) (Hugging Face's initializer_range), norms 1, seeded and reproducible.
 import { InvalidArgumentError, expected } from "../errors.js";
 import { quantize4bit, type QuantType } from "../quant/index.js";
-import { seededNormalPolar } from "../quant/random_normal.js";
+import { seededNormalZiggurat } from "../quant/random_normal.js";
 import type { LlamaConfig } from "./config.js";
 import { HalfLinear } from "./half_linear.js";
 import type { Linear } from "./linear.js";
@@ -50,12 +50,12 @@ export function randomModel(shape: string | LlamaConfig, options: RandomModelOpt
     const path = name.slice(0, -".weight".length);
     const n = dims[0]! * dims[1]!;
     if (name === "model.embed_tokens.weight" || storage === "f32" || keep.has(path)) {
-      dense.set(name, seededNormalPolar(n, seed * 100_003 + index, { std: 0.02 })); // [out, in], kept
+      dense.set(name, seededNormalZiggurat(n, seed * 100_003 + index, { std: 0.02 })); // [out, in], kept
       continue;
     }
     // Drawn into one reused scratch buffer: converting copies it, so no projection's float32 draw is left for the collector.
     if (scratch.length < n) scratch = new Float32Array(n);
-    const values = seededNormalPolar(n, seed * 100_003 + index, { std: 0.02, out: scratch }); // [out, in]
+    const values = seededNormalZiggurat(n, seed * 100_003 + index, { std: 0.02, out: scratch }); // [out, in]
     const size = [dims[0]!, dims[1]!] as const;
     linears.set(
       path,

@@ -21,7 +21,7 @@ export { prepareCodeSearch, searchMidpoints } from "./code_search.js";
 export type { CodeSearch } from "./code_search.js";
 
 // Reproducible random data for experiments.
-export { seededNormal, seededNormalPolar, xoshiro128ss } from "./random_normal.js";
+export { seededNormal, seededNormalZiggurat, xoshiro128ss } from "./random_normal.js";
 
 // Error introspection.
 export { quantizationError, errorOf, compareQuantTypes, codeHistogram } from "./quant_error.js";
