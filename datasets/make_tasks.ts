@@ -96,7 +96,7 @@ export const HOMES: ReadonlyArray<readonly [string, string]> = [
   ["fox", "castle"], ["duck", "pond"], ["frog", "river"], ["mouse", "library"], ["horse", "beach"],
 ];
 
-/** "home": new facts (which place each animal lives in), asked about a varied scene. Exact match; 1/16 by guessing a place. */
+/** "home": new facts (which place each animal lives in), asked about a varied scene. Exact match; 1/10 by guessing one of the ten places. */
 function homeExample(rng: Rng): TaskExample {
   const [animal, home] = rng.pick(HOMES);
   const who = randomChild(rng).name;

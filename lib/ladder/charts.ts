@@ -101,6 +101,7 @@ export function ladderMemoryChart(results: LadderResult | readonly LadderResult[
           y,
           color,
           shape: { field: "kind", type: "nominal", title: "what", scale: shapes, legend: { orient: "bottom", columns: 2 } },
+          size: { condition: { test: "datum.kind !== 'measured: ledger peak' && datum.kind !== 'measured: process peak RSS'", value: 180 }, value: 70 }, // a refused or failed rung's mark sits on the planner's line: larger, so it shows
           tooltip: [...tooltip, { field: "kind", title: "what" }, { field: "status" }],
         },
       },
