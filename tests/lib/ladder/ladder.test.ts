@@ -1,5 +1,5 @@
 // The ladder on the shipped model (real weights, a child process per rung): the JSON shape, the
-// planner within 5 % of the measured ledger peak on each method, a rung over the budget refused before
+// planner within 5 % of the measured ledger peak on each method (and on smollm2-135m's random model), a rung over the budget refused before
 // it starts, failed rungs reported with their reason while the ladder goes on, and the CLI's table.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
@@ -38,6 +38,18 @@ test("each method's rung reports the ladder's JSON fields, its planned peak with
   assert.ok(phases.includes("qlora generating") && phases.includes("lora32 ok"));
   assert.deepEqual(result.planned.map((p) => `${p.model} ${p.method}`), ["llama-2-7b lora16", "llama-2-7b qlora", "llama-2-7b lora32", "llama2-70b lora16", "llama2-70b qlora", "llama2-70b lora32"]);
   assert.ok(result.planned.every((p) => p.tfjsPeakBytes > 0 && p.cudaPeakBytes > 0 && p.tiers.every((t) => t.basis === "planned")));
+});
+
+test("the second rung, smollm2-135m (random weights), within 5 % of its plan on both methods; QLoRA's base the smaller", async () => {
+  const result = await runLadder({ sizes: ["smollm2-135m"], methods: ["lora16", "qlora"], ...QUICK, seqLen: 32 });
+  for (const rung of result.rungs) {
+    assert.equal(rung.status, "ok", rung.reason);
+    assert.equal(rung.weights, "random");
+    assert.ok(Math.abs(rung.plannedErrorPercent!) < 5, `${rung.method}: planned ${rung.plannedPeakBytes} vs ledger ${rung.peakBytes} (${rung.plannedErrorPercent} %)`);
+    assert.ok(rung.peakRssBytes! > rung.peakBytes!, `${rung.method}: the process holds more than the ledger counts`);
+  }
+  const base = (method: string) => Object.entries(result.rungs.find((r) => r.method === method)!.bytesByCategory!).filter(([c]) => c.startsWith("base_") || c === "quant_constants").reduce((s, [, b]) => s + (b ?? 0), 0);
+  assert.ok(base("qlora") < 0.6 * base("lora16"), `QLoRA base ${base("qlora")} vs LoRA ${base("lora16")}`);
 });
 
 test("a rung whose planned peak is over the budget is refused before it starts; the ladder goes on", async () => {
