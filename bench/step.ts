@@ -11,7 +11,7 @@
 // --model PRESET (e.g. smollm2-135m): a model of that published shape with random weights (it measures
 // speed, not quality) and a batch of 4 x 256 unless --batch / --seq-len say otherwise.
 // Usage: node --import tsx bench/step.ts [--method lora|lora16|qlora|full] [--model PRESET] [--batch B] [--seq-len T]
-//        [--threads N] [--steps N] [--warmup N] [--profile]
+//        [--threads N] [--steps N] [--warmup N] [--profile]   (--profile: one more step's time by TF.js kernel and by native product shape)
 // QLORA_LAB_PRODUCTS=tfjs runs the products on TF.js's own kernels instead of the native engine.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -24,6 +24,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { formatBackendReport, resolveBackend } from "../lib/backend.js";
 import { BLOCK_LINEARS, expectedWeightShapes, initLlamaModel, llamaConfig, presetConfig, randomModel, saveModel } from "../lib/model/index.js";
 import { toLora16Model, toLoraModel, toQloraModel } from "../lib/lora/index.js";
+import { NativeEngine } from "../lib/ops/native/engine.js";
 import { adapterJson } from "./adapter_json.js";
 
 const R = 8;
@@ -153,14 +154,47 @@ try {
 }
 
 if (values.profile) {
+  const products = timeNativeProducts();
   const profile = await tf.profile(() => {
     step();
   });
+  products.report();
   const byKernel = new Map<string, number>();
   for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0));
   const total = [...byKernel.values()].reduce((a, b) => a + b, 0);
   console.log(`per-kernel time of one step (${total.toFixed(0)} ms in kernels, ${profile.kernels.length} kernel calls):`);
   for (const [name, ms] of [...byKernel].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${name.padEnd(22)} ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)}%`);
+}
+
+/**
+ * Times every product the native engine makes until report(), by shape: where a step's product time goes
+ * and at what GFLOP/s (a small-K product is bound by writing its output, not by arithmetic).
+ */
+function timeNativeProducts(): { report(): void } {
+  const byShape = new Map<string, { calls: number; ms: number; flop: number }>();
+  const original = NativeEngine.prototype.product;
+  NativeEngine.prototype.product = function (a, b, transposeA, transposeB, out) {
+    const started = performance.now();
+    original.call(this, a, b, transposeA, transposeB, out);
+    const k = a.shape[a.shape.length - (transposeA ? 2 : 1)]!;
+    const key = `${a.shape.join("x")}${transposeA ? "T" : ""} @ ${b.shape.join("x")}${transposeB ? "T" : ""}`;
+    const entry = byShape.get(key) ?? { calls: 0, ms: 0, flop: 0 };
+    entry.calls++;
+    entry.ms += performance.now() - started;
+    entry.flop += 2 * out.data.length * k;
+    byShape.set(key, entry);
+  };
+  return {
+    report() {
+      NativeEngine.prototype.product = original;
+      if (byShape.size === 0) return;
+      const total = [...byShape.values()].reduce((sum, e) => sum + e.ms, 0);
+      console.log(`native products of that step by shape (${total.toFixed(0)} ms):`);
+      for (const [shape, e] of [...byShape].sort((x, y) => y[1].ms - x[1].ms).slice(0, 15)) {
+        console.log(`  ${shape.padEnd(30)} ${String(e.calls).padStart(3)} calls ${e.ms.toFixed(1).padStart(7)} ms ${(e.flop / e.ms / 1e6).toFixed(0).padStart(5)} GFLOP/s`);
+      }
+    },
+  };
 }
 
 const tokens = BATCH * TIME;
