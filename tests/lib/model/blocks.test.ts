@@ -119,7 +119,7 @@ test("swiglu: silu(gate) * up, hand-computed", () => {
   y.dispose();
 });
 
-test("embedding lookup: values and the scatter-add gradient on the active backend (wasm has no gather gradient)", () => {
+test("embedding lookup: values, the scatter-add gradient on the active backend (wasm has no gather gradient), an id out of range refused", () => {
   const table = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
   const ids = tf.tensor1d([0, 2, 0], "int32");
   const weights = tf.tensor2d([[1, 10], [100, 1000], [7, 70]]);
@@ -127,7 +127,12 @@ test("embedding lookup: values and the scatter-add gradient on the active backen
   assert.deepEqual([...looked.dataSync()], [1, 2, 5, 6, 1, 2]);
   const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embeddingLookup(t as tf.Tensor2D, ids), weights)))(table);
   assert.deepEqual([...grad.dataSync()], [8, 80, 0, 0, 100, 1000]); // row 0 = w0 + w2, row 2 = w1
-  tf.dispose([table, ids, weights, looked, grad]);
+  const outside = tf.tensor1d([1, 3], "int32");
+  const before = tf.memory().numTensors;
+  // wasm: the heap copy's own error; other backends: tf.gather's ("the index value 3 is not in [0, 2]").
+  assert.throws(() => embeddingLookup(table, outside), tf.getBackend() === "wasm" ? /expected token ids in \[0, 3\), got 3\. Position 1 is out of range/ : /index value 3/);
+  assert.equal(tf.memory().numTensors, before, "a refused lookup leaves no tensor behind");
+  tf.dispose([table, ids, weights, looked, grad, outside]);
 });
 
 test("masked cross-entropy: only counted positions, mean over them, 0 when none are counted", () => {
