@@ -48,6 +48,25 @@ export function sliceInHeap(t: tf.Tensor, start: number, end: number): tf.Tensor
 }
 
 /**
+ * Rows `ids` of a float32 [V, C] table as a new [N, C] tensor copied within the wasm heap (one memmove a
+ * row), else null. The ids must be rows of the table: the copy does not check them.
+ */
+export function gatherRowsInHeap(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D | null {
+  const found = table.dtype === "float32" && ids.dtype === "int32" ? activeWasmBackend() : null;
+  if (!found) return null;
+  const { backend, memory } = found;
+  const rows = ids.shape[0];
+  const width = table.shape[1];
+  const out = backend.makeOutput([rows, width], "float32");
+  const heap = new Float32Array(memory.buffer); // views taken after the allocation
+  const index = new Int32Array(memory.buffer, backend.getMemoryOffset(ids.dataId), rows);
+  const from = backend.getMemoryOffset(table.dataId) / 4;
+  const to = backend.getMemoryOffset(out.dataId) / 4;
+  for (let i = 0; i < rows; i++) heap.copyWithin(to + i * width, from + index[i]! * width, from + (index[i]! + 1) * width);
+  return adoptTensor<tf.Tensor2D>(out, "heapGather");
+}
+
+/**
  * A new float32 tensor of `shape` on the wasm heap, written by `fill(outAt, stagingAt)`: `stagingBytes`
  * of 16-byte-aligned scratch are allocated beside it (both before `fill` runs, so views of the heap it
  * takes stay valid) and freed after; the output is freed too if `fill` throws.

@@ -1,6 +1,7 @@
 // The ladder on the shipped model (real weights, a child process per rung): the JSON shape, the
-// planner within 5 % of the measured ledger peak on each method (and on smollm2-135m's random model), a rung over the budget refused before
-// it starts, failed rungs reported with their reason while the ladder goes on, and the CLI's table.
+// planner within 5 % of the measured ledger peak on each method (and on smollm2-135m's random model),
+// a rung over the budget refused before it starts, failed rungs reported with their reason while the
+// ladder goes on, and the CLI's table.
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";

@@ -1,4 +1,4 @@
-// The seeded normal generators against the normal distribution itself: moments, the 68-95 rule and a
+// The seeded normal generators against the normal distribution itself: moments, the 68-95-99.7 rule and a
 // Kolmogorov-Smirnov distance to Φ, plus reproducibility and the caller's scratch buffer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -60,7 +60,7 @@ for (const [name, draw] of generators) {
 
 test("seededNormalZiggurat fills the caller's scratch buffer and returns a view of n values", () => {
   const scratch = new Float32Array(64);
-  const view = seededNormalZiggurat(33, 9, { out: scratch }); // odd n: the last pair's second value is dropped
+  const view = seededNormalZiggurat(33, 9, { out: scratch }); // n below the buffer's length: a view of its start
   assert.equal(view.length, 33);
   assert.equal(view.buffer, scratch.buffer);
   assert.deepEqual(view, seededNormalZiggurat(33, 9));
